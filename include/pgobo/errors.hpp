@@ -1,0 +1,106 @@
+// pgobo/errors.hpp — the exceptions pgobo throws, grouped by meaning.
+//
+// Catch by what you want to do about it, as with libpqxx's hierarchy:
+//
+//   try {
+//     auto rows = pool.query("SELECT * FROM app.notes");
+//   } catch (const pgobo::AcquireTimeout& e) {   // pool saturated: 503 + Retry-After
+//   } catch (const pgobo::ConnectError& e) {     // server or login problem
+//   } catch (const pgobo::Error& e) {            // anything else pgobo reports
+//   }
+//
+// SQL errors raised by PostgreSQL while a statement runs are libpqxx's own
+// exceptions (pqxx::sql_error and friends) and pass through unchanged.
+//
+// No message ever contains a secret (token, password, client secret): messages
+// are built from names, counts and libpq's text, never from credentials.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace pgobo {
+
+// Base of every exception pgobo throws itself.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A configuration value is missing or malformed. The message names the
+// environment variable or JSON key and what is expected.
+class ConfigError : public Error {
+ public:
+  using Error::Error;
+};
+
+// The request carries no usable identity (missing token, empty user id,
+// header value with CR/LF/NUL…). Typically maps to HTTP 401.
+class AuthenticationError : public Error {
+ public:
+  using Error::Error;
+};
+
+// connect() waited past its acquire deadline. The message names the pool,
+// its size and how many requests were waiting (or the global limit).
+class AcquireTimeout : public Error {
+ public:
+  using Error::Error;
+};
+
+// The pool (or router) was closed with end(); no new work is accepted.
+class PoolClosed : public Error {
+ public:
+  using Error::Error;
+};
+
+// Opening a new database connection failed. Carries libpq's text, never
+// the password. Subclasses say why.
+class ConnectError : public Error {
+ public:
+  using Error::Error;
+};
+
+// The server rejected the login: wrong password, unknown or NOLOGIN role,
+// no pg_hba entry. Retrying with the same credential will not help.
+class AuthenticationFailed : public ConnectError {
+ public:
+  using ConnectError::ConnectError;
+};
+
+// The server could not be reached: refused, timed out, DNS failure,
+// shutting down or starting up. Usually transient.
+class ServerUnavailable : public ConnectError {
+ public:
+  using ConnectError::ConnectError;
+};
+
+// The server is out of connection slots (max_connections reached).
+class TooManyConnections : public ConnectError {
+ public:
+  using ConnectError::ConnectError;
+};
+
+// A database credential or workspace token could not be obtained (HTTP
+// error, timeout, malformed response). The message says which, with the HTTP
+// status and the API's error text, never a token.
+class CredentialError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A statement was refused by the read-only SQL policy before reaching the
+// server. The message gives the policy's reason.
+class SqlPolicyError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A user pool's role may bypass row-level security (SUPERUSER or BYPASSRLS)
+// and the configuration does not allow that.
+class UnsafeRole : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace pgobo

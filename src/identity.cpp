@@ -1,0 +1,2 @@
+// Compiled part of identity.hpp (SHA-256 through OpenSSL). Filled in by the
+// execution-context work (issue 4).

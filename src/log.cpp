@@ -1,0 +1,37 @@
+#include "pgobo/log.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include <atomic>
+
+namespace pgobo {
+namespace {
+
+std::shared_ptr<spdlog::logger> make_default_logger() {
+  // Not registered in spdlog's global registry: an application that also
+  // names a logger "pgobo" must not collide with ours.
+  auto created = std::make_shared<spdlog::logger>(
+      "pgobo", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  created->set_level(spdlog::level::info);
+  return created;
+}
+
+// std::atomic<std::shared_ptr> is not in libstdc++ 12; the free atomic
+// functions give the same lock-free-for-readers guarantee we need.
+std::shared_ptr<spdlog::logger>& slot() {
+  static std::shared_ptr<spdlog::logger> current = make_default_logger();
+  return current;
+}
+
+}  // namespace
+
+std::shared_ptr<spdlog::logger> logger() noexcept {
+  return std::atomic_load_explicit(&slot(), std::memory_order_acquire);
+}
+
+void set_logger(std::shared_ptr<spdlog::logger> replacement) {
+  if (!replacement) replacement = make_default_logger();
+  std::atomic_store_explicit(&slot(), std::move(replacement), std::memory_order_release);
+}
+
+}  // namespace pgobo

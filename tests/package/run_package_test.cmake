@@ -1,0 +1,49 @@
+# Installs the build in PGOBO_BUILD_DIR into a scratch prefix, then builds and
+# runs the consumer project twice: with find_package(pgobo) and with
+# `pkg-config pgobo`. Fails on the first step that fails.
+file(REMOVE_RECURSE "${PGOBO_WORK_DIR}")
+set(prefix "${PGOBO_WORK_DIR}/prefix")
+
+function(run_step what)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(NOT status EQUAL 0)
+    message(FATAL_ERROR "package test: ${what} failed (${status}):\n${out}")
+  endif()
+  message(STATUS "package test: ${what}: ok")
+  set(step_output "${out}" PARENT_SCOPE)
+endfunction()
+
+run_step("cmake --install" "${CMAKE_COMMAND}" --install "${PGOBO_BUILD_DIR}" --prefix "${prefix}")
+
+# 1. find_package(pgobo CONFIG REQUIRED)
+run_step("configure consumer" "${CMAKE_COMMAND}"
+  -S "${PGOBO_CONSUMER_SOURCE}" -B "${PGOBO_WORK_DIR}/cmake-build" -G Ninja
+  "-DCMAKE_PREFIX_PATH=${prefix}"
+  "-DCMAKE_CXX_COMPILER=${PGOBO_CXX_COMPILER}"
+  "-DCMAKE_CXX_FLAGS=${PGOBO_CXX_FLAGS}"
+  "-DCMAKE_EXE_LINKER_FLAGS=${PGOBO_EXE_LINKER_FLAGS}"
+  "-DCMAKE_BUILD_TYPE=${PGOBO_BUILD_TYPE}")
+run_step("build consumer" "${CMAKE_COMMAND}" --build "${PGOBO_WORK_DIR}/cmake-build")
+run_step("run consumer (find_package)" "${PGOBO_WORK_DIR}/cmake-build/pgobo_consumer")
+if(NOT step_output MATCHES "pgobo consumer OK")
+  message(FATAL_ERROR "package test: consumer printed:\n${step_output}")
+endif()
+
+# 2. pkg-config pgobo (static library: --static pulls libcrypto and libcurl)
+file(GLOB_RECURSE pc_files "${prefix}/*/pgobo.pc")
+list(LENGTH pc_files pc_count)
+if(NOT pc_count EQUAL 1)
+  message(FATAL_ERROR "package test: expected one installed pgobo.pc, found: ${pc_files}")
+endif()
+get_filename_component(pc_dir "${pc_files}" DIRECTORY)
+set(ENV{PKG_CONFIG_PATH} "${pc_dir}")
+run_step("pkg-config pgobo" pkg-config --cflags --libs --static pgobo)
+string(STRIP "${step_output}" pc_flags)
+separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
+separate_arguments(cxx_flags UNIX_COMMAND "${PGOBO_CXX_FLAGS} ${PGOBO_EXE_LINKER_FLAGS}")
+run_step("compile consumer with pkg-config flags" "${PGOBO_CXX_COMPILER}" -std=c++20 ${cxx_flags}
+  "${PGOBO_CONSUMER_SOURCE}/main.cpp" -o "${PGOBO_WORK_DIR}/pkgconfig-consumer" ${pc_flags} -pthread)
+run_step("run consumer (pkg-config)" "${PGOBO_WORK_DIR}/pkgconfig-consumer")
+if(NOT step_output MATCHES "pgobo consumer OK")
+  message(FATAL_ERROR "package test: consumer printed:\n${step_output}")
+endif()

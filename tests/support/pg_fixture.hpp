@@ -1,0 +1,190 @@
+// The throwaway PostgreSQL the integration tests run against, and a fixture
+// that puts it in a known state before every test.
+//
+// scripts/pg starts the server and exports PGOBO_PG_* (see that script).
+// Without them the tests are skipped, unless PGOBO_REQUIRE_PG is set (as
+// scripts/test does), in which case a missing server is a failure: a CI run
+// must never pass by skipping its integration tests.
+//
+// Known state after SetUp():
+//   roles  pgobo_service          LOGIN, owns schema app (so RLS does not
+//                                 apply to it: it sees every row)
+//          alice@example.com,     LOGIN NOSUPERUSER NOBYPASSRLS; RLS applies
+//          bob@example.com
+//   table  app.notes(id, owner default current_user, body) with RLS policy
+//          owner = current_user; alice owns 2 rows, bob 1.
+//   every role's password is password_for(role); no backend of a test role
+//   is left from an earlier test.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <optional>
+#include <pqxx/pqxx>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgobo::test {
+
+inline constexpr const char* kServiceRole = "pgobo_service";
+inline constexpr const char* kAlice = "alice@example.com";
+inline constexpr const char* kBob = "bob@example.com";
+
+struct PgServer {
+  std::string host;
+  int port = 0;
+  std::string socket_dir;
+  std::string database;
+  std::string superuser;
+  std::string superuser_password;
+
+  // The server scripts/pg started, or nullopt when none was.
+  static const std::optional<PgServer>& get() {
+    static const std::optional<PgServer> server = from_env();
+    return server;
+  }
+
+  // Superuser over TCP (scram-sha-256).
+  [[nodiscard]] std::string superuser_conninfo() const {
+    return tcp_conninfo(superuser, superuser_password);
+  }
+
+  // Any role over TCP with a password, the way pgobo's pools log in.
+  [[nodiscard]] std::string tcp_conninfo(std::string_view role, std::string_view password) const {
+    return "host=" + host + " port=" + std::to_string(port) + " dbname=" + database +
+           " user=" + quote(role) + " password=" + quote(password);
+  }
+
+  // Quotes a conninfo value by libpq's rules (single quotes, \ escapes).
+  static std::string quote(std::string_view value) {
+    std::string out = "'";
+    for (char c : value) {
+      if (c == '\'' || c == '\\') out += '\\';
+      out += c;
+    }
+    return out + "'";
+  }
+
+ private:
+  static std::optional<PgServer> from_env() {
+    auto env = [](const char* name) -> std::string {
+      const char* value = std::getenv(name);
+      return value ? value : "";
+    };
+    PgServer s;
+    s.host = env("PGOBO_PG_HOST");
+    const std::string port = env("PGOBO_PG_PORT");
+    if (s.host.empty() || port.empty()) return std::nullopt;
+    s.port = std::stoi(port);
+    s.socket_dir = env("PGOBO_PG_SOCKET_DIR");
+    s.database = env("PGOBO_PG_DATABASE");
+    s.superuser = env("PGOBO_PG_SUPERUSER");
+    s.superuser_password = env("PGOBO_PG_SUPERUSER_PASSWORD");
+    return s;
+  }
+};
+
+// Passwords of the test roles: distinctive and random per test process, so a
+// leak check can search logs and messages for them.
+inline std::string password_for(std::string_view role) {
+  static const std::string suffix = [] {
+    std::random_device rd;
+    std::string s;
+    const char* alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    for (int i = 0; i < 20; ++i) s += alphabet[rd() % 57];
+    return s;
+  }();
+  return "pw-" + std::string(role.substr(0, role.find('@'))) + "-" + suffix;
+}
+
+class PgTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!PgServer::get()) {
+      if (std::getenv("PGOBO_REQUIRE_PG") != nullptr) {
+        FAIL() << "PGOBO_REQUIRE_PG is set but no server is described by PGOBO_PG_*; "
+                  "run the tests through scripts/test or scripts/pg run";
+      }
+      GTEST_SKIP() << "no PostgreSQL (run through scripts/pg run -- ctest ...)";
+    }
+    reset_database();
+  }
+
+  [[nodiscard]] const PgServer& server() const { return *PgServer::get(); }
+
+  [[nodiscard]] pqxx::connection superuser() const {
+    return pqxx::connection(server().superuser_conninfo());
+  }
+
+  [[nodiscard]] std::string conninfo_for(std::string_view role) const {
+    return server().tcp_conninfo(role, password_for(role));
+  }
+
+  // Creates (or resets) a login role subject to RLS with password_for(role)
+  // and the grants a user needs on app.notes.
+  void ensure_user_role(pqxx::work& tx, std::string_view role) {
+    const std::string name = tx.quote_name(std::string(role));
+    tx.exec("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = " +
+            tx.quote(std::string(role)) + ") THEN CREATE ROLE " + name + "; END IF; END $$");
+    tx.exec("ALTER ROLE " + name + " LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE PASSWORD " +
+            tx.quote(password_for(role)));
+    tx.exec("GRANT USAGE ON SCHEMA app TO " + name);
+    tx.exec("GRANT SELECT, INSERT, UPDATE, DELETE ON app.notes TO " + name);
+    tx.exec("GRANT USAGE ON SEQUENCE app.notes_id_seq TO " + name);
+  }
+
+  // Number of server processes logged in as `role`.
+  [[nodiscard]] int backends_of(std::string_view role) const {
+    auto conn = superuser();
+    pqxx::nontransaction tx(conn);
+    return tx
+        .exec_params("SELECT count(*) FROM pg_stat_activity WHERE usename = $1",
+                     std::string(role))[0][0]
+        .as<int>();
+  }
+
+ private:
+  void reset_database() {
+    auto conn = superuser();
+    {
+      pqxx::nontransaction tx(conn);
+      // Nothing from an earlier test may still be logged in.
+      tx.exec(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+          "WHERE usename IS NOT NULL AND usename <> current_user "
+          "AND backend_type = 'client backend'");
+    }
+    pqxx::work tx(conn);
+    const std::string service = tx.quote_name(kServiceRole);
+    tx.exec("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = " +
+            tx.quote(kServiceRole) + ") THEN CREATE ROLE " + service + "; END IF; END $$");
+    tx.exec("ALTER ROLE " + service + " LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD " +
+            tx.quote(password_for(kServiceRole)));
+    tx.exec("DROP SCHEMA IF EXISTS app CASCADE");
+    tx.exec("CREATE SCHEMA app AUTHORIZATION " + service);
+    tx.exec("SET ROLE " + service);
+    tx.exec(
+        "CREATE TABLE app.notes ("
+        "  id bigserial PRIMARY KEY,"
+        "  owner text NOT NULL DEFAULT current_user,"
+        "  body text NOT NULL)");
+    tx.exec("ALTER TABLE app.notes ENABLE ROW LEVEL SECURITY");
+    tx.exec(
+        "CREATE POLICY own_notes ON app.notes FOR ALL TO PUBLIC "
+        "USING (owner = current_user) WITH CHECK (owner = current_user)");
+    tx.exec(
+        "INSERT INTO app.notes (owner, body) VALUES "
+        "('alice@example.com', 'alice: buy milk'), "
+        "('alice@example.com', 'alice: call bob'), "
+        "('bob@example.com', 'bob: fix the bike')");
+    tx.exec("RESET ROLE");
+    ensure_user_role(tx, kAlice);
+    ensure_user_role(tx, kBob);
+    tx.commit();
+  }
+};
+
+}  // namespace pgobo::test
