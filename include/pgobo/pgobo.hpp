@@ -4,6 +4,9 @@
 // this one is for quick starts and examples.
 #pragma once
 
+#include "pgobo/connection_params.hpp"
+#include "pgobo/credentials.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/log.hpp"
+#include "pgobo/secret.hpp"
 #include "pgobo/version.hpp"
