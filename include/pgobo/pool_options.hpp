@@ -1,0 +1,65 @@
+// pgobo/pool_options.hpp — how one bounded pool behaves.
+//
+//   pgobo::PoolOptions options;
+//   options.name = "sp";
+//   options.connection.host = "db.internal";
+//   options.connection.user = "pgobo_service";
+//   options.credentials = std::make_shared<pgobo::StaticPassword>(pgobo::Secret{"s3cret"});
+//   options.max_size = 20;
+//   options.validate();                 // throws pgobo::ConfigError on nonsense
+//   pgobo::Pool pool(options);
+//
+// A plain value type with no dependency on the pool itself, so configuration
+// code (PoolConfig, env/JSON parsing) can embed it. The time it takes to open
+// one connection is bounded by `connection.connect_timeout`, which libpq
+// enforces; it is not repeated here.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "pgobo/connection_params.hpp"
+#include "pgobo/credentials.hpp"
+
+namespace pgobo {
+
+struct PoolOptions {
+  // Shown in logs, error messages and stats; never a secret.
+  std::string name = "pgobo";
+  // Where and as whom to connect (no password).
+  ConnectionParams connection;
+  // Asked for a password each time a connection opens; the pool stores none.
+  // Null means "no password" (libpq falls back to ~/.pgpass, PGPASSWORD, trust).
+  std::shared_ptr<CredentialProvider> credentials;
+  // Connections open lazily up to this many (leased + idle + opening).
+  std::size_t max_size = 10;
+  // reap() opens connections until at least this many are idle (≤ max_size).
+  std::size_t min_idle = 0;
+  // How long connect() waits for a connection before AcquireTimeout.
+  std::chrono::milliseconds acquire_timeout{10'000};
+  // An idle connection unused this long is closed (0 = never).
+  std::chrono::milliseconds idle_timeout{30'000};
+  // A connection older than this is closed when it is next idle (0 = never).
+  std::chrono::milliseconds max_lifetime{30 * 60 * 1000};
+  // Each connection's lifetime is shortened by a random fraction in
+  // [0, max_lifetime_jitter), so connections opened together do not all
+  // expire together.
+  double max_lifetime_jitter = 0.05;
+  // Run on every release, e.g. "DISCARD ALL"; empty = none. A failure closes
+  // the connection.
+  std::string reset_query;
+  // A connection idle longer than this is checked (a trivial round trip)
+  // before it is lent; a failed check closes it and the next one is tried.
+  std::optional<std::chrono::milliseconds> validate_idle_after;
+  // How long end() waits for outstanding leases to come back.
+  std::chrono::milliseconds end_timeout{30'000};
+
+  // Throws ConfigError naming the field and what is expected, e.g.
+  // "pool 'sp': max_size must be at least 1 (got 0)".
+  void validate() const;
+};
+
+}  // namespace pgobo
