@@ -1,0 +1,120 @@
+#include "pgobo/connection_budget.hpp"
+
+#include <utility>
+
+namespace pgobo {
+
+ConnectionBudget::~ConnectionBudget() { close(); }
+
+void ConnectionBudget::set_evictor(std::function<bool()> evictor) {
+  std::lock_guard lock(mutex_);
+  evictor_ = std::move(evictor);
+}
+
+bool ConnectionBudget::try_acquire() {
+  std::lock_guard lock(mutex_);
+  if (closed_ || head_ != nullptr || in_use_ >= max_total_) return false;
+  ++in_use_;
+  return true;
+}
+
+bool ConnectionBudget::acquire(Clock::time_point deadline) {
+  std::unique_lock lock(mutex_);
+  if (closed_) return false;
+  if (head_ == nullptr && in_use_ < max_total_) {
+    ++in_use_;
+    return true;
+  }
+  Waiter self;
+  enqueue(self);
+  // Make room by closing someone's idle connection. Its release() hands the
+  // freed slot to the head of the queue, which is fair even if that is not us.
+  // Each waiter evicts at most once per wake-up, so an idle-less system does not
+  // spin.
+  auto evictor = evictor_;
+  while (!self.granted && !closed_) {
+    if (evictor) {
+      lock.unlock();
+      const bool evicted = evictor();
+      lock.lock();
+      if (evicted) {
+        ++evictions_;
+        continue;  // the slot may be ours now; re-check before waiting
+      }
+      evictor = nullptr;  // nothing idle anywhere: wait for a release
+    }
+    if (self.ready.wait_until(lock, deadline) == std::cv_status::timeout && !self.granted) break;
+    evictor = evictor_;  // woken by a release or close: room may be made again
+  }
+  if (self.granted) return true;  // release() already counted our slot
+  unlink(self);
+  if (!closed_) ++timeouts_;
+  return false;
+}
+
+void ConnectionBudget::release() noexcept {
+  std::lock_guard lock(mutex_);
+  if (head_ != nullptr) {
+    // Hand the slot over: in_use_ stays the same.
+    Waiter* w = head_;
+    unlink(*w);
+    w->granted = true;
+    w->ready.notify_one();
+    return;
+  }
+  if (in_use_ > 0) --in_use_;
+}
+
+void ConnectionBudget::close() noexcept {
+  std::lock_guard lock(mutex_);
+  closed_ = true;
+  for (Waiter* w = head_; w != nullptr; w = w->next) w->ready.notify_one();
+}
+
+std::size_t ConnectionBudget::in_use() const {
+  std::lock_guard lock(mutex_);
+  return in_use_;
+}
+
+std::size_t ConnectionBudget::waiting() const {
+  std::lock_guard lock(mutex_);
+  return waiting_;
+}
+
+std::uint64_t ConnectionBudget::timeouts() const {
+  std::lock_guard lock(mutex_);
+  return timeouts_;
+}
+
+std::uint64_t ConnectionBudget::evictions() const {
+  std::lock_guard lock(mutex_);
+  return evictions_;
+}
+
+void ConnectionBudget::enqueue(Waiter& w) {
+  w.prev = tail_;
+  if (tail_ != nullptr) {
+    tail_->next = &w;
+  } else {
+    head_ = &w;
+  }
+  tail_ = &w;
+  ++waiting_;
+}
+
+void ConnectionBudget::unlink(Waiter& w) noexcept {
+  if (w.prev != nullptr) {
+    w.prev->next = w.next;
+  } else {
+    head_ = w.next;
+  }
+  if (w.next != nullptr) {
+    w.next->prev = w.prev;
+  } else {
+    tail_ = w.prev;
+  }
+  w.next = w.prev = nullptr;
+  --waiting_;
+}
+
+}  // namespace pgobo

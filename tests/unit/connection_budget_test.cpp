@@ -1,0 +1,164 @@
+// ConnectionBudget: the global limit over all user pools.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <latch>
+#include <thread>
+#include <vector>
+
+#include "pgobo/connection_budget.hpp"
+
+namespace pgobo {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = ConnectionBudget::Clock;
+
+// Waits (bounded) until `condition` holds; used to know a thread has queued.
+template <class F>
+bool eventually(F condition) {
+  const auto until = Clock::now() + 10s;
+  while (!condition()) {
+    if (Clock::now() > until) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+TEST(ConnectionBudget, GrantsUpToTheLimitThenRefusesTryAcquire) {
+  ConnectionBudget budget(2);
+  EXPECT_TRUE(budget.try_acquire());
+  EXPECT_TRUE(budget.acquire(Clock::now()));
+  EXPECT_EQ(budget.in_use(), 2U);
+  EXPECT_FALSE(budget.try_acquire());
+  budget.release();
+  EXPECT_EQ(budget.in_use(), 1U);
+  EXPECT_TRUE(budget.try_acquire());
+}
+
+TEST(ConnectionBudget, AcquireAtTheLimitTimesOutAtItsDeadlineAndCountsIt) {
+  ConnectionBudget budget(1);
+  ASSERT_TRUE(budget.try_acquire());
+  const auto start = Clock::now();
+  EXPECT_FALSE(budget.acquire(start + 20ms));
+  EXPECT_GE(Clock::now() - start, 20ms);
+  EXPECT_EQ(budget.timeouts(), 1U);
+  EXPECT_EQ(budget.waiting(), 0U);
+  EXPECT_EQ(budget.in_use(), 1U);
+}
+
+TEST(ConnectionBudget, ReleaseHandsTheSlotToWaitersInArrivalOrder) {
+  ConnectionBudget budget(1);
+  ASSERT_TRUE(budget.try_acquire());
+  std::vector<int> order;
+  std::mutex order_mutex;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      ASSERT_TRUE(budget.acquire(Clock::now() + 30s));
+      {
+        std::lock_guard lock(order_mutex);
+        order.push_back(i);
+      }
+      budget.release();
+    });
+    // Queue them one by one so arrival order is known.
+    ASSERT_TRUE(eventually([&] { return budget.waiting() == static_cast<std::size_t>(i + 1); }));
+  }
+  budget.release();
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(budget.in_use(), 0U);
+}
+
+TEST(ConnectionBudget, NewcomerCannotTakeASlotWhileOthersWait) {
+  ConnectionBudget budget(1);
+  ASSERT_TRUE(budget.try_acquire());
+  std::thread waiter([&] {
+    EXPECT_TRUE(budget.acquire(Clock::now() + 30s));
+    budget.release();
+  });
+  ASSERT_TRUE(eventually([&] { return budget.waiting() == 1U; }));
+  EXPECT_FALSE(budget.try_acquire());
+  budget.release();
+  waiter.join();
+}
+
+TEST(ConnectionBudget, AtTheLimitTheEvictorMakesRoomBeforeWaiting) {
+  ConnectionBudget budget(1);
+  ASSERT_TRUE(budget.try_acquire());  // held by an "idle connection" elsewhere
+  int evictions = 0;
+  budget.set_evictor([&] {
+    ++evictions;
+    budget.release();  // closing the idle connection gives its slot back
+    return true;
+  });
+  EXPECT_TRUE(budget.acquire(Clock::now() + 5s));
+  EXPECT_EQ(evictions, 1);
+  EXPECT_EQ(budget.evictions(), 1U);
+  EXPECT_EQ(budget.in_use(), 1U);
+}
+
+TEST(ConnectionBudget, WithNothingIdleTheWaiterWaitsForARelease) {
+  ConnectionBudget budget(1);
+  ASSERT_TRUE(budget.try_acquire());
+  std::atomic<int> evictor_calls{0};
+  budget.set_evictor([&] {
+    ++evictor_calls;
+    return false;
+  });
+  std::thread waiter([&] {
+    EXPECT_TRUE(budget.acquire(Clock::now() + 30s));
+    budget.release();
+  });
+  ASSERT_TRUE(eventually([&] { return budget.waiting() == 1U && evictor_calls.load() >= 1; }));
+  budget.release();
+  waiter.join();
+  EXPECT_EQ(budget.evictions(), 0U);
+  EXPECT_EQ(budget.in_use(), 0U);
+}
+
+TEST(ConnectionBudget, CloseWakesWaitersWithARefusalAndRefusesLaterCalls) {
+  ConnectionBudget budget(1);
+  ASSERT_TRUE(budget.try_acquire());
+  std::thread waiter([&] { EXPECT_FALSE(budget.acquire(Clock::now() + 30s)); });
+  ASSERT_TRUE(eventually([&] { return budget.waiting() == 1U; }));
+  const auto start = Clock::now();
+  budget.close();
+  waiter.join();
+  EXPECT_LT(Clock::now() - start, 5s);
+  EXPECT_FALSE(budget.acquire(Clock::now() + 1s));
+  EXPECT_FALSE(budget.try_acquire());
+  EXPECT_EQ(budget.timeouts(), 0U);
+}
+
+TEST(ConnectionBudget, ConcurrentUseNeverExceedsTheLimit) {
+  constexpr std::size_t kLimit = 3;
+  ConnectionBudget budget(kLimit);
+  std::atomic<std::size_t> holding{0};
+  std::atomic<std::size_t> peak{0};
+  std::latch start(8);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      for (int i = 0; i < 2000; ++i) {
+        ASSERT_TRUE(budget.acquire(Clock::now() + 30s));
+        const auto now = ++holding;
+        auto seen = peak.load();
+        while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+        }
+        --holding;
+        budget.release();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_LE(peak.load(), kLimit);
+  EXPECT_EQ(budget.in_use(), 0U);
+  EXPECT_EQ(budget.waiting(), 0U);
+}
+
+}  // namespace
+}  // namespace pgobo
