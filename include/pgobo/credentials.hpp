@@ -10,6 +10,14 @@
 //     return pgobo::Credential{pgobo::Secret{vault.read("db")}};
 //   });
 //
+// A provider that fetches short-lived credentials over the network (Lakebase
+// OAuth database tokens, lakebase.hpp) is wrapped in CachedCredentials, which
+// serves the cached value until it is about to expire and lets concurrent
+// callers share one fetch:
+//
+//   auto cached = std::make_shared<pgobo::CachedCredentials>(lakebase_provider);
+//   pgobo::Credential c = cached->get();   // one HTTP call per ~hour, not per connection
+//
 // Providers are called from any thread, possibly concurrently: they must be
 // thread-safe. A provider that cannot produce a credential throws
 // pgobo::CredentialError (anything else it throws is wrapped in one).
@@ -17,9 +25,14 @@
 
 #include <chrono>
 #include <concepts>
+#include <condition_variable>
+#include <cstddef>
+#include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "pgobo/secret.hpp"
@@ -74,5 +87,84 @@ requires std::same_as<std::invoke_result_t<F&>, Credential> ||
 [[nodiscard]] std::shared_ptr<CredentialProvider> make_credential_function(F function) {
   return std::make_shared<CredentialFunction<F>>(std::move(function));
 }
+
+// Where CachedCredentials (and everything timed by expiry) reads the time.
+// Tests inject a fake one; production uses system_clock::now.
+using WallClock = std::function<std::chrono::system_clock::time_point()>;
+
+// Caches the credential of another provider until it is about to expire.
+//
+// - A cached credential is served while more than `refresh_ahead` of its
+//   validity remains; one without an expiry is served until invalidate().
+// - Otherwise one caller fetches a new one from the source while every other
+//   caller waits for that fetch and gets its outcome (single flight): success
+//   for all, or the fetch's CredentialError thrown to each of them.
+// - While a refresh is running and the cached credential has not expired yet,
+//   callers are served the cached one without waiting; if the refresh fails,
+//   the still valid credential keeps being served (with a warning logged) and
+//   the next call tries again.
+// - After a failure the next call retries at once. After `2` or more
+//   consecutive failures, calls within a backoff window (doubling from
+//   `failure_backoff` up to `max_failure_backoff`) fail fast with the last
+//   error instead of calling the source again.
+// - An expired credential is never served: a source that returns one is an
+//   error.
+class CachedCredentials final : public CredentialProvider {
+ public:
+  struct Options {
+    // Refetch when less than this much validity remains (the reference: 2 min).
+    std::chrono::milliseconds refresh_ahead{std::chrono::minutes{2}};
+    // First backoff after two consecutive failures; doubles per further failure.
+    std::chrono::milliseconds failure_backoff{250};
+    std::chrono::milliseconds max_failure_backoff{std::chrono::seconds{10}};
+    // Shown in log lines ("lakebase", "sp-oauth"...); never a secret.
+    std::string name = "credentials";
+    // Null: std::chrono::system_clock::now.
+    WallClock clock;
+    // Called, with the cache's lock held, each time a caller starts waiting
+    // for another caller's fetch. For tests and metrics; must not block or
+    // call back into this provider.
+    std::function<void()> on_wait_for_fetch;
+  };
+
+  explicit CachedCredentials(std::shared_ptr<CredentialProvider> source);
+  CachedCredentials(std::shared_ptr<CredentialProvider> source, Options options);
+  ~CachedCredentials() override;
+
+  CachedCredentials(const CachedCredentials&) = delete;
+  CachedCredentials& operator=(const CachedCredentials&) = delete;
+
+  [[nodiscard]] Credential get() override;
+
+  // Drops the cached credential (e.g. after the server rejected it): the next
+  // get() fetches. A fetch already running is not affected.
+  void invalidate();
+
+  // Fetches from the source so far (successful or not).
+  [[nodiscard]] std::size_t fetch_count() const;
+
+ private:
+  struct Flight;
+
+  [[nodiscard]] std::chrono::system_clock::time_point now() const;
+  [[nodiscard]] bool fresh(const Credential& credential,
+                           std::chrono::system_clock::time_point at) const;
+  [[nodiscard]] static bool unexpired(const Credential& credential,
+                                      std::chrono::system_clock::time_point at);
+  [[nodiscard]] Credential fetch_as_leader(std::unique_lock<std::mutex>& lock,
+                                           const std::shared_ptr<Flight>& flight);
+
+  std::shared_ptr<CredentialProvider> source_;
+  Options options_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable fetched_;
+  std::optional<Credential> cached_;
+  std::shared_ptr<Flight> flight_;  // the fetch in progress, if any
+  std::size_t fetch_count_ = 0;
+  int consecutive_failures_ = 0;
+  std::chrono::system_clock::time_point retry_not_before_{};
+  std::string last_error_;
+};
 
 }  // namespace pgobo

@@ -1,0 +1,75 @@
+// pgobo/detail/http.hpp — the one HTTP call pgobo makes: to a Databricks
+// workspace, through libcurl, for tokens and credentials.
+//
+//   pgobo::detail::HttpRequest request;
+//   request.call = "Lakebase database credential request";
+//   request.method = "POST";
+//   request.url = workspace_url + "/api/2.0/postgres/credentials";
+//   request.bearer = &workspace_token;
+//   request.json_body = R"({"endpoint":"projects/p/branches/b/endpoints/e"})";
+//   auto body = pgobo::detail::send_for_json(request, options);   // nlohmann::json object
+//
+// Every failure is a CredentialError whose message names the call, the method
+// and URL, and the HTTP status with the API's own error text. The bearer token,
+// the basic-auth password and the Authorization header never appear in a
+// message: any occurrence of a secret in an error text is replaced by ***.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pgobo/secret.hpp"
+#include "pgobo/workspace.hpp"
+
+namespace pgobo::detail {
+
+struct HttpRequest {
+  // What the call is for, first in every error message.
+  std::string call;
+  std::string method = "GET";
+  std::string url;
+  // Sent as "Authorization: Bearer <token>" when set.
+  const Secret* bearer = nullptr;
+  // Sent as HTTP basic authentication when basic_password is set.
+  std::string basic_user;
+  const Secret* basic_password = nullptr;
+  // With content type application/json when not empty.
+  std::string json_body;
+  // With content type application/x-www-form-urlencoded when not empty
+  // (json_body wins if both are set).
+  std::vector<std::pair<std::string, std::string>> form;
+};
+
+struct HttpResponse {
+  long status = 0;
+  std::string body;
+};
+
+// Sends the request. Throws CredentialError when no HTTP response arrives
+// (refused, DNS, TLS, timeout, body over the size cap). HTTP error statuses
+// are returned, not thrown.
+[[nodiscard]] HttpResponse send(const HttpRequest& request, const HttpOptions& options);
+
+// send(), then: a status outside 2xx throws CredentialError with the status
+// and the API's error text ({"error_code","message"} or OAuth's
+// {"error","error_description"}); a body that is not a JSON object throws
+// CredentialError saying so.
+[[nodiscard]] nlohmann::json send_for_json(const HttpRequest& request, const HttpOptions& options);
+
+// The error text an API put in `body`, secrets of `request` replaced by ***.
+// For bodies that are not Databricks or OAuth error JSON, a bounded excerpt.
+[[nodiscard]] std::string describe_error_body(const HttpRequest& request, std::string_view body);
+
+// "<call> (<METHOD> <url>)": the prefix of every message about `request`.
+[[nodiscard]] std::string describe_call(const HttpRequest& request);
+
+// `text` with every occurrence of the request's secrets replaced by ***.
+[[nodiscard]] std::string scrub(const HttpRequest& request, std::string text);
+
+// application/x-www-form-urlencoded encoding of one value.
+[[nodiscard]] std::string form_encode(std::string_view value);
+
+}  // namespace pgobo::detail

@@ -1,0 +1,64 @@
+// pgobo/lakebase.hpp — OAuth database credentials for Databricks Lakebase.
+//
+// Lakebase accepts a short-lived OAuth token (about an hour) as the
+// PostgreSQL password. It is requested from the workspace with a workspace
+// token, and is issued for whoever that workspace token belongs to:
+//
+//   auto sp_token = std::make_shared<pgobo::ServicePrincipalOAuth>(...);   // workspace.hpp
+//   pgobo::PoolOptions options;
+//   options.connection.user = "6f2c…";                 // the SP's application id
+//   options.credentials = pgobo::make_lakebase_credentials({
+//       .workspace_url = "https://adb-123.azuredatabricks.net",
+//       .endpoint = "projects/app/branches/main/endpoints/primary",
+//       .workspace_token = sp_token});
+//
+// make_lakebase_credentials() caches the token (CachedCredentials: refreshed
+// two minutes before expiry, one request for many concurrent connections).
+// LakebaseCredentials alone makes one HTTP call per get().
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "pgobo/credentials.hpp"
+#include "pgobo/workspace.hpp"
+
+namespace pgobo {
+
+// POST {workspace}/api/2.0/postgres/credentials with body {"endpoint": …} and
+// bearer auth; the answer {"token", "expire_time"} becomes a Credential. An
+// HTTP error, a timeout or an answer of any other shape is a CredentialError
+// that says which, with the HTTP status and the API's error text.
+class LakebaseCredentials final : public CredentialProvider {
+ public:
+  struct Options {
+    std::string workspace_url;  // normalised with normalize_workspace_url
+    // projects/{project}/branches/{branch}/endpoints/{endpoint} (LAKEBASE_ENDPOINT)
+    std::string endpoint;
+    // Whose credential: the service principal's, a PAT's or a user's token.
+    std::shared_ptr<WorkspaceToken> workspace_token;
+    HttpOptions http;
+  };
+
+  // Throws ConfigError on a malformed URL or endpoint, or a null token source.
+  explicit LakebaseCredentials(Options options);
+
+  [[nodiscard]] Credential get() override;
+
+ private:
+  Options options_;
+  std::string url_;
+};
+
+// Throws ConfigError naming `what` unless `endpoint` has the form
+// projects/{project}/branches/{branch}/endpoints/{endpoint} with non-empty,
+// slash-free parts.
+void validate_lakebase_endpoint(std::string_view endpoint, std::string_view what);
+
+// LakebaseCredentials behind a CachedCredentials: what a pool should use.
+// cache.name defaults to "lakebase".
+[[nodiscard]] std::shared_ptr<CachedCredentials> make_lakebase_credentials(
+    LakebaseCredentials::Options options, CachedCredentials::Options cache = {});
+
+}  // namespace pgobo

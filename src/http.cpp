@@ -1,0 +1,257 @@
+#include "pgobo/detail/http.hpp"
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+
+#include <memory>
+#include <mutex>
+
+#include "pgobo/errors.hpp"
+#include "pgobo/log.hpp"
+
+namespace pgobo::detail {
+namespace {
+
+void init_curl_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // Never undone with curl_global_cleanup: other threads of the process may
+    // still be using libcurl when static destructors run.
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+      throw CredentialError("libcurl could not be initialised (curl_global_init failed)");
+    }
+  });
+}
+
+struct EasyDeleter {
+  void operator()(CURL* handle) const noexcept { curl_easy_cleanup(handle); }
+};
+// The Authorization header's copy inside the list is wiped before it is freed.
+struct ListDeleter {
+  void operator()(curl_slist* list) const noexcept {
+    for (curl_slist* item = list; item != nullptr; item = item->next) {
+      secure_wipe(item->data, std::char_traits<char>::length(item->data));
+    }
+    curl_slist_free_all(list);
+  }
+};
+
+// Secrets that pass through libcurl's buffers are wiped when the call ends.
+class WipedString {
+ public:
+  WipedString() = default;
+  WipedString(const WipedString&) = delete;
+  WipedString& operator=(const WipedString&) = delete;
+  ~WipedString() { secure_wipe(value.data(), value.capacity()); }
+  std::string value;
+};
+
+struct BodySink {
+  std::string* body;
+  std::size_t limit;
+  bool overflowed = false;
+};
+
+std::size_t write_body(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* sink = static_cast<BodySink*>(user);
+  const std::size_t bytes = size * count;
+  if (sink->body->size() + bytes > sink->limit) {
+    sink->overflowed = true;
+    return 0;  // makes libcurl stop with CURLE_WRITE_ERROR
+  }
+  sink->body->append(data, bytes);
+  return bytes;
+}
+
+bool is_loopback_url(std::string_view url) {
+  for (std::string_view prefix : {"http://127.0.0.1", "http://localhost", "http://[::1]"}) {
+    if (url.substr(0, prefix.size()) == prefix) {
+      const std::string_view rest = url.substr(prefix.size());
+      if (rest.empty() || rest.front() == ':' || rest.front() == '/') return true;
+    }
+  }
+  return false;
+}
+
+void set(CURL* handle, CURLoption option, auto value, const HttpRequest& request) {
+  if (curl_easy_setopt(handle, option, value) != CURLE_OK) {
+    throw CredentialError(describe_call(request) + ": libcurl refused an option (" +
+                          std::to_string(static_cast<int>(option)) + ")");
+  }
+}
+
+std::string printable_excerpt(std::string_view text, std::size_t limit) {
+  std::string out;
+  for (char c : text.substr(0, limit)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7f) ? ' ' : c;
+  }
+  if (text.size() > limit) out += "...";
+  return out;
+}
+
+}  // namespace
+
+std::string describe_call(const HttpRequest& request) {
+  return fmt::format("{} ({} {})", request.call, request.method, request.url);
+}
+
+std::string scrub(const HttpRequest& request, std::string text) {
+  auto replace_all = [&text](const std::string& secret) {
+    if (secret.empty()) return;
+    for (std::size_t at = text.find(secret); at != std::string::npos;
+         at = text.find(secret, at + kRedacted.size())) {
+      text.replace(at, secret.size(), kRedacted);
+    }
+  };
+  if (request.bearer) replace_all(request.bearer->reveal());
+  if (request.basic_password) {
+    replace_all(request.basic_password->reveal());
+    replace_all(form_encode(request.basic_password->reveal()));
+  }
+  return text;
+}
+
+std::string form_encode(std::string_view value) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || u == '-' ||
+        u == '_' || u == '.' || u == '~') {
+      out += c;
+    } else if (u == ' ') {
+      out += '+';
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 0x0f];
+    }
+  }
+  return out;
+}
+
+HttpResponse send(const HttpRequest& request, const HttpOptions& options) {
+  init_curl_once();
+  const std::unique_ptr<CURL, EasyDeleter> handle(curl_easy_init());
+  if (!handle) throw CredentialError(describe_call(request) + ": libcurl could not start a call");
+  CURL* curl = handle.get();
+
+  HttpResponse response;
+  BodySink sink{&response.body, options.max_response_bytes};
+  char error_buffer[CURL_ERROR_SIZE] = {};
+  WipedString authorization;
+  WipedString form_body;
+  std::unique_ptr<curl_slist, ListDeleter> headers;
+  auto add_header = [&](const char* line) {
+    curl_slist* next = curl_slist_append(headers.get(), line);
+    if (!next) throw CredentialError(describe_call(request) + ": out of memory for headers");
+    (void)headers.release();
+    headers.reset(next);
+  };
+
+  set(curl, CURLOPT_URL, request.url.c_str(), request);
+  set(curl, CURLOPT_PROTOCOLS_STR, "https,http", request);
+  set(curl, CURLOPT_NOSIGNAL, 1L, request);  // no SIGALRM for DNS timeouts: threads
+  set(curl, CURLOPT_FOLLOWLOCATION, 0L, request);
+  set(curl, CURLOPT_SSL_VERIFYPEER, 1L, request);
+  set(curl, CURLOPT_SSL_VERIFYHOST, 2L, request);
+  if (!options.ca_file.empty()) set(curl, CURLOPT_CAINFO, options.ca_file.c_str(), request);
+  set(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()), request);
+  set(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()), request);
+  set(curl, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options.max_response_bytes),
+      request);
+  set(curl, CURLOPT_WRITEFUNCTION, &write_body, request);
+  set(curl, CURLOPT_WRITEDATA, static_cast<void*>(&sink), request);
+  set(curl, CURLOPT_ERRORBUFFER, static_cast<char*>(error_buffer), request);
+  set(curl, CURLOPT_USERAGENT, "pgobo", request);
+  // A local fake must be reached directly, whatever http_proxy says.
+  if (is_loopback_url(request.url)) set(curl, CURLOPT_PROXY, "", request);
+
+  add_header("Accept: application/json");
+  if (request.bearer) {
+    authorization.value = "Authorization: Bearer " + request.bearer->reveal();
+    add_header(authorization.value.c_str());
+  }
+  if (request.basic_password) {
+    set(curl, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC), request);
+    set(curl, CURLOPT_USERNAME, request.basic_user.c_str(), request);
+    set(curl, CURLOPT_PASSWORD, request.basic_password->reveal().c_str(), request);
+  }
+
+  if (request.method == "POST") {
+    set(curl, CURLOPT_POST, 1L, request);
+    if (!request.json_body.empty()) {
+      add_header("Content-Type: application/json");
+      form_body.value = request.json_body;
+    } else {
+      add_header("Content-Type: application/x-www-form-urlencoded");
+      for (const auto& [name, value] : request.form) {
+        if (!form_body.value.empty()) form_body.value += '&';
+        form_body.value += form_encode(name) + '=' + form_encode(value);
+      }
+    }
+    set(curl, CURLOPT_POSTFIELDS, form_body.value.c_str(), request);
+    set(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(form_body.value.size()),
+        request);
+  } else if (request.method != "GET") {
+    throw CredentialError(describe_call(request) + ": unsupported HTTP method");
+  }
+  set(curl, CURLOPT_HTTPHEADER, headers.get(), request);
+
+  const CURLcode code = curl_easy_perform(curl);
+  if (code != CURLE_OK) {
+    std::string reason;
+    if (sink.overflowed || code == CURLE_FILESIZE_EXCEEDED) {
+      reason = fmt::format("the response body exceeds {} bytes", options.max_response_bytes);
+    } else if (code == CURLE_OPERATION_TIMEDOUT) {
+      reason = fmt::format("timed out (connect timeout {} ms, total timeout {} ms)",
+                           options.connect_timeout.count(), options.timeout.count());
+    } else {
+      reason = error_buffer[0] != '\0' ? std::string(error_buffer) : curl_easy_strerror(code);
+    }
+    throw CredentialError(scrub(request, describe_call(request) + " failed: " + reason));
+  }
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  logger()->trace("{}: HTTP {} ({} bytes)", describe_call(request), response.status,
+                  response.body.size());
+  return response;
+}
+
+std::string describe_error_body(const HttpRequest& request, std::string_view body) {
+  const auto parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  std::string text;
+  if (parsed.is_object()) {
+    auto field = [&parsed](const char* key) -> std::string {
+      const auto it = parsed.find(key);
+      return it != parsed.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    const std::string code = !field("error_code").empty() ? field("error_code") : field("error");
+    const std::string message =
+        !field("message").empty() ? field("message") : field("error_description");
+    if (!code.empty() && !message.empty()) {
+      text = code + ": " + message;
+    } else {
+      text = code + message;
+    }
+  }
+  if (text.empty()) text = body.empty() ? "(empty body)" : printable_excerpt(body, 200);
+  return scrub(request, printable_excerpt(text, 500));
+}
+
+nlohmann::json send_for_json(const HttpRequest& request, const HttpOptions& options) {
+  const HttpResponse response = send(request, options);
+  if (response.status < 200 || response.status > 299) {
+    throw CredentialError(fmt::format("{} failed: HTTP {}: {}", describe_call(request),
+                                      response.status,
+                                      describe_error_body(request, response.body)));
+  }
+  auto parsed = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    throw CredentialError(fmt::format("{} returned HTTP {} with a body that is not a JSON object",
+                                      describe_call(request), response.status));
+  }
+  return parsed;
+}
+
+}  // namespace pgobo::detail

@@ -1,0 +1,86 @@
+#include "pgobo/lakebase.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+
+#include "pgobo/detail/http.hpp"
+#include "pgobo/detail/rfc3339.hpp"
+#include "pgobo/errors.hpp"
+
+namespace pgobo {
+
+void validate_lakebase_endpoint(std::string_view endpoint, std::string_view what) {
+  static constexpr std::array<std::string_view, 3> kCollections{"projects", "branches",
+                                                                "endpoints"};
+  const auto reject = [&what]() {
+    throw ConfigError(fmt::format(
+        "{}: expected projects/<project>/branches/<branch>/endpoints/<endpoint>", what));
+  };
+  if (endpoint.empty()) {
+    throw ConfigError(fmt::format(
+        "{} is empty: expected projects/<project>/branches/<branch>/endpoints/<endpoint>", what));
+  }
+  std::string_view rest = endpoint;
+  for (std::size_t i = 0; i < kCollections.size(); ++i) {
+    const auto slash = rest.find('/');
+    if (slash == std::string_view::npos || rest.substr(0, slash) != kCollections[i]) reject();
+    rest.remove_prefix(slash + 1);
+    const auto next = rest.find('/');
+    const std::string_view id = rest.substr(0, next);
+    if (id.empty()) reject();
+    for (char c : id) {
+      const auto u = static_cast<unsigned char>(c);
+      if (u <= 0x20 || u == 0x7f) reject();
+    }
+    if (i + 1 < kCollections.size()) {
+      if (next == std::string_view::npos) reject();
+      rest.remove_prefix(next + 1);
+    } else if (next != std::string_view::npos) {
+      reject();
+    }
+  }
+}
+
+LakebaseCredentials::LakebaseCredentials(Options options) : options_(std::move(options)) {
+  url_ = normalize_workspace_url(options_.workspace_url, "workspace URL") +
+         "/api/2.0/postgres/credentials";
+  validate_lakebase_endpoint(options_.endpoint, "Lakebase endpoint");
+  if (!options_.workspace_token) {
+    throw ConfigError("LakebaseCredentials: workspace_token is null");
+  }
+}
+
+Credential LakebaseCredentials::get() {
+  const Secret bearer = options_.workspace_token->token();
+  detail::HttpRequest request;
+  request.call = "Lakebase database credential request";
+  request.method = "POST";
+  request.url = url_;
+  request.bearer = &bearer;
+  request.json_body = nlohmann::json{{"endpoint", options_.endpoint}}.dump();
+  const nlohmann::json body = detail::send_for_json(request, options_.http);
+
+  const auto token = body.find("token");
+  if (token == body.end() || !token->is_string() || token->get_ref<const std::string&>().empty()) {
+    throw CredentialError(detail::describe_call(request) +
+                          " returned no token (expected a non-empty string)");
+  }
+  const auto expire_time = body.find("expire_time");
+  if (expire_time == body.end() || !expire_time->is_string()) {
+    throw CredentialError(detail::describe_call(request) +
+                          " returned no expire_time (expected an RFC 3339 time string)");
+  }
+  const auto expires_at = detail::parse_rfc3339(expire_time->get_ref<const std::string&>(),
+                                                detail::describe_call(request) + " expire_time");
+  return Credential{Secret(token->get<std::string>()), expires_at};
+}
+
+std::shared_ptr<CachedCredentials> make_lakebase_credentials(LakebaseCredentials::Options options,
+                                                             CachedCredentials::Options cache) {
+  if (cache.name == CachedCredentials::Options{}.name) cache.name = "lakebase";
+  return std::make_shared<CachedCredentials>(
+      std::make_shared<LakebaseCredentials>(std::move(options)), std::move(cache));
+}
+
+}  // namespace pgobo

@@ -1,0 +1,166 @@
+#include "pgobo/workspace.hpp"
+
+#include <fmt/format.h>
+
+#include "pgobo/detail/http.hpp"
+#include "pgobo/errors.hpp"
+
+namespace pgobo {
+namespace {
+
+bool is_loopback_host(std::string_view host_and_rest) {
+  for (std::string_view host : {"127.0.0.1", "localhost", "[::1]"}) {
+    if (host_and_rest.substr(0, host.size()) == host) {
+      const std::string_view rest = host_and_rest.substr(host.size());
+      if (rest.empty() || rest.front() == ':' || rest.front() == '/') return true;
+    }
+  }
+  return false;
+}
+
+// The raw OAuth call; CachedCredentials in front of it does the caching.
+class OAuthTokenFetcher final : public CredentialProvider {
+ public:
+  OAuthTokenFetcher(std::string url, std::string client_id, Secret client_secret, std::string scope,
+                    HttpOptions http, WallClock clock)
+      : url_(std::move(url)),
+        client_id_(std::move(client_id)),
+        client_secret_(std::move(client_secret)),
+        scope_(std::move(scope)),
+        http_(std::move(http)),
+        clock_(std::move(clock)) {}
+
+  [[nodiscard]] Credential get() override {
+    detail::HttpRequest request;
+    request.call = "service principal OAuth token request";
+    request.method = "POST";
+    request.url = url_;
+    request.basic_user = client_id_;
+    request.basic_password = &client_secret_;
+    request.form = {{"grant_type", "client_credentials"}, {"scope", scope_}};
+    const auto issued_at = clock_ ? clock_() : std::chrono::system_clock::now();
+    const nlohmann::json body = detail::send_for_json(request, http_);
+
+    const auto token = body.find("access_token");
+    if (token == body.end() || !token->is_string() ||
+        token->get_ref<const std::string&>().empty()) {
+      throw CredentialError(detail::describe_call(request) +
+                            " returned no access_token (expected a non-empty string)");
+    }
+    const auto expires_in = body.find("expires_in");
+    if (expires_in == body.end() || !expires_in->is_number_integer() || *expires_in < 0) {
+      throw CredentialError(detail::describe_call(request) +
+                            " returned no expires_in (expected a whole number of seconds)");
+    }
+    return Credential{Secret(token->get<std::string>()),
+                      issued_at + std::chrono::seconds{expires_in->get<std::int64_t>()}};
+  }
+
+ private:
+  std::string url_;
+  std::string client_id_;
+  Secret client_secret_;
+  std::string scope_;
+  HttpOptions http_;
+  WallClock clock_;
+};
+
+}  // namespace
+
+std::string normalize_workspace_url(std::string_view url, std::string_view what) {
+  if (url.empty()) {
+    throw ConfigError(fmt::format(
+        "{} is empty: expected the workspace URL, e.g. https://adb-123.azuredatabricks.net", what));
+  }
+  for (char c : url) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) {
+      throw ConfigError(
+          fmt::format("{}: a workspace URL must not contain spaces or control characters", what));
+    }
+  }
+  std::string normalized;
+  std::string_view rest;
+  if (const auto scheme_end = url.find("://"); scheme_end != std::string_view::npos) {
+    const std::string_view scheme = url.substr(0, scheme_end);
+    rest = url.substr(scheme_end + 3);
+    if (scheme == "http") {
+      if (!is_loopback_host(rest)) {
+        throw ConfigError(fmt::format(
+            "{}: http:// is only allowed for 127.0.0.1, localhost or [::1]; use https://", what));
+      }
+    } else if (scheme != "https") {
+      throw ConfigError(fmt::format("{}: expected an https:// URL (got scheme '{}')", what,
+                                    scheme.substr(0, 20)));
+    }
+    normalized = std::string(scheme) + "://";
+  } else {
+    rest = url;
+    normalized = "https://";
+  }
+  while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  if (rest.empty() || rest.front() == '/' || rest.front() == ':') {
+    throw ConfigError(fmt::format("{}: the workspace URL has no host name", what));
+  }
+  normalized += rest;
+  return normalized;
+}
+
+PersonalAccessToken::PersonalAccessToken(Secret token) : token_(std::move(token)) {
+  if (token_.empty()) throw ConfigError("PersonalAccessToken: the token is empty");
+}
+
+ForwardedUserToken::ForwardedUserToken(Secret token) {
+  if (token.empty()) throw ConfigError("ForwardedUserToken: the user's token is empty");
+  source_ = [fixed = std::move(token)] { return fixed; };
+}
+
+ForwardedUserToken::ForwardedUserToken(std::function<Secret()> source)
+    : source_(std::move(source)) {
+  if (!source_) throw ConfigError("ForwardedUserToken: the token source is empty");
+}
+
+Secret ForwardedUserToken::token() {
+  Secret token = source_();
+  if (token.empty()) throw CredentialError("the user's forwarded access token is empty");
+  return token;
+}
+
+ServicePrincipalOAuth::ServicePrincipalOAuth(Options options) {
+  const std::string base = normalize_workspace_url(options.workspace_url, "workspace URL");
+  if (options.client_id.empty()) {
+    throw ConfigError("ServicePrincipalOAuth: the client id is empty (DATABRICKS_CLIENT_ID)");
+  }
+  if (options.client_secret.empty()) {
+    throw ConfigError(
+        "ServicePrincipalOAuth: the client secret is empty (DATABRICKS_CLIENT_SECRET)");
+  }
+  if (options.cache.name == CachedCredentials::Options{}.name) options.cache.name = "sp-oauth";
+  auto fetcher = std::make_shared<OAuthTokenFetcher>(
+      base + "/oidc/v1/token", std::move(options.client_id), std::move(options.client_secret),
+      std::move(options.scope), std::move(options.http), options.cache.clock);
+  cache_ = std::make_shared<CachedCredentials>(std::move(fetcher), std::move(options.cache));
+}
+
+Secret ServicePrincipalOAuth::token() { return cache_->get().secret; }
+
+std::string fetch_current_user_name(const std::string& workspace_url, WorkspaceToken& token,
+                                    const HttpOptions& http) {
+  const Secret bearer = token.token();
+  detail::HttpRequest request;
+  request.call = "current user lookup";
+  request.method = "GET";
+  request.url =
+      normalize_workspace_url(workspace_url, "workspace URL") + "/api/2.0/preview/scim/v2/Me";
+  request.bearer = &bearer;
+  const nlohmann::json body = detail::send_for_json(request, http);
+  const auto user_name = body.find("userName");
+  if (user_name == body.end() || !user_name->is_string() ||
+      user_name->get_ref<const std::string&>().empty()) {
+    throw CredentialError(detail::describe_call(request) +
+                          " returned no userName (expected a non-empty string)");
+  }
+  return user_name->get<std::string>();
+}
+
+}  // namespace pgobo
