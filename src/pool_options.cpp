@@ -37,6 +37,9 @@ void PoolOptions::validate() const {
     reject(*this, "validate_idle_after must not be negative");
   }
   if (end_timeout.count() < 0) reject(*this, "end_timeout must not be negative");
+  if (connect_backoff_max.count() < 0) {
+    reject(*this, "connect_backoff_max must not be negative (0 disables backoff)");
+  }
   if (connection.connect_timeout.count() < 0) {
     reject(*this, "connection.connect_timeout must not be negative");
   }

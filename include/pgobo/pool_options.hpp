@@ -56,6 +56,11 @@ struct PoolOptions {
   std::optional<std::chrono::milliseconds> validate_idle_after;
   // How long end() waits for outstanding leases to come back.
   std::chrono::milliseconds end_timeout{30'000};
+  // After a failed open the pool waits before opening again: 50 ms, doubling
+  // with each consecutive failure up to this bound (0 = never back off).
+  // Meanwhile connect() waits for a returned connection or, if the pool has
+  // none, fails at once with the last error instead of hammering the server.
+  std::chrono::milliseconds connect_backoff_max{2'000};
 
   // Throws ConfigError naming the field and what is expected, e.g.
   // "pool 'sp': max_size must be at least 1 (got 0)".

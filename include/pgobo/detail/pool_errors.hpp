@@ -1,0 +1,71 @@
+// pgobo/detail/pool_errors.hpp — keeping the type of a connect failure while
+// adding the pool's name to its message.
+//
+// A failed open is reported to the caller that tried it and, while the pool
+// backs off, to later callers too. Both need the same exception type
+// (AuthenticationFailed stays AuthenticationFailed) with a message that says
+// which pool and why, so the failure is remembered as a kind plus a text.
+#pragma once
+
+#include <exception>
+#include <string>
+
+#include "pgobo/errors.hpp"
+
+namespace pgobo::detail {
+
+enum class ConnectFailure {
+  authentication,  // AuthenticationFailed
+  unavailable,     // ServerUnavailable
+  too_many,        // TooManyConnections
+  connect,         // another ConnectError
+  credential,      // CredentialError
+  other,           // anything else (reported as ConnectError)
+};
+
+// Classifies the exception being handled; call inside a catch block.
+[[nodiscard]] inline ConnectFailure classify_current_exception(std::string& message) noexcept {
+  try {
+    throw;
+  } catch (const AuthenticationFailed& e) {
+    message = e.what();
+    return ConnectFailure::authentication;
+  } catch (const TooManyConnections& e) {
+    message = e.what();
+    return ConnectFailure::too_many;
+  } catch (const ServerUnavailable& e) {
+    message = e.what();
+    return ConnectFailure::unavailable;
+  } catch (const ConnectError& e) {
+    message = e.what();
+    return ConnectFailure::connect;
+  } catch (const CredentialError& e) {
+    message = e.what();
+    return ConnectFailure::credential;
+  } catch (const std::exception& e) {
+    message = e.what();
+    return ConnectFailure::other;
+  } catch (...) {
+    message = "unknown error";
+    return ConnectFailure::other;
+  }
+}
+
+[[noreturn]] inline void throw_connect_failure(ConnectFailure kind, const std::string& message) {
+  switch (kind) {
+    case ConnectFailure::authentication:
+      throw AuthenticationFailed(message);
+    case ConnectFailure::unavailable:
+      throw ServerUnavailable(message);
+    case ConnectFailure::too_many:
+      throw TooManyConnections(message);
+    case ConnectFailure::credential:
+      throw CredentialError(message);
+    case ConnectFailure::connect:
+    case ConnectFailure::other:
+      break;
+  }
+  throw ConnectError(message);
+}
+
+}  // namespace pgobo::detail

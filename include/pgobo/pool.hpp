@@ -1,0 +1,806 @@
+// pgobo/pool.hpp — a bounded pool of PostgreSQL connections for one identity.
+//
+//   pgobo::PoolOptions options;
+//   options.name = "sp";
+//   options.connection.host = "db.internal";
+//   options.connection.user = "pgobo_service";
+//   options.credentials = std::make_shared<pgobo::StaticPassword>(pgobo::Secret{"s3cret"});
+//   pgobo::Pool pool(options);
+//
+//   auto rows = pool.query("SELECT body FROM app.notes WHERE id = $1", 42);
+//
+//   {
+//     pgobo::Lease lease = pool.connect();       // waits up to acquire_timeout
+//     pqxx::work tx(*lease);
+//     tx.exec_params("UPDATE app.notes SET body = $1 WHERE id = $2", "new", 42);
+//     tx.commit();
+//   }                                            // the connection goes back
+//
+// Every connection of a pool logs in as the same role, with a password the
+// CredentialProvider hands out at the moment that connection opens; the pool
+// stores none. Connections open lazily up to max_size. Callers that find none
+// free wait first-come first-served and get AcquireTimeout at their deadline.
+// A returned connection is lent again only if it is open and outside any
+// transaction (rolled back otherwise); idle and old connections are closed
+// when the pool is next used and by reap(), which a sweeper may call.
+//
+// BasicPool is generic over its driver (PqxxDriver in production, FakeDriver
+// in tests) and its clock (for ages: idle time, lifetime, backoff; deadlines
+// of blocking waits always use std::chrono::steady_clock).
+//
+// Thread-safe. A pool must outlive its leases.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "pgobo/detail/pool_driver.hpp"
+#include "pgobo/detail/pool_errors.hpp"
+#include "pgobo/detail/pool_list.hpp"
+#include "pgobo/detail/pool_wait_histogram.hpp"
+#include "pgobo/errors.hpp"
+#include "pgobo/log.hpp"
+#include "pgobo/pool_options.hpp"
+#include "pgobo/pqxx_driver.hpp"
+#include "pgobo/stats.hpp"
+
+namespace pgobo {
+
+template <PoolDriver Driver, class Clock = std::chrono::steady_clock>
+class BasicPool {
+ public:
+  using Connection = typename Driver::Connection;
+  using time_point = typename Clock::time_point;
+
+ private:
+  // One open connection and the times the pool ages it by. Allocated when the
+  // connection opens; while lent, the Lease points at it; while idle, it sits
+  // in idle_ (most recently returned first).
+  struct Slot : detail::ListHook {
+    std::unique_ptr<Connection> connection;
+    time_point retire_at;    // created + max_lifetime, less jitter
+    time_point returned_at;  // last time it went idle
+  };
+
+ public:
+  // Move-only handle on one lent connection. Destroying it (or release())
+  // gives the connection back; discard() closes it instead.
+  class Lease {
+   public:
+    Lease() noexcept = default;
+    Lease(Lease&& other) noexcept
+        : pool_(std::exchange(other.pool_, nullptr)), slot_(std::exchange(other.slot_, nullptr)) {}
+    Lease& operator=(Lease&& other) noexcept {
+      if (this != &other) {
+        release();
+        pool_ = std::exchange(other.pool_, nullptr);
+        slot_ = std::exchange(other.slot_, nullptr);
+      }
+      return *this;
+    }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() { release(); }
+
+    [[nodiscard]] Connection& operator*() const noexcept { return *slot_->connection; }
+    [[nodiscard]] Connection* operator->() const noexcept { return slot_->connection.get(); }
+    [[nodiscard]] Connection& connection() const noexcept { return *slot_->connection; }
+    // False once released, discarded or moved from.
+    [[nodiscard]] explicit operator bool() const noexcept { return slot_ != nullptr; }
+
+    // Gives the connection back now.
+    void release() noexcept {
+      if (slot_ != nullptr) std::exchange(pool_, nullptr)->release(std::exchange(slot_, nullptr));
+    }
+    // Closes the connection instead of giving it back: for session state
+    // that must not reach the next borrower, or a connection you know is bad.
+    void discard() noexcept {
+      if (slot_ != nullptr) {
+        std::exchange(pool_, nullptr)->release(std::exchange(slot_, nullptr), /*discard=*/true);
+      }
+    }
+
+   private:
+    friend class BasicPool;
+    Lease(BasicPool* pool, Slot* slot) noexcept : pool_(pool), slot_(slot) {}
+
+    BasicPool* pool_ = nullptr;
+    Slot* slot_ = nullptr;
+  };
+
+  // Throws ConfigError if options.validate() does.
+  explicit BasicPool(PoolOptions options, Driver driver = Driver{})
+      : options_(std::move(options)), driver_(std::move(driver)), last_used_(Clock::now()) {
+    options_.validate();
+  }
+
+  BasicPool(const BasicPool&) = delete;
+  BasicPool& operator=(const BasicPool&) = delete;
+
+  // end(). A lease still out after end_timeout would dangle, so the
+  // destructor then keeps waiting for it, with an error in the log.
+  ~BasicPool() {
+    end();
+    std::unique_lock lock(mutex_);
+    if (leased_ + opening_ > 0) {
+      logger()->error("pool '{}': destroyed with {} lease(s) still out; waiting for them",
+                      options_.name, leased_ + opening_);
+      quiescent_.wait(lock, [this] { return leased_ + opening_ == 0; });
+    }
+  }
+
+  // A connection for the caller's exclusive use, waiting up to
+  // acquire_timeout. Throws AcquireTimeout, PoolClosed, a ConnectError
+  // subclass or CredentialError (when a new connection had to be opened for
+  // this caller and that failed).
+  [[nodiscard]] Lease connect() {
+    std::optional<std::chrono::steady_clock::time_point> started;  // set once we wait or open
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      throw_if_not_accepting_locked();
+      if (waiters_.empty()) {  // nobody queued before us: no barging
+        if (Slot* slot = idle_.pop_front()) {
+          const time_point now = Clock::now();
+          last_used_ = now;
+          if (const auto reason = expiry_of(*slot, now)) {
+            close_and_unlock(lock, slot, *reason, now);
+            lock.lock();
+            continue;
+          }
+          ++leased_;
+          if (needs_validation(*slot, now)) {
+            lock.unlock();
+            const bool alive = driver_.ping(*slot->connection);
+            lock.lock();
+            if (!alive) {
+              --leased_;
+              close_and_unlock(lock, slot, CloseReason::validation_failed, now);
+              lock.lock();
+              continue;
+            }
+          }
+          record_acquired_locked(started);
+          return Lease(this, slot);
+        }
+        if (may_open_locked(Clock::now())) {
+          ++opening_;
+          if (!started) started = std::chrono::steady_clock::now();
+          lock.unlock();
+          return open_for_caller(*started);
+        }
+        if (total_locked() == 0) throw_backing_off_locked();
+      } else {
+        // A backoff may have ended since the queue last moved.
+        serve_waiters_locked(Clock::now());
+      }
+      if (!started) started = std::chrono::steady_clock::now();
+      return wait_in_line(lock, *started);
+    }
+  }
+
+  // Runs one statement outside a transaction on a leased connection and
+  // returns its result (for Pool: pqxx::result, parameters by exec_params).
+  template <class... Params>
+  auto query(std::string_view sql, const Params&... params) {
+    Lease lease = connect();
+    return driver_.query(*lease, sql, params...);
+  }
+
+  // Closes the pool: connect() and waiters get PoolClosed, idle connections
+  // close, outstanding leases are awaited up to end_timeout and close when
+  // they come back. Idempotent; the destructor calls it.
+  void end() {
+    std::vector<Slot*> to_close;
+    std::unique_lock lock(mutex_);
+    state_ = State::closed;
+    while (Waiter* waiter = waiters_.pop_front()) {
+      waiter->outcome = Waiter::Outcome::closed;
+      waiter->wake.notify_one();
+    }
+    take_idle_locked(to_close, CloseReason::pool_ended);
+    lock.unlock();
+    close_all(to_close, CloseReason::pool_ended);
+    lock.lock();
+    const auto deadline = std::chrono::steady_clock::now() + options_.end_timeout;
+    if (!quiescent_.wait_until(lock, deadline, [this] { return leased_ + opening_ == 0; })) {
+      logger()->warn(
+          "pool '{}': end() gave up after {} ms with {} lease(s) still out; they close when "
+          "returned",
+          options_.name, options_.end_timeout.count(), leased_ + opening_);
+    }
+  }
+
+  // Stops taking new connect() calls (they get PoolClosed) but keeps serving
+  // the callers already waiting and the leases already out; each connection
+  // closes when it comes back with nobody waiting. is_drained() tells when
+  // nothing is left. For a pool replaced by a newer one (token rotation).
+  void begin_drain() {
+    std::vector<Slot*> to_close;
+    {
+      std::lock_guard lock(mutex_);
+      if (state_ != State::open) return;
+      state_ = State::draining;
+      take_idle_locked(to_close, CloseReason::pool_ended);
+    }
+    close_all(to_close, CloseReason::pool_ended);
+  }
+
+  // Draining or ended, and no connection, lease or waiter is left.
+  [[nodiscard]] bool is_drained() const {
+    std::lock_guard lock(mutex_);
+    return state_ != State::open && total_locked() == 0 && waiters_.empty();
+  }
+
+  // Closes idle connections past idle_timeout (keeping min_idle) or past
+  // their lifetime, then opens connections until min_idle are idle. What a
+  // sweeper calls periodically. Returns how many connections it closed.
+  std::size_t reap() {
+    std::vector<Slot*> expired_idle;
+    std::vector<Slot*> expired_life;
+    {
+      std::lock_guard lock(mutex_);
+      const time_point now = Clock::now();
+      std::size_t keep = idle_.size();
+      // Oldest-returned first, so the ones kept for min_idle are the freshest.
+      std::vector<Slot*> candidates;
+      idle_.for_each([&](Slot& slot) { candidates.push_back(&slot); });
+      for (auto it = candidates.rbegin(); it != candidates.rend(); ++it) {
+        Slot* slot = *it;
+        const auto reason = expiry_of(*slot, now);
+        if (!reason) continue;
+        if (*reason == CloseReason::idle_timeout && keep <= options_.min_idle) continue;
+        idle_.erase(*slot);
+        --keep;
+        count_close_locked(*reason);
+        (*reason == CloseReason::idle_timeout ? expired_idle : expired_life).push_back(slot);
+      }
+      serve_waiters_locked(now);
+    }
+    close_all(expired_idle, CloseReason::idle_timeout);
+    close_all(expired_life, CloseReason::max_lifetime);
+    fill_min_idle();
+    return expired_idle.size() + expired_life.size();
+  }
+
+  // Closes every idle connection (leases are untouched). Returns how many.
+  std::size_t close_idle_connections() {
+    std::vector<Slot*> to_close;
+    {
+      std::lock_guard lock(mutex_);
+      take_idle_locked(to_close, CloseReason::evicted);
+    }
+    close_all(to_close, CloseReason::evicted);
+    return to_close.size();
+  }
+
+  // Closes the least recently returned idle connection, if any: how a
+  // global connection budget makes room for another pool.
+  bool close_one_idle() {
+    Slot* slot = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      slot = idle_.pop_back();
+      if (slot == nullptr) return false;
+      count_close_locked(CloseReason::evicted);
+    }
+    close_slot(slot, CloseReason::evicted);
+    return true;
+  }
+
+  // When a connection was last lent or given back (construction time before
+  // that): for least-recently-used eviction across pools.
+  [[nodiscard]] time_point last_used() const {
+    std::lock_guard lock(mutex_);
+    return last_used_;
+  }
+
+  // No connection (idle, leased or opening) and nobody waiting: the pool can
+  // be dropped without anyone noticing.
+  [[nodiscard]] bool is_idle_and_empty() const {
+    std::lock_guard lock(mutex_);
+    return total_locked() == 0 && waiters_.empty();
+  }
+
+  // Idle + leased + opening.
+  [[nodiscard]] std::size_t total_count() const {
+    std::lock_guard lock(mutex_);
+    return total_locked();
+  }
+  [[nodiscard]] std::size_t idle_count() const {
+    std::lock_guard lock(mutex_);
+    return idle_.size();
+  }
+  [[nodiscard]] std::size_t waiting_count() const {
+    std::lock_guard lock(mutex_);
+    return waiters_.size();
+  }
+
+  [[nodiscard]] PoolStats stats() const {
+    std::lock_guard lock(mutex_);
+    PoolStats s;
+    s.name = options_.name;
+    s.max_size = options_.max_size;
+    s.total = total_locked();
+    s.idle = idle_.size();
+    s.leased = leased_;
+    s.opening = opening_;
+    s.waiting = waiters_.size();
+    s.created = created_;
+    s.acquired = acquired_;
+    s.timeouts = timeouts_;
+    s.connect_errors = connect_errors_;
+    s.closed = closed_;
+    s.acquire_wait_p50 = waits_.percentile(0.50);
+    s.acquire_wait_p90 = waits_.percentile(0.90);
+    s.acquire_wait_p99 = waits_.percentile(0.99);
+    s.acquire_wait_max = waits_.max();
+    return s;
+  }
+
+  [[nodiscard]] const PoolOptions& options() const noexcept { return options_; }
+
+ private:
+  enum class State { open, draining, closed };
+
+  enum class CloseReason {
+    idle_timeout,
+    max_lifetime,
+    broken,
+    rollback_failed,
+    reset_failed,
+    validation_failed,
+    discarded,
+    evicted,
+    pool_ended,
+  };
+
+  // A connect() call queued for a connection. Lives on the waiting thread's
+  // stack; whoever frees a connection or a slot pops the first waiter and
+  // hands it over directly, so a later caller can never take it first.
+  struct Waiter : detail::ListHook {
+    enum class Outcome { waiting, handed, may_open, closed, failed };
+    std::condition_variable wake;
+    Outcome outcome = Outcome::waiting;
+    Slot* slot = nullptr;  // when handed
+  };
+
+  static constexpr std::chrono::milliseconds kFirstBackoff{50};
+
+  [[nodiscard]] std::size_t total_locked() const noexcept {
+    return idle_.size() + leased_ + opening_;
+  }
+
+  void throw_if_not_accepting_locked() const {
+    if (state_ == State::closed) {
+      throw PoolClosed("pool '" + options_.name + "' is closed (end() was called)");
+    }
+    if (state_ == State::draining) {
+      throw PoolClosed("pool '" + options_.name +
+                       "' is draining (replaced by a newer pool) and accepts no new connect()");
+    }
+  }
+
+  [[nodiscard]] bool backing_off_locked(time_point now) const noexcept {
+    return consecutive_failures_ > 0 && now < backoff_until_;
+  }
+
+  [[nodiscard]] bool may_open_locked(time_point now) const noexcept {
+    return total_locked() < options_.max_size && !backing_off_locked(now);
+  }
+
+  // While backing off with no connection to wait for, fail fast with what
+  // the last attempt said, in that attempt's exception type.
+  [[noreturn]] void throw_backing_off_locked() const {
+    detail::throw_connect_failure(
+        last_failure_, "pool '" + options_.name + "': not opening connections for up to " +
+                           std::to_string(current_backoff().count()) + " ms after " +
+                           std::to_string(consecutive_failures_) +
+                           " consecutive failure(s); last: " + last_failure_message_);
+  }
+
+  [[nodiscard]] std::chrono::milliseconds current_backoff() const noexcept {
+    if (consecutive_failures_ == 0 || options_.connect_backoff_max.count() == 0) return {};
+    const unsigned doublings = std::min<unsigned>(consecutive_failures_ - 1, 16);
+    return std::min(options_.connect_backoff_max, kFirstBackoff * (std::int64_t{1} << doublings));
+  }
+
+  [[nodiscard]] std::optional<CloseReason> expiry_of(const Slot& slot, time_point now) const {
+    if (options_.max_lifetime.count() > 0 && now >= slot.retire_at) {
+      return CloseReason::max_lifetime;
+    }
+    if (options_.idle_timeout.count() > 0 && now - slot.returned_at >= options_.idle_timeout) {
+      return CloseReason::idle_timeout;
+    }
+    return std::nullopt;
+  }
+
+  [[nodiscard]] bool needs_validation(const Slot& slot, time_point now) const {
+    return options_.validate_idle_after && now - slot.returned_at > *options_.validate_idle_after;
+  }
+
+  void record_acquired_locked(std::optional<std::chrono::steady_clock::time_point> started) {
+    ++acquired_;
+    // An immediate acquire waited zero: no clock read on the hot path.
+    waits_.record(started ? std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - *started)
+                          : std::chrono::microseconds{0});
+  }
+
+  // Queues the caller and blocks until a connection is handed over, it may
+  // open one, the pool closes, or the deadline passes.
+  Lease wait_in_line(std::unique_lock<std::mutex>& lock,
+                     std::chrono::steady_clock::time_point started) {
+    const auto deadline = started + options_.acquire_timeout;
+    Waiter waiter;
+    waiters_.push_back(waiter);
+    while (waiter.outcome == Waiter::Outcome::waiting) {
+      if (waiter.wake.wait_until(lock, deadline) == std::cv_status::timeout &&
+          waiter.outcome == Waiter::Outcome::waiting) {
+        waiters_.erase(waiter);
+        ++timeouts_;
+        throw AcquireTimeout(
+            "pool '" + options_.name + "': no connection available within " +
+            std::to_string(options_.acquire_timeout.count()) + " ms (max_size " +
+            std::to_string(options_.max_size) + ", " + std::to_string(leased_) + " leased, " +
+            std::to_string(opening_) + " opening, " + std::to_string(waiters_.size() + 1) +
+            " waiting including this one); raise max_size or acquire_timeout, or hold "
+            "connections for less time");
+      }
+    }
+    switch (waiter.outcome) {
+      case Waiter::Outcome::handed:
+        record_acquired_locked(started);
+        return Lease(this, waiter.slot);
+      case Waiter::Outcome::may_open:  // the slot was reserved for us (opening_)
+        if (state_ == State::closed) {
+          --opening_;
+          quiescent_.notify_all();
+          break;
+        }
+        lock.unlock();
+        return open_for_caller(started);
+      case Waiter::Outcome::failed:
+        throw_backing_off_locked();
+      case Waiter::Outcome::closed:
+      case Waiter::Outcome::waiting:
+        break;
+    }
+    throw PoolClosed("pool '" + options_.name + "' was closed while waiting for a connection");
+  }
+
+  // Opens a connection in a slot already counted in opening_ and lends it.
+  Lease open_for_caller(std::chrono::steady_clock::time_point started) {
+    Slot* slot = open_reserved_slot();
+    std::unique_lock lock(mutex_);
+    --opening_;
+    if (state_ == State::closed) {
+      count_close_locked(CloseReason::pool_ended);
+      quiescent_.notify_all();
+      lock.unlock();
+      close_slot(slot, CloseReason::pool_ended);
+      throw PoolClosed("pool '" + options_.name + "' was closed while opening a connection");
+    }
+    ++leased_;
+    last_used_ = slot->returned_at;
+    record_acquired_locked(started);
+    return Lease(this, slot);
+  }
+
+  // Fetches a credential and opens a connection, outside the lock, for a
+  // slot the caller already counted in opening_. On failure gives the slot
+  // back, starts or extends the backoff and rethrows with the pool's name.
+  Slot* open_reserved_slot() {
+    try {
+      auto slot = std::make_unique<Slot>();
+      slot->connection = driver_.open(options_.connection, fetch_password());
+      const time_point now = Clock::now();
+      std::size_t total = 0;
+      {
+        std::lock_guard lock(mutex_);
+        slot->returned_at = now;
+        slot->retire_at = now + lifetime_with_jitter_locked();
+        ++created_;
+        consecutive_failures_ = 0;
+        total = total_locked();
+      }
+      logger()->debug("pool '{}': opened a connection ({} of max {})", options_.name, total,
+                      options_.max_size);
+      return slot.release();
+    } catch (...) {
+      std::string message;
+      const auto kind = detail::classify_current_exception(message);
+      if (message.rfind("pool '", 0) != 0) message = "pool '" + options_.name + "': " + message;
+      unsigned failures = 0;
+      std::chrono::milliseconds backoff{};
+      {
+        std::lock_guard lock(mutex_);
+        --opening_;
+        ++connect_errors_;
+        failures = ++consecutive_failures_;
+        backoff = current_backoff();
+        last_failure_ = kind;
+        last_failure_message_ = message;
+        const time_point now = Clock::now();
+        backoff_until_ = now + backoff;
+        serve_waiters_locked(now);
+        quiescent_.notify_all();
+      }
+      logger()->warn("{} ({} consecutive failure(s), backing off {} ms)", message, failures,
+                     backoff.count());
+      detail::throw_connect_failure(kind, message);
+    }
+  }
+
+  // The password for one new connection; the provider's failures become
+  // CredentialError (pgobo's own errors pass through).
+  [[nodiscard]] Secret fetch_password() {
+    if (!options_.credentials) return Secret{};
+    try {
+      return options_.credentials->get().secret;
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw CredentialError("pool '" + options_.name +
+                            "': the credential provider failed: " + e.what());
+    } catch (...) {
+      throw CredentialError("pool '" + options_.name +
+                            "': the credential provider threw a non-standard exception");
+    }
+  }
+
+  [[nodiscard]] typename Clock::duration lifetime_with_jitter_locked() {
+    using duration = typename Clock::duration;
+    if (options_.max_lifetime.count() == 0) return duration::max() / 2;  // never: no overflow
+    std::uniform_real_distribution<double> fraction(0.0, options_.max_lifetime_jitter);
+    const double shortened = options_.max_lifetime_jitter > 0.0 ? fraction(random_) : 0.0;
+    const auto lifetime = std::chrono::duration_cast<duration>(options_.max_lifetime);
+    return std::chrono::duration_cast<duration>(lifetime * (1.0 - shortened));
+  }
+
+  // Opens connections (one at a time, outside the lock) until min_idle are
+  // idle. Stops at the first failure: the next reap() tries again.
+  void fill_min_idle() {
+    for (;;) {
+      {
+        std::lock_guard lock(mutex_);
+        if (state_ != State::open || idle_.size() >= options_.min_idle || !waiters_.empty() ||
+            !may_open_locked(Clock::now())) {
+          return;
+        }
+        ++opening_;
+      }
+      Slot* slot = nullptr;
+      try {
+        slot = open_reserved_slot();
+      } catch (const std::exception&) {
+        return;  // counted and logged by open_reserved_slot
+      }
+      std::unique_lock lock(mutex_);
+      --opening_;
+      if (state_ == State::closed) {
+        count_close_locked(CloseReason::pool_ended);
+        quiescent_.notify_all();
+        lock.unlock();
+        close_slot(slot, CloseReason::pool_ended);
+        return;
+      }
+      give_back_locked(slot);
+    }
+  }
+
+  // A healthy connection comes back: to the first waiter, else to the front
+  // of idle_ (most recently used first, so surplus connections age out at
+  // the back).
+  void give_back_locked(Slot* slot) {
+    if (Waiter* waiter = waiters_.pop_front()) {
+      ++leased_;
+      waiter->slot = slot;
+      waiter->outcome = Waiter::Outcome::handed;
+      waiter->wake.notify_one();
+      return;
+    }
+    idle_.push_front(*slot);
+  }
+
+  // Capacity was freed: let waiters open connections in FIFO order. While
+  // backing off they keep waiting for a returned connection, unless none is
+  // left to return; then they fail with the last connect error.
+  void serve_waiters_locked(time_point now) {
+    while (!waiters_.empty() && total_locked() < options_.max_size) {
+      if (backing_off_locked(now)) {
+        if (total_locked() == 0) {
+          while (Waiter* waiter = waiters_.pop_front()) {
+            waiter->outcome = Waiter::Outcome::failed;
+            waiter->wake.notify_one();
+          }
+        }
+        return;
+      }
+      Waiter* waiter = waiters_.pop_front();
+      ++opening_;
+      waiter->outcome = Waiter::Outcome::may_open;
+      waiter->wake.notify_one();
+    }
+  }
+
+  // The lease's way back. I/O on the connection (rollback, reset query)
+  // happens before taking the lock: the connection is still ours alone.
+  void release(Slot* slot, bool discard = false) noexcept {
+    std::optional<CloseReason> reason;
+    if (discard) {
+      reason = CloseReason::discarded;
+    } else {
+      switch (driver_.state(*slot->connection)) {
+        case ConnectionState::idle:
+          break;
+        case ConnectionState::in_transaction:
+          if (!driver_.rollback(*slot->connection) ||
+              driver_.state(*slot->connection) != ConnectionState::idle) {
+            reason = CloseReason::rollback_failed;
+          }
+          break;
+        case ConnectionState::broken:
+          reason = CloseReason::broken;
+          break;
+      }
+      if (!reason && !options_.reset_query.empty() &&
+          !driver_.execute(*slot->connection, options_.reset_query)) {
+        reason = CloseReason::reset_failed;
+      }
+    }
+    const time_point now = Clock::now();
+    std::unique_lock lock(mutex_);
+    --leased_;
+    last_used_ = now;
+    if (!reason) {
+      if (state_ == State::closed) {
+        reason = CloseReason::pool_ended;
+      } else if (options_.max_lifetime.count() > 0 && now >= slot->retire_at) {
+        reason = CloseReason::max_lifetime;
+      } else if (state_ == State::draining && waiters_.empty()) {
+        reason = CloseReason::pool_ended;
+      } else {
+        slot->returned_at = now;
+        give_back_locked(slot);
+        return;
+      }
+    }
+    close_and_unlock(lock, slot, *reason, now);
+  }
+
+  // `slot` is no longer counted anywhere: record why it closes, let waiters
+  // use the freed capacity, and close it with the lock released.
+  void close_and_unlock(std::unique_lock<std::mutex>& lock, Slot* slot, CloseReason reason,
+                        time_point now) noexcept {
+    count_close_locked(reason);
+    serve_waiters_locked(now);
+    quiescent_.notify_all();
+    lock.unlock();
+    close_slot(slot, reason);
+  }
+
+  void take_idle_locked(std::vector<Slot*>& out, CloseReason reason) {
+    while (Slot* slot = idle_.pop_front()) {
+      count_close_locked(reason);
+      out.push_back(slot);
+    }
+  }
+
+  void count_close_locked(CloseReason reason) noexcept {
+    switch (reason) {
+      case CloseReason::idle_timeout:
+        ++closed_.idle_timeout;
+        break;
+      case CloseReason::max_lifetime:
+        ++closed_.max_lifetime;
+        break;
+      case CloseReason::broken:
+        ++closed_.broken;
+        break;
+      case CloseReason::rollback_failed:
+        ++closed_.rollback_failed;
+        break;
+      case CloseReason::reset_failed:
+        ++closed_.reset_failed;
+        break;
+      case CloseReason::validation_failed:
+        ++closed_.validation_failed;
+        break;
+      case CloseReason::discarded:
+        ++closed_.discarded;
+        break;
+      case CloseReason::evicted:
+        ++closed_.evicted;
+        break;
+      case CloseReason::pool_ended:
+        ++closed_.pool_ended;
+        break;
+    }
+  }
+
+  static const char* describe(CloseReason reason) noexcept {
+    switch (reason) {
+      case CloseReason::idle_timeout:
+        return "idle past idle_timeout";
+      case CloseReason::max_lifetime:
+        return "past max_lifetime";
+      case CloseReason::broken:
+        return "broken";
+      case CloseReason::rollback_failed:
+        return "returned in a transaction that did not roll back";
+      case CloseReason::reset_failed:
+        return "reset_query failed";
+      case CloseReason::validation_failed:
+        return "failed validation";
+      case CloseReason::discarded:
+        return "discarded by its lease";
+      case CloseReason::evicted:
+        return "evicted";
+      case CloseReason::pool_ended:
+        return "pool ended";
+    }
+    return "closed";
+  }
+
+  // Destroying the connection closes it (network I/O): never under the lock.
+  void close_slot(Slot* slot, CloseReason reason) noexcept {
+    std::unique_ptr<Slot> owned(slot);
+    const bool warn = reason == CloseReason::broken || reason == CloseReason::rollback_failed ||
+                      reason == CloseReason::reset_failed ||
+                      reason == CloseReason::validation_failed;
+    if (warn) {
+      logger()->warn("pool '{}': closing a connection: {}", options_.name, describe(reason));
+    } else {
+      logger()->debug("pool '{}': closing a connection: {}", options_.name, describe(reason));
+    }
+    owned.reset();
+  }
+
+  void close_all(const std::vector<Slot*>& slots, CloseReason reason) noexcept {
+    for (Slot* slot : slots) close_slot(slot, reason);
+  }
+
+  PoolOptions options_;
+  Driver driver_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable quiescent_;  // leased_ + opening_ may have reached 0
+  State state_ = State::open;
+  detail::IntrusiveList<Slot> idle_;       // most recently returned at the front
+  detail::IntrusiveList<Waiter> waiters_;  // first come at the front
+  std::size_t leased_ = 0;
+  std::size_t opening_ = 0;  // reserved slots whose connection is being opened
+  time_point last_used_;
+
+  unsigned consecutive_failures_ = 0;
+  time_point backoff_until_{};
+  detail::ConnectFailure last_failure_ = detail::ConnectFailure::other;
+  std::string last_failure_message_;
+
+  std::minstd_rand random_{std::random_device{}()};
+
+  std::uint64_t created_ = 0;
+  std::uint64_t acquired_ = 0;
+  std::uint64_t timeouts_ = 0;
+  std::uint64_t connect_errors_ = 0;
+  PoolCloseCounts closed_;
+  detail::WaitHistogram waits_;
+};
+
+// The pool over libpqxx.
+using Pool = BasicPool<PqxxDriver>;
+using Lease = Pool::Lease;
+
+}  // namespace pgobo

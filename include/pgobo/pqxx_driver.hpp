@@ -1,0 +1,67 @@
+// pgobo/pqxx_driver.hpp — how a pool opens, inspects and resets libpqxx
+// connections.
+//
+// Pool (= BasicPool<PqxxDriver>) uses it; applications rarely touch it
+// directly. It turns libpq's connect failures into pgobo's typed errors:
+//
+//   try {
+//     pgobo::PqxxDriver{}.open(params, password);
+//   } catch (const pgobo::AuthenticationFailed&) {   // wrong password, no such role
+//   } catch (const pgobo::TooManyConnections&) {     // server out of slots
+//   } catch (const pgobo::ServerUnavailable&) {      // refused, timeout, DNS, shutting down
+//   }
+//
+// libpqxx 6.4 notes: a connection's automatic "reactivation" (silently
+// reconnecting a broken connection on next use) is switched off, so a broken
+// connection stays broken and the pool replaces it. libpqxx keeps the
+// connection string, password included, inside the pqxx::connection for its
+// lifetime; pgobo never logs or returns it.
+#pragma once
+
+#include <memory>
+#include <pqxx/pqxx>
+#include <string>
+#include <string_view>
+
+#include "pgobo/connection_params.hpp"
+#include "pgobo/detail/pool_driver.hpp"
+#include "pgobo/secret.hpp"
+
+namespace pgobo {
+
+class PqxxDriver {
+ public:
+  using Connection = pqxx::connection;
+
+  // Opens a connection with ConnectionParams::to_conninfo(password) (no
+  // password if empty). Throws AuthenticationFailed, ServerUnavailable or
+  // TooManyConnections with libpq's text, the password masked.
+  [[nodiscard]] std::unique_ptr<pqxx::connection> open(const ConnectionParams& params,
+                                                       const Secret& password) const;
+
+  // From libpq's own status (PQstatus, PQtransactionStatus): no round trip.
+  [[nodiscard]] ConnectionState state(pqxx::connection& connection) const noexcept;
+  // "ROLLBACK"; false if it failed.
+  [[nodiscard]] bool rollback(pqxx::connection& connection) const noexcept;
+  // Runs `sql` outside a transaction; false (and a warning) if it failed.
+  [[nodiscard]] bool execute(pqxx::connection& connection, const std::string& sql) const noexcept;
+  // "SELECT 1"; false if the server did not answer.
+  [[nodiscard]] bool ping(pqxx::connection& connection) const noexcept;
+
+  // One statement, outside a transaction, parameters bound by exec_params
+  // ($1, $2…; std::optional or nullptr for NULL). What Pool::query() runs.
+  template <class... Params>
+  [[nodiscard]] pqxx::result query(pqxx::connection& connection, std::string_view sql,
+                                   const Params&... params) const {
+    pqxx::nontransaction tx(connection);
+    return tx.exec_params(std::string(sql), params...);
+  }
+};
+
+// Throws the pgobo error that libpq's connect failure text `libpq_message`
+// means, with a message naming host, port, database and user, and every
+// occurrence of `password` (raw or conninfo-quoted) replaced by ***.
+[[noreturn]] void throw_connect_error(std::string_view libpq_message,
+                                      const ConnectionParams& params, const Secret& password);
+
+}  // namespace pgobo

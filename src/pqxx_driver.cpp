@@ -1,0 +1,191 @@
+#include "pgobo/pqxx_driver.hpp"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <string>
+
+#include "pgobo/errors.hpp"
+#include "pgobo/log.hpp"
+
+namespace pgobo {
+namespace {
+
+// --- libpq's status of a pqxx::connection ---------------------------------
+//
+// Whether a returned connection is still inside a transaction is libpq's
+// PQtransactionStatus(), a local read with no round trip. libpqxx 6.4 keeps
+// the PGconn private (connection_base::raw_connection()), so it is reached
+// through the one door C++ leaves open to private members: naming them in an
+// explicit template instantiation, where access is not checked
+// ([temp.spec.general]/6). libpq's functions are looked up at run time in
+// the libpq that libpqxx already loaded, because pgobo does not link libpq
+// itself.
+
+using PGconnHandle = pqxx::internal::pq::PGconn;
+
+template <auto RawConnection>
+struct RawConnectionAccess {
+  friend PGconnHandle* raw_pgconn(const pqxx::connection_base& connection) {
+    return (connection.*RawConnection)();
+  }
+};
+template struct RawConnectionAccess<&pqxx::connection_base::raw_connection>;
+PGconnHandle* raw_pgconn(const pqxx::connection_base& connection);
+
+// Values of libpq's ConnStatusType / PGTransactionStatusType (libpq-fe.h),
+// stable since PostgreSQL 7.4.
+constexpr int kConnectionOk = 0;
+constexpr int kTransIdle = 0;
+constexpr int kTransActive = 1;
+constexpr int kTransInTransaction = 2;
+constexpr int kTransInError = 3;
+
+struct LibpqStatus {
+  using Function = int (*)(const PGconnHandle*);
+  Function status = nullptr;
+  Function transaction_status = nullptr;
+
+  static const LibpqStatus& get() {
+    static const LibpqStatus functions = [] {
+      LibpqStatus f;
+      // NOLINTBEGIN(cppcoreguidelines-pro-type-reinterpret-cast)
+      f.status = reinterpret_cast<Function>(dlsym(RTLD_DEFAULT, "PQstatus"));
+      f.transaction_status = reinterpret_cast<Function>(dlsym(RTLD_DEFAULT, "PQtransactionStatus"));
+      // NOLINTEND(cppcoreguidelines-pro-type-reinterpret-cast)
+      if (f.status == nullptr || f.transaction_status == nullptr) {
+        logger()->error(
+            "pgobo: libpq's PQstatus/PQtransactionStatus not found; connections returned to a "
+            "pool are always rolled back");
+      }
+      return f;
+    }();
+    return functions;
+  }
+};
+
+// --- connect errors --------------------------------------------------------
+
+std::string lowercase(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool contains_any(const std::string& haystack, std::initializer_list<std::string_view> needles) {
+  return std::any_of(needles.begin(), needles.end(), [&](std::string_view needle) {
+    return haystack.find(needle) != std::string::npos;
+  });
+}
+
+void replace_all(std::string& text, std::string_view what, std::string_view with) {
+  if (what.empty()) return;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + with.size())) {
+    text.replace(at, what.size(), with);
+  }
+}
+
+// libpq ends its messages with a newline and may span several lines.
+std::string tidy(std::string_view message) {
+  std::string out(message);
+  std::replace(out.begin(), out.end(), '\n', ' ');
+  while (!out.empty() && std::isspace(static_cast<unsigned char>(out.back()))) out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+void throw_connect_error(std::string_view libpq_message, const ConnectionParams& params,
+                         const Secret& password) {
+  std::string detail = tidy(libpq_message);
+  if (!password.empty()) {
+    // Quoted form first: it contains the raw one.
+    const std::string quoted = quote_conninfo_value(password.reveal(), "password");
+    replace_all(detail, quoted, kRedacted);
+    replace_all(detail, password.reveal(), kRedacted);
+  }
+  const std::string message = "could not connect to " + params.host + ":" +
+                              std::to_string(params.port) + " database '" + params.dbname +
+                              "' as '" + params.user + "': " + detail;
+  const std::string text = lowercase(detail);
+  if (contains_any(text, {"too many clients", "remaining connection slots are reserved",
+                          "too many connections for"})) {
+    throw TooManyConnections(message);
+  }
+  if (contains_any(text,
+                   {"authentication failed", "no password supplied", "password is missing",
+                    "no pg_hba.conf entry", "is not permitted to log in", "does not exist",
+                    "permission denied for database", "authentication method", "fe_sendauth"})) {
+    throw AuthenticationFailed(message);
+  }
+  throw ServerUnavailable(message);
+}
+
+std::unique_ptr<pqxx::connection> PqxxDriver::open(const ConnectionParams& params,
+                                                   const Secret& password) const {
+  // The connection string holds the password: keep it in a Secret so it is
+  // wiped when this function returns, however it returns.
+  const Secret conninfo{password.empty() ? params.to_conninfo() : params.to_conninfo(password)};
+  try {
+    auto connection = std::make_unique<pqxx::connection>(conninfo.reveal());
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    // A broken connection must stay broken so the pool sees it and replaces
+    // it, instead of libpqxx quietly reconnecting (with a stale password).
+    connection->inhibit_reactivation(true);
+#pragma GCC diagnostic pop
+    return connection;
+  } catch (const pqxx::broken_connection& e) {
+    throw_connect_error(e.what(), params, password);
+  } catch (const pqxx::failure& e) {
+    throw_connect_error(e.what(), params, password);
+  }
+}
+
+ConnectionState PqxxDriver::state(pqxx::connection& connection) const noexcept {
+  if (!connection.is_open()) return ConnectionState::broken;
+  const auto& libpq = LibpqStatus::get();
+  if (libpq.status == nullptr) return ConnectionState::in_transaction;  // roll back to be safe
+  const PGconnHandle* handle = raw_pgconn(connection);
+  if (handle == nullptr || libpq.status(handle) != kConnectionOk) return ConnectionState::broken;
+  switch (libpq.transaction_status(handle)) {
+    case kTransIdle:
+      return ConnectionState::idle;
+    case kTransInTransaction:
+    case kTransInError:
+      return ConnectionState::in_transaction;
+    case kTransActive:  // a statement still running: its results would reach the next user
+    default:            // PQTRANS_UNKNOWN: the connection is bad
+      return ConnectionState::broken;
+  }
+}
+
+bool PqxxDriver::rollback(pqxx::connection& connection) const noexcept {
+  return execute(connection, "ROLLBACK");
+}
+
+bool PqxxDriver::execute(pqxx::connection& connection, const std::string& sql) const noexcept {
+  try {
+    pqxx::nontransaction tx(connection);
+    tx.exec(sql);
+    return true;
+  } catch (const std::exception& e) {
+    logger()->warn("pgobo: '{}' failed on a returned connection: {}", sql, tidy(e.what()));
+    return false;
+  }
+}
+
+bool PqxxDriver::ping(pqxx::connection& connection) const noexcept {
+  try {
+    pqxx::nontransaction tx(connection);
+    tx.exec("SELECT 1");
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace pgobo
