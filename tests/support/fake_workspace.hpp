@@ -1,0 +1,471 @@
+// A fake Databricks workspace for tests: a real HTTP server on 127.0.0.1
+// (cpp-httplib) with the three endpoints pgobo calls.
+//
+//   pgobo::test::FakeWorkspace workspace;                 // listens at workspace.url()
+//   std::string pat = workspace.add_token_for("alice@example.com");
+//   workspace.fail_next(FakeWorkspace::Endpoint::database_credential, {500,
+//   R"({"error_code":"INTERNAL_ERROR","message":"boom"})"});
+//   workspace.hold(FakeWorkspace::Endpoint::database_credential);   // requests wait…
+//   workspace.wait_until_held(FakeWorkspace::Endpoint::database_credential, 1);
+//   workspace.release(FakeWorkspace::Endpoint::database_credential); // …until released
+//   EXPECT_EQ(workspace.calls(FakeWorkspace::Endpoint::database_credential), 1);
+//
+// Endpoints, as the real workspace answers them:
+//   POST /oidc/v1/token                    client_credentials with HTTP basic auth
+//                                          → {"access_token","token_type","expires_in","scope"}
+//   POST /api/2.0/postgres/credentials     bearer auth, {"endpoint": …}
+//                                          → {"token","expire_time"} (RFC 3339)
+//   GET  /api/2.0/preview/scim/v2/Me       bearer auth → {"userName", …}
+// Errors use Databricks' shape {"error_code","message"} (OAuth's {"error",
+// "error_description"} on the token endpoint).
+//
+// Every token it issues is distinctive and random, and listed by secrets(),
+// so a test can assert none of them ever reaches a log line or a message.
+// LogCapture (below) installs a trace-level capturing logger for that.
+#pragma once
+
+#include <httplib.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <chrono>
+#include <condition_variable>
+#include <ctime>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pgobo/log.hpp"
+
+namespace pgobo::test {
+
+class FakeWorkspace {
+ public:
+  enum class Endpoint { oauth_token = 0, database_credential = 1, current_user = 2 };
+
+  // A canned error (or malformed) answer.
+  struct Fault {
+    int status = 500;
+    std::string body = R"({"error_code":"INTERNAL_ERROR","message":"fake failure"})";
+    std::string content_type = "application/json";
+  };
+
+  struct Options {
+    // The service principal: OAuth client credentials, and the user name
+    // (PostgreSQL role) its tokens belong to.
+    std::string client_id = "fake-sp-client-id";
+    std::string client_secret = "fake-client-secret-" + random_suffix();
+    std::string service_principal_user = "fake-sp-client-id";
+    // The one Lakebase endpoint this workspace knows.
+    std::string endpoint = "projects/app/branches/main/endpoints/primary";
+    std::chrono::seconds oauth_token_lifetime{3600};
+    std::chrono::milliseconds database_token_lifetime{std::chrono::hours{1}};
+  };
+
+  FakeWorkspace() : FakeWorkspace(Options{}) {}
+  explicit FakeWorkspace(Options options) : options_(std::move(options)) {
+    secrets_.push_back(options_.client_secret);
+    server_.Get("/ready", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("ok", "text/plain");
+    });
+    server_.Post("/oidc/v1/token", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(Endpoint::oauth_token, req, res, [this](const auto& rq, auto& rs) { oauth(rq, rs); });
+    });
+    server_.Post("/api/2.0/postgres/credentials",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   handle(Endpoint::database_credential, req, res,
+                          [this](const auto& rq, auto& rs) { database_credential(rq, rs); });
+                 });
+    server_.Get("/api/2.0/preview/scim/v2/Me",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  handle(Endpoint::current_user, req, res,
+                         [this](const auto& rq, auto& rs) { current_user(rq, rs); });
+                });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    if (port_ <= 0) throw std::runtime_error("FakeWorkspace: cannot bind 127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    // The socket already listens; one request proves the accept loop runs, so
+    // stop() in the destructor cannot race with its start.
+    httplib::Client probe("127.0.0.1", port_);
+    if (!probe.Get("/ready")) {
+      server_.stop();
+      thread_.join();
+      throw std::runtime_error("FakeWorkspace: the server did not answer");
+    }
+  }
+
+  ~FakeWorkspace() {
+    {
+      const std::lock_guard lock(mutex_);
+      stopping_ = true;
+      held_.fill(false);
+    }
+    changed_.notify_all();
+    server_.stop();
+    thread_.join();
+  }
+
+  FakeWorkspace(const FakeWorkspace&) = delete;
+  FakeWorkspace& operator=(const FakeWorkspace&) = delete;
+
+  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  [[nodiscard]] int port() const { return port_; }
+  [[nodiscard]] const Options& options() const { return options_; }
+
+  // A new workspace token (a PAT, or a user's forwarded OAuth token) that
+  // belongs to `user_name`.
+  std::string add_token_for(const std::string& user_name) {
+    const std::lock_guard lock(mutex_);
+    std::string token = "dapi-fake-" + std::to_string(++serial_) + "-" + random_suffix();
+    tokens_[token] = TokenInfo{user_name, std::nullopt};
+    secrets_.push_back(token);
+    return token;
+  }
+
+  // Makes `token` unknown: requests with it get 401.
+  void revoke(const std::string& token) {
+    const std::lock_guard lock(mutex_);
+    tokens_.erase(token);
+  }
+
+  // The next `times` requests to `endpoint` get `fault` instead of an answer.
+  void fail_next(Endpoint endpoint, Fault fault, int times = 1) {
+    const std::lock_guard lock(mutex_);
+    for (int i = 0; i < times; ++i) faults_[index(endpoint)].push_back(fault);
+  }
+
+  // Requests to `endpoint` wait (after being counted) until release().
+  void hold(Endpoint endpoint) {
+    const std::lock_guard lock(mutex_);
+    held_[index(endpoint)] = true;
+  }
+  void release(Endpoint endpoint) {
+    {
+      const std::lock_guard lock(mutex_);
+      held_[index(endpoint)] = false;
+    }
+    changed_.notify_all();
+  }
+  // Blocks until `count` requests are waiting at a held `endpoint` (or 10 s).
+  bool wait_until_held(Endpoint endpoint, int count) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::seconds{10},
+                             [&] { return waiting_[index(endpoint)] >= count; });
+  }
+
+  // The expire_time text of the next database credentials (nullopt: now +
+  // database_token_lifetime, formatted with milliseconds and Z).
+  void set_expire_time_text(std::optional<std::string> text) {
+    const std::lock_guard lock(mutex_);
+    expire_time_text_ = std::move(text);
+  }
+  void set_database_token_lifetime(std::chrono::milliseconds lifetime) {
+    const std::lock_guard lock(mutex_);
+    options_.database_token_lifetime = lifetime;
+  }
+
+  // Called with (user name, token) before a database credential is returned,
+  // e.g. to make the token that role's PostgreSQL password. If it throws,
+  // the request gets HTTP 500.
+  void on_database_credential(
+      std::function<void(const std::string& user, const std::string& token)> hook) {
+    const std::lock_guard lock(mutex_);
+    on_database_credential_ = std::move(hook);
+  }
+
+  [[nodiscard]] int calls(Endpoint endpoint) const {
+    const std::lock_guard lock(mutex_);
+    return calls_[index(endpoint)];
+  }
+  [[nodiscard]] std::string last_body(Endpoint endpoint) const {
+    const std::lock_guard lock(mutex_);
+    return last_body_[index(endpoint)];
+  }
+  [[nodiscard]] std::string last_authorization(Endpoint endpoint) const {
+    const std::lock_guard lock(mutex_);
+    return last_authorization_[index(endpoint)];
+  }
+  // Users database credentials were issued for, in order.
+  [[nodiscard]] std::vector<std::string> database_credential_users() const {
+    const std::lock_guard lock(mutex_);
+    return database_users_;
+  }
+  [[nodiscard]] std::vector<std::string> database_tokens() const {
+    const std::lock_guard lock(mutex_);
+    return database_tokens_;
+  }
+  // The client secret and every token issued or added so far.
+  [[nodiscard]] std::vector<std::string> secrets() const {
+    const std::lock_guard lock(mutex_);
+    return secrets_;
+  }
+
+  static std::string random_suffix() {
+    static std::mutex mutex;
+    static std::mt19937_64 generator{std::random_device{}()};
+    const std::lock_guard lock(mutex);
+    static constexpr char kAlphabet[] = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    std::string out;
+    for (int i = 0; i < 24; ++i) out += kAlphabet[generator() % (sizeof(kAlphabet) - 1)];
+    return out;
+  }
+
+  // RFC 3339 in UTC with milliseconds, written independently of pgobo's own
+  // formatter so the parser is not tested against itself.
+  static std::string rfc3339(std::chrono::system_clock::time_point t) {
+    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch());
+    const std::time_t seconds = static_cast<std::time_t>(millis.count() / 1000);
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char buffer[40];
+    const std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
+    return std::string(buffer, n) + "." + std::to_string(1000 + millis.count() % 1000).substr(1) +
+           "Z";
+  }
+
+ private:
+  struct TokenInfo {
+    std::string user;
+    std::optional<std::chrono::system_clock::time_point> expires_at;
+  };
+
+  static std::size_t index(Endpoint endpoint) { return static_cast<std::size_t>(endpoint); }
+
+  static void error(httplib::Response& res, int status, const std::string& code,
+                    const std::string& message) {
+    res.status = status;
+    res.set_content(nlohmann::json{{"error_code", code}, {"message", message}}.dump(),
+                    "application/json");
+  }
+
+  // Counts the call, records it, applies holds and faults, then answers.
+  template <class Answer>
+  void handle(Endpoint endpoint, const httplib::Request& req, httplib::Response& res,
+              Answer answer) {
+    std::optional<Fault> fault;
+    {
+      std::unique_lock lock(mutex_);
+      const std::size_t i = index(endpoint);
+      ++calls_[i];
+      last_body_[i] = req.body;
+      last_authorization_[i] = req.get_header_value("Authorization");
+      if (held_[i]) {
+        ++waiting_[i];
+        changed_.notify_all();
+        changed_.wait(lock, [&] { return !held_[i] || stopping_; });
+        --waiting_[i];
+      }
+      if (!faults_[i].empty()) {
+        fault = faults_[i].front();
+        faults_[i].erase(faults_[i].begin());
+      }
+    }
+    if (fault) {
+      res.status = fault->status;
+      res.set_content(fault->body, fault->content_type.c_str());
+      return;
+    }
+    answer(req, res);
+  }
+
+  // The user a bearer token belongs to, or nullopt (unknown or expired).
+  std::optional<std::string> bearer_user(const httplib::Request& req) {
+    const std::string header = req.get_header_value("Authorization");
+    const std::string prefix = "Bearer ";
+    if (header.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+    const std::lock_guard lock(mutex_);
+    const auto it = tokens_.find(header.substr(prefix.size()));
+    if (it == tokens_.end()) return std::nullopt;
+    if (it->second.expires_at && *it->second.expires_at <= std::chrono::system_clock::now()) {
+      return std::nullopt;
+    }
+    return it->second.user;
+  }
+
+  static std::map<std::string, std::string> parse_form(const std::string& body) {
+    std::map<std::string, std::string> out;
+    auto decode = [](const std::string& s) {
+      std::string d;
+      for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '+') {
+          d += ' ';
+        } else if (s[i] == '%' && i + 2 < s.size()) {
+          d += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+          i += 2;
+        } else {
+          d += s[i];
+        }
+      }
+      return d;
+    };
+    std::stringstream in(body);
+    std::string pair;
+    while (std::getline(in, pair, '&')) {
+      const auto eq = pair.find('=');
+      if (eq == std::string::npos) continue;
+      out[decode(pair.substr(0, eq))] = decode(pair.substr(eq + 1));
+    }
+    return out;
+  }
+
+  void oauth(const httplib::Request& req, httplib::Response& res) {
+    const auto expected =
+        httplib::make_basic_authentication_header(options_.client_id, options_.client_secret);
+    if (req.get_header_value("Authorization") != expected.second) {
+      res.status = 401;
+      res.set_content(
+          R"({"error":"invalid_client","error_description":"Client authentication failed"})",
+          "application/json");
+      return;
+    }
+    const auto form = parse_form(req.body);
+    const auto grant = form.find("grant_type");
+    if (grant == form.end() || grant->second != "client_credentials") {
+      res.status = 400;
+      res.set_content(
+          R"({"error":"unsupported_grant_type","error_description":"expected client_credentials"})",
+          "application/json");
+      return;
+    }
+    std::string token;
+    {
+      const std::lock_guard lock(mutex_);
+      token = "sp-oauth-fake-" + std::to_string(++serial_) + "-" + random_suffix();
+      tokens_[token] = TokenInfo{options_.service_principal_user,
+                                 std::chrono::system_clock::now() + options_.oauth_token_lifetime};
+      secrets_.push_back(token);
+    }
+    const auto scope = form.find("scope");
+    res.set_content(nlohmann::json{{"access_token", token},
+                                   {"token_type", "Bearer"},
+                                   {"expires_in", options_.oauth_token_lifetime.count()},
+                                   {"scope", scope == form.end() ? "" : scope->second}}
+                        .dump(),
+                    "application/json");
+  }
+
+  void database_credential(const httplib::Request& req, httplib::Response& res) {
+    const auto user = bearer_user(req);
+    if (!user) {
+      error(res, 401, "UNAUTHENTICATED", "Invalid access token.");
+      return;
+    }
+    const auto body = nlohmann::json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("endpoint") || !body["endpoint"].is_string()) {
+      error(res, 400, "INVALID_PARAMETER_VALUE", "Field 'endpoint' is required.");
+      return;
+    }
+    if (body["endpoint"] != options_.endpoint) {
+      error(res, 404, "NOT_FOUND",
+            "Endpoint '" + body["endpoint"].get<std::string>() + "' does not exist.");
+      return;
+    }
+    std::string token;
+    std::string expire_time;
+    std::function<void(const std::string&, const std::string&)> hook;
+    {
+      const std::lock_guard lock(mutex_);
+      token = "lakebase-db-fake-" + std::to_string(++serial_) + "-" + random_suffix();
+      expire_time =
+          expire_time_text_
+              ? *expire_time_text_
+              : rfc3339(std::chrono::system_clock::now() + options_.database_token_lifetime);
+      secrets_.push_back(token);
+      database_users_.push_back(*user);
+      database_tokens_.push_back(token);
+      hook = on_database_credential_;
+    }
+    if (hook) {
+      try {
+        hook(*user, token);
+      } catch (const std::exception& e) {
+        error(res, 500, "INTERNAL_ERROR", std::string("fake hook failed: ") + e.what());
+        return;
+      }
+    }
+    res.set_content(nlohmann::json{{"token", token}, {"expire_time", expire_time}}.dump(),
+                    "application/json");
+  }
+
+  void current_user(const httplib::Request& req, httplib::Response& res) {
+    const auto user = bearer_user(req);
+    if (!user) {
+      error(res, 401, "UNAUTHENTICATED", "Invalid access token.");
+      return;
+    }
+    res.set_content(nlohmann::json{{"userName", *user}, {"id", "1234"}, {"active", true}}.dump(),
+                    "application/scim+json");
+  }
+
+  Options options_;
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  bool stopping_ = false;
+  int serial_ = 0;
+  std::map<std::string, TokenInfo> tokens_;
+  std::array<std::vector<Fault>, 3> faults_;
+  std::array<bool, 3> held_{};
+  std::array<int, 3> waiting_{};
+  std::array<int, 3> calls_{};
+  std::array<std::string, 3> last_body_;
+  std::array<std::string, 3> last_authorization_;
+  std::optional<std::string> expire_time_text_;
+  std::function<void(const std::string&, const std::string&)> on_database_credential_;
+  std::vector<std::string> database_users_;
+  std::vector<std::string> database_tokens_;
+  std::vector<std::string> secrets_;
+};
+
+// Routes pgobo's logger, at trace level, into a string for the lifetime of
+// this object, then restores the default logger.
+class LogCapture {
+ public:
+  LogCapture() {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
+    auto capturing = std::make_shared<spdlog::logger>("pgobo", std::move(sink));
+    capturing->set_level(spdlog::level::trace);
+    capturing->flush_on(spdlog::level::trace);
+    pgobo::set_logger(std::move(capturing));
+  }
+  ~LogCapture() { pgobo::set_logger(nullptr); }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+
+  [[nodiscard]] std::string text() const {
+    pgobo::logger()->flush();
+    return stream_.str();
+  }
+
+ private:
+  std::ostringstream stream_;
+};
+
+}  // namespace pgobo::test
+
+namespace pgobo::test {
+
+// The secrets among `secrets` that occur in `text` (empty when none leaked).
+[[nodiscard]] inline std::vector<std::string> leaked_secrets(
+    const std::string& text, const std::vector<std::string>& secrets) {
+  std::vector<std::string> leaked;
+  for (const auto& secret : secrets) {
+    if (!secret.empty() && text.find(secret) != std::string::npos) leaked.push_back(secret);
+  }
+  return leaked;
+}
+
+}  // namespace pgobo::test
