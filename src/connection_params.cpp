@@ -27,13 +27,16 @@ bool is_setting_name(std::string_view name) {
   return true;
 }
 
-// libpq splits `options` on whitespace and treats backslash as an escape, so
-// a setting's value with spaces must have them backslash-escaped first.
+// The server splits `options` into arguments at whitespace (isspace in the C
+// locale) and treats backslash as an escape (pg_split_opts), so whitespace
+// and backslashes in a setting's value are backslash-escaped.
 std::string escape_option_value(std::string_view value) {
   std::string out;
   out.reserve(value.size());
   for (char c : value) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\\') out += '\\';
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r' || c == '\\') {
+      out += '\\';
+    }
     out += c;
   }
   return out;
@@ -91,6 +94,10 @@ std::string ConnectionParams::to_conninfo() const {
       if (!is_setting_name(name)) {
         throw ConfigError("server setting name '" + name +
                           "' is not a PostgreSQL setting name (letters, digits, _ and .)");
+      }
+      if (value.find('\0') != std::string::npos) {
+        throw ConfigError("server setting '" + name +
+                          "' contains a NUL byte, which libpq cannot carry");
       }
       if (!options.empty()) options += ' ';
       options += "-c " + name + "=" + escape_option_value(value);
