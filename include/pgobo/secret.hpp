@@ -26,7 +26,11 @@ void secure_wipe(void* p, std::size_t n) noexcept;
 class Secret {
  public:
   Secret() = default;
-  explicit Secret(std::string value) noexcept : value_(std::move(value)) {}
+  explicit Secret(std::string value) noexcept : value_(std::move(value)) {
+    // A short string moves by copying its characters, which stay behind in
+    // the parameter's inline buffer.
+    wipe_moved_from(value);  // NOLINT(bugprone-use-after-move)
+  }
   explicit Secret(std::string_view value) : value_(value) {}
   explicit Secret(const char* value) : value_(value) {}
 
@@ -62,6 +66,11 @@ class Secret {
   void wipe() noexcept {
     detail::secure_wipe(value_.data(), value_.capacity());
     value_.clear();
+  }
+
+  static void wipe_moved_from(std::string& moved_from) noexcept {
+    detail::secure_wipe(moved_from.data(), moved_from.capacity());
+    moved_from.clear();
   }
 
   std::string value_;

@@ -1,0 +1,312 @@
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "pgobo/errors.hpp"
+#include "pgobo/identity.hpp"
+#include "pgobo/log.hpp"
+
+namespace {
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+constexpr const char* kToken = "dapi-secret-token";
+
+// One row of the header table: the request's headers, whether the development
+// fallback is on, and what must come out: a context, no context, or an error.
+struct HeaderCase {
+  std::string name;
+  HeaderList headers;
+  bool fallback = false;
+  enum class Outcome { kContext, kNoContext, kError } outcome = Outcome::kContext;
+  std::string user_id;
+  std::string email;
+  std::optional<std::string> preferred_username;
+  std::string token = kToken;
+  std::string error;  // a substring of the AuthenticationError message
+};
+
+using Outcome = HeaderCase::Outcome;
+
+HeaderCase context(std::string name, HeaderList headers, std::string user_id, std::string email,
+                   std::optional<std::string> preferred = std::nullopt) {
+  HeaderCase c;
+  c.name = std::move(name);
+  c.headers = std::move(headers);
+  c.user_id = std::move(user_id);
+  c.email = std::move(email);
+  c.preferred_username = std::move(preferred);
+  return c;
+}
+
+HeaderCase error(std::string name, HeaderList headers, std::string message, bool fallback = false) {
+  HeaderCase c;
+  c.name = std::move(name);
+  c.headers = std::move(headers);
+  c.fallback = fallback;
+  c.outcome = Outcome::kError;
+  c.error = std::move(message);
+  return c;
+}
+
+HeaderCase no_context(std::string name, HeaderList headers) {
+  HeaderCase c;
+  c.name = std::move(name);
+  c.headers = std::move(headers);
+  c.fallback = true;
+  c.outcome = Outcome::kNoContext;
+  return c;
+}
+
+const std::pair<std::string, std::string> kTokenHeader{"x-forwarded-access-token", kToken};
+const std::pair<std::string, std::string> kUserHeader{"x-forwarded-user", "1234"};
+const std::pair<std::string, std::string> kEmailHeader{"x-forwarded-email", "alice@example.com"};
+
+std::vector<HeaderCase> header_table() {
+  HeaderCase fallback_ignores_present_token =
+      context("FallbackOnWithTokenBuildsContext", {kTokenHeader, kUserHeader}, "1234", "");
+  fallback_ignores_present_token.fallback = true;
+  HeaderCase trimmed_token = context(
+      "TokenIsTrimmed", {{"x-forwarded-access-token", " \tdapi-x \t"}, kUserHeader}, "1234", "");
+  trimmed_token.token = "dapi-x";
+  return {
+      context(
+          "AllHeadersPresent",
+          {kTokenHeader, kUserHeader, kEmailHeader, {"x-forwarded-preferred-username", "alice"}},
+          "1234", "alice@example.com", "alice"),
+      context("TokenAndUserOnly", {kTokenHeader, kUserHeader}, "1234", ""),
+      context("TokenAndEmailOnly", {kTokenHeader, kEmailHeader}, "", "alice@example.com"),
+      context("EmptyUserWithEmail", {kTokenHeader, {"x-forwarded-user", ""}, kEmailHeader}, "",
+              "alice@example.com"),
+      context("WhitespaceEmailWithUser",
+              {kTokenHeader, kUserHeader, {"x-forwarded-email", "  \t "}}, "1234", ""),
+      context("EmptyPreferredUsernameIsAbsent",
+              {kTokenHeader, kUserHeader, {"x-forwarded-preferred-username", ""}}, "1234", ""),
+      context("ValuesAreTrimmed",
+              {kTokenHeader,
+               {"x-forwarded-user", "  1234\t"},
+               {"x-forwarded-email", "\t alice@example.com  "},
+               {"x-forwarded-preferred-username", " alice "}},
+              "1234", "alice@example.com", "alice"),
+      trimmed_token,
+      context("UpperCaseNamesMatch",
+              {{"X-FORWARDED-ACCESS-TOKEN", kToken},
+               {"X-FORWARDED-USER", "1234"},
+               {"X-FORWARDED-EMAIL", "alice@example.com"},
+               {"X-FORWARDED-PREFERRED-USERNAME", "alice"}},
+              "1234", "alice@example.com", "alice"),
+      context("MixedCaseNamesMatch",
+              {{"X-Forwarded-Access-Token", kToken}, {"X-Forwarded-User", "1234"}}, "1234", ""),
+      context(
+          "UnrelatedHeadersAreIgnored",
+          {{"host", "app.example.com"}, kTokenHeader, {"x-forwarded-for", "10.0.0.1"}, kUserHeader},
+          "1234", ""),
+      context("RepeatedHeaderWithSameValueIsAccepted", {kTokenHeader, kUserHeader, kUserHeader},
+              "1234", ""),
+      context("InnerTabIsKept", {kTokenHeader, {"x-forwarded-user", "a\tb"}}, "a\tb", ""),
+      context("Utf8IsKept", {kTokenHeader, {"x-forwarded-email", "zoë@example.com"}}, "",
+              "zoë@example.com"),
+      fallback_ignores_present_token,
+
+      error("TokenMissing", {kUserHeader, kEmailHeader}, "missing user token"),
+      error("TokenEmpty", {{"x-forwarded-access-token", ""}, kUserHeader}, "missing user token"),
+      error("TokenWhitespace", {{"x-forwarded-access-token", " \t "}, kUserHeader},
+            "missing user token"),
+      error("NoHeadersAtAll", {}, "missing user token"),
+      error("UserAndEmailMissing", {kTokenHeader}, "missing user identity"),
+      error("UserAndEmailEmpty",
+            {kTokenHeader, {"x-forwarded-user", ""}, {"x-forwarded-email", " "}},
+            "missing user identity"),
+      error("UserAndEmailMissingEvenWithFallback", {kTokenHeader}, "missing user identity", true),
+      error("CarriageReturnInUser", {kTokenHeader, {"x-forwarded-user", "1234\rx"}},
+            "x-forwarded-user contains a control character"),
+      error("LineFeedInEmail",
+            {kTokenHeader, kUserHeader, {"x-forwarded-email", "a@b.c\nx-forwarded-user: admin"}},
+            "x-forwarded-email contains a control character"),
+      error("CrLfInToken", {{"x-forwarded-access-token", "dapi\r\nx"}, kUserHeader},
+            "x-forwarded-access-token contains a control character"),
+      error("NulInUser",
+            {kTokenHeader,
+             {"x-forwarded-user", std::string("12\0"
+                                              "34",
+                                              5)}},
+            "x-forwarded-user contains a control character"),
+      error("CrLfInPreferredUsername",
+            {kTokenHeader, kUserHeader, {"x-forwarded-preferred-username", "a\r\nb"}},
+            "x-forwarded-preferred-username contains a control character"),
+      error("TrailingLineFeedIsNotTrimmedAway", {kTokenHeader, {"x-forwarded-user", "1234\n"}},
+            "control character"),
+      error("InjectionRejectedEvenWithFallback", {{"x-forwarded-user", "1234\r\n"}},
+            "control character", true),
+      error("RepeatedUserWithDifferentValues",
+            {kTokenHeader, kUserHeader, {"X-Forwarded-User", "admin"}},
+            "x-forwarded-user is repeated"),
+      error("RepeatedTokenWithDifferentValues",
+            {kTokenHeader, {"x-forwarded-access-token", "other"}, kUserHeader},
+            "x-forwarded-access-token is repeated"),
+
+      no_context("TokenMissingWithFallback", {kUserHeader, kEmailHeader}),
+      no_context("TokenEmptyWithFallback", {{"x-forwarded-access-token", ""}, kUserHeader}),
+      no_context("NoHeadersWithFallback", {}),
+  };
+}
+
+class HeaderTable : public ::testing::TestWithParam<HeaderCase> {};
+
+TEST_P(HeaderTable, GivesTheExpectedOutcome) {
+  const HeaderCase& c = GetParam();
+  pgobo::HeaderOptions options;
+  options.allow_development_fallback = c.fallback;
+  switch (c.outcome) {
+    case Outcome::kContext: {
+      const auto user = pgobo::user_context_from_headers(c.headers, options);
+      ASSERT_TRUE(user.has_value());
+      EXPECT_EQ(user->user_id(), c.user_id);
+      EXPECT_EQ(user->email(), c.email);
+      EXPECT_EQ(user->preferred_username(), c.preferred_username);
+      EXPECT_EQ(user->access_token().reveal(), c.token);
+      break;
+    }
+    case Outcome::kNoContext:
+      EXPECT_EQ(pgobo::user_context_from_headers(c.headers, options), std::nullopt);
+      break;
+    case Outcome::kError:
+      try {
+        (void)pgobo::user_context_from_headers(c.headers, options);
+        ADD_FAILURE() << "expected AuthenticationError containing \"" << c.error << '"';
+      } catch (const pgobo::AuthenticationError& e) {
+        EXPECT_NE(std::string(e.what()).find(c.error), std::string::npos) << e.what();
+        EXPECT_EQ(std::string(e.what()).find(kToken), std::string::npos) << e.what();
+      }
+      break;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Headers, HeaderTable, ::testing::ValuesIn(header_table()),
+                         [](const ::testing::TestParamInfo<HeaderCase>& row) {
+                           return row.param.name;
+                         });
+
+// ---------------------------------------------------------------------------
+// Lookup callables: any HTTP library's way of reading one header.
+
+TEST(HeaderLookup, AsksForTheLowercaseHeaderNames) {
+  std::vector<std::string> asked;
+  (void)pgobo::user_context_from_headers([&](std::string_view name) -> std::optional<std::string> {
+    asked.emplace_back(name);
+    if (name == "x-forwarded-access-token") return kToken;
+    if (name == "x-forwarded-user") return "1234";
+    return std::nullopt;
+  });
+  EXPECT_EQ(asked,
+            (std::vector<std::string>{"x-forwarded-access-token", "x-forwarded-user",
+                                      "x-forwarded-email", "x-forwarded-preferred-username"}));
+}
+
+TEST(HeaderLookup, AcceptsOptionalStringView) {
+  const std::map<std::string, std::string, std::less<>> request{
+      {"x-forwarded-access-token", kToken}, {"x-forwarded-user", "1234"}};
+  const auto user = pgobo::user_context_from_headers(
+      [&](std::string_view name) -> std::optional<std::string_view> {
+        const auto it = request.find(name);
+        if (it == request.end()) return std::nullopt;
+        return it->second;
+      });
+  ASSERT_TRUE(user.has_value());
+  EXPECT_EQ(user->key(), "1234");
+}
+
+TEST(HeaderLookup, AcceptsPointerToStringWithNullForAbsent) {
+  const std::map<std::string, std::string, std::less<>> request{
+      {"x-forwarded-access-token", kToken}, {"x-forwarded-email", "alice@example.com"}};
+  const auto user = pgobo::user_context_from_headers([&](std::string_view name) {
+    const auto it = request.find(name);
+    return it == request.end() ? nullptr : &it->second;
+  });
+  ASSERT_TRUE(user.has_value());
+  EXPECT_EQ(user->key(), "alice@example.com");
+}
+
+TEST(HeaderLookup, AcceptsCStringWithNullForAbsent) {
+  const auto user = pgobo::user_context_from_headers([](std::string_view name) -> const char* {
+    if (name == "x-forwarded-access-token") return kToken;
+    if (name == "x-forwarded-user") return "1234";
+    return nullptr;
+  });
+  ASSERT_TRUE(user.has_value());
+  EXPECT_EQ(user->user_id(), "1234");
+}
+
+TEST(HeaderLookup, AcceptsPlainStringWithEmptyForAbsent) {
+  const auto user = pgobo::user_context_from_headers([](std::string_view name) -> std::string {
+    if (name == "x-forwarded-access-token") return kToken;
+    if (name == "x-forwarded-user") return "1234";
+    return {};
+  });
+  ASSERT_TRUE(user.has_value());
+  EXPECT_EQ(user->access_token().reveal(), kToken);
+}
+
+// ---------------------------------------------------------------------------
+// The development fallback's warning.
+
+class FallbackLog : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pgobo::set_logger(std::make_shared<spdlog::logger>(
+        "pgobo", std::make_shared<spdlog::sinks::ostream_sink_mt>(captured_)));
+    pgobo::logger()->set_pattern("%l %v");
+  }
+  void TearDown() override { pgobo::set_logger(nullptr); }
+
+  [[nodiscard]] std::vector<std::string> lines() const {
+    std::vector<std::string> result;
+    std::istringstream in(captured_.str());
+    for (std::string line; std::getline(in, line);) result.push_back(line);
+    return result;
+  }
+
+  std::ostringstream captured_;
+};
+
+TEST_F(FallbackLog, MissingTokenWithFallbackLogsOneWarning) {
+  pgobo::HeaderOptions options;
+  options.allow_development_fallback = true;
+  (void)pgobo::user_context_from_headers(HeaderList{kUserHeader}, options);
+  const auto logged = lines();
+  ASSERT_EQ(logged.size(), 1U);
+  EXPECT_EQ(logged[0].rfind("warning ", 0), 0U) << logged[0];
+  EXPECT_NE(logged[0].find("service principal"), std::string::npos) << logged[0];
+}
+
+TEST_F(FallbackLog, WarningNamesNoHeaderValue) {
+  pgobo::HeaderOptions options;
+  options.allow_development_fallback = true;
+  (void)pgobo::user_context_from_headers(
+      HeaderList{{"x-forwarded-user", "user-1234"}, {"x-forwarded-email", "alice@example.com"}},
+      options);
+  EXPECT_EQ(captured_.str().find("user-1234"), std::string::npos);
+  EXPECT_EQ(captured_.str().find("alice@example.com"), std::string::npos);
+}
+
+TEST_F(FallbackLog, PresentTokenLogsNothing) {
+  pgobo::HeaderOptions options;
+  options.allow_development_fallback = true;
+  (void)pgobo::user_context_from_headers(HeaderList{kTokenHeader, kUserHeader}, options);
+  EXPECT_TRUE(captured_.str().empty()) << captured_.str();
+}
+
+TEST_F(FallbackLog, FallbackOffLogsNothingAndThrows) {
+  EXPECT_THROW((void)pgobo::user_context_from_headers(HeaderList{kUserHeader}),
+               pgobo::AuthenticationError);
+  EXPECT_TRUE(captured_.str().empty()) << captured_.str();
+}
+
+}  // namespace
