@@ -24,6 +24,8 @@
 // LogCapture (below) installs a trace-level capturing logger for that.
 #pragma once
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <httplib.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
@@ -467,5 +469,28 @@ namespace pgobo::test {
   }
   return leaked;
 }
+
+}  // namespace pgobo::test
+
+namespace pgobo::test {
+
+// A test with a fake workspace whose whole run is logged at trace level; at
+// the end it fails if any secret of the workspace reached the log.
+class FakeWorkspaceTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    EXPECT_THAT(leaked_secrets(log.text(), workspace.secrets()), ::testing::IsEmpty())
+        << "a token or client secret reached pgobo's log";
+  }
+
+  // Fails the test if `message` (an exception text) holds a secret.
+  void expect_no_secret_in(const std::string& message) const {
+    EXPECT_THAT(leaked_secrets(message, workspace.secrets()), ::testing::IsEmpty())
+        << "in: " << message;
+  }
+
+  LogCapture log;  // first: it outlives the workspace's threads' last lines
+  FakeWorkspace workspace;
+};
 
 }  // namespace pgobo::test

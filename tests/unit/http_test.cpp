@@ -1,0 +1,219 @@
+// pgobo's HTTP calls to the workspace (libcurl): what reaches the server,
+// and what an error message says — never a secret.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "fake_workspace.hpp"
+#include "pgobo/detail/http.hpp"
+#include "pgobo/errors.hpp"
+#include "pgobo/workspace.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using pgobo::CredentialError;
+using pgobo::Secret;
+using pgobo::detail::HttpRequest;
+using pgobo::test::FakeWorkspace;
+using Endpoint = pgobo::test::FakeWorkspace::Endpoint;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class HttpTest : public pgobo::test::FakeWorkspaceTest {
+ protected:
+  // A SCIM Me call with `bearer`, the simplest authenticated GET.
+  HttpRequest me_request(const Secret& bearer) const {
+    HttpRequest request;
+    request.call = "current user lookup";
+    request.url = workspace.url() + "/api/2.0/preview/scim/v2/Me";
+    request.bearer = &bearer;
+    return request;
+  }
+
+  std::string error_of(const HttpRequest& request, const pgobo::HttpOptions& options = {}) {
+    try {
+      (void)pgobo::detail::send_for_json(request, options);
+    } catch (const CredentialError& e) {
+      expect_no_secret_in(e.what());
+      return e.what();
+    }
+    ADD_FAILURE() << "no CredentialError";
+    return "";
+  }
+
+  Secret token{workspace.add_token_for("alice@example.com")};
+};
+
+TEST_F(HttpTest, SendsTheBearerTokenInTheAuthorizationHeader) {
+  const auto body = pgobo::detail::send_for_json(me_request(token), {});
+
+  EXPECT_EQ(body.at("userName"), "alice@example.com");
+  EXPECT_EQ(workspace.last_authorization(Endpoint::current_user), "Bearer " + token.reveal());
+}
+
+TEST_F(HttpTest, ErrorNamesTheCallStatusAndDatabricksErrorText) {
+  workspace.fail_next(Endpoint::current_user,
+                      {403, R"({"error_code":"PERMISSION_DENIED","message":"no access to Me"})"});
+
+  EXPECT_THAT(error_of(me_request(token)),
+              AllOf(HasSubstr("current user lookup (GET http://127.0.0.1:"), HasSubstr("HTTP 403"),
+                    HasSubstr("PERMISSION_DENIED: no access to Me")));
+}
+
+TEST_F(HttpTest, ErrorUnderstandsTheOAuthErrorShape) {
+  workspace.fail_next(Endpoint::current_user,
+                      {400, R"({"error":"invalid_scope","error_description":"bad scope"})"});
+
+  EXPECT_THAT(error_of(me_request(token)), HasSubstr("HTTP 400: invalid_scope: bad scope"));
+}
+
+TEST_F(HttpTest, NonJsonErrorBodyIsQuotedBrieflyOnOneLine) {
+  workspace.fail_next(
+      Endpoint::current_user,
+      {502, "<html>\n<b>Bad gateway</b>" + std::string(1000, '.') + "</html>", "text/html"});
+
+  const std::string message = error_of(me_request(token));
+  EXPECT_THAT(message, AllOf(HasSubstr("HTTP 502"), HasSubstr("<b>Bad gateway</b>"),
+                             Not(HasSubstr("\n")), Not(HasSubstr("</html>"))));
+}
+
+TEST_F(HttpTest, SecretEchoedInAnErrorBodyIsReplacedByStars) {
+  workspace.fail_next(Endpoint::current_user,
+                      {401, R"({"error_code":"UNAUTHENTICATED","message":"token )" +
+                                token.reveal() + R"( is not valid"})"});
+
+  EXPECT_THAT(error_of(me_request(token)), HasSubstr("token *** is not valid"));
+}
+
+TEST_F(HttpTest, SuccessWithABodyThatIsNotAJsonObjectIsACredentialError) {
+  workspace.fail_next(Endpoint::current_user,
+                      {200, "{\"userName\": \"alice\"", "application/json"});
+
+  EXPECT_THAT(error_of(me_request(token)),
+              AllOf(HasSubstr("HTTP 200"), HasSubstr("not a JSON object")));
+}
+
+TEST_F(HttpTest, SlowAnswerIsATimeoutError) {
+  workspace.hold(Endpoint::current_user);
+  pgobo::HttpOptions options;
+  options.timeout = 200ms;
+
+  const std::string message = error_of(me_request(token), options);
+  workspace.release(Endpoint::current_user);
+  EXPECT_THAT(message, AllOf(HasSubstr("timed out"), HasSubstr("200 ms")));
+}
+
+TEST_F(HttpTest, BodyOverTheSizeCapIsRefused) {
+  workspace.fail_next(Endpoint::current_user,
+                      {200, R"({"userName":")" + std::string(5000, 'a') + R"("})"});
+  pgobo::HttpOptions options;
+  options.max_response_bytes = 1024;
+
+  EXPECT_THAT(error_of(me_request(token), options), HasSubstr("exceeds 1024 bytes"));
+}
+
+TEST_F(HttpTest, RefusedConnectionIsACredentialError) {
+  std::string url;
+  {
+    FakeWorkspace gone;
+    url = gone.url();
+  }
+  HttpRequest request = me_request(token);
+  request.url = url + "/api/2.0/preview/scim/v2/Me";
+
+  EXPECT_THAT(error_of(request), HasSubstr("current user lookup (GET " + url));
+}
+
+TEST_F(HttpTest, HttpsIsNeverDowngradedToPlainHttp) {
+  HttpRequest request = me_request(token);
+  request.url =
+      "https://127.0.0.1:" + std::to_string(workspace.port()) + "/api/2.0/preview/scim/v2/Me";
+
+  EXPECT_THAT(error_of(request), HasSubstr("failed"));
+  EXPECT_EQ(workspace.calls(Endpoint::current_user), 0) << "no plain HTTP request was answered";
+}
+
+TEST_F(HttpTest, PostsFormFieldsUrlEncodedWithBasicAuth) {
+  const Secret secret(workspace.options().client_secret);
+  HttpRequest request;
+  request.call = "service principal OAuth token request";
+  request.method = "POST";
+  request.url = workspace.url() + "/oidc/v1/token";
+  request.basic_user = workspace.options().client_id;
+  request.basic_password = &secret;
+  request.form = {{"grant_type", "client_credentials"}, {"scope", "all-apis sql"}};
+
+  const auto body = pgobo::detail::send_for_json(request, {});
+  EXPECT_EQ(body.at("token_type"), "Bearer");
+  EXPECT_EQ(workspace.last_body(Endpoint::oauth_token),
+            "grant_type=client_credentials&scope=all-apis+sql");
+}
+
+TEST_F(HttpTest, ManyThreadsCallAtOnce) {
+  constexpr int kThreads = 8;
+  constexpr int kCallsEach = 4;
+  std::atomic<int> answered{0};
+  {
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&] {
+        for (int j = 0; j < kCallsEach; ++j) {
+          if (pgobo::detail::send_for_json(me_request(token), {}).at("userName") ==
+              "alice@example.com") {
+            ++answered;
+          }
+        }
+      });
+    }
+  }
+  EXPECT_EQ(answered.load(), kThreads * kCallsEach);
+  EXPECT_EQ(workspace.calls(Endpoint::current_user), kThreads * kCallsEach);
+}
+
+TEST_F(HttpTest, TraceLogRecordsTheCallButNotTheToken) {
+  (void)pgobo::detail::send_for_json(me_request(token), {});
+
+  EXPECT_THAT(log.text(), HasSubstr("current user lookup (GET "));
+  EXPECT_THAT(log.text(), HasSubstr("HTTP 200"));
+  // TearDown checks that no token of the workspace appears.
+}
+
+TEST(FormEncode, EscapesReservedBytesAndSpaces) {
+  EXPECT_EQ(pgobo::detail::form_encode("a b&c=d/é~._-"), "a+b%26c%3Dd%2F%C3%A9~._-");
+}
+
+TEST(NormalizeWorkspaceUrl, AddsHttpsToABareHostName) {
+  EXPECT_EQ(pgobo::normalize_workspace_url("adb-123.azuredatabricks.net", "DATABRICKS_HOST"),
+            "https://adb-123.azuredatabricks.net");
+}
+
+TEST(NormalizeWorkspaceUrl, DropsTrailingSlashes) {
+  EXPECT_EQ(pgobo::normalize_workspace_url("https://example.cloud.databricks.com//", "x"),
+            "https://example.cloud.databricks.com");
+}
+
+TEST(NormalizeWorkspaceUrl, AllowsPlainHttpOnlyForLoopback) {
+  EXPECT_EQ(pgobo::normalize_workspace_url("http://127.0.0.1:8080/", "x"), "http://127.0.0.1:8080");
+  EXPECT_EQ(pgobo::normalize_workspace_url("http://localhost:1", "x"), "http://localhost:1");
+  EXPECT_EQ(pgobo::normalize_workspace_url("http://[::1]:1", "x"), "http://[::1]:1");
+  EXPECT_THAT([] { (void)pgobo::normalize_workspace_url("http://example.com", "DATABRICKS_HOST"); },
+              ::testing::ThrowsMessage<pgobo::ConfigError>(
+                  AllOf(HasSubstr("DATABRICKS_HOST"), HasSubstr("https://"))));
+  EXPECT_THROW((void)pgobo::normalize_workspace_url("http://127.0.0.1.evil.com", "x"),
+               pgobo::ConfigError);
+}
+
+TEST(NormalizeWorkspaceUrl, RefusesOtherSchemesEmptyAndSpaces) {
+  EXPECT_THROW((void)pgobo::normalize_workspace_url("ftp://example.com", "x"), pgobo::ConfigError);
+  EXPECT_THROW((void)pgobo::normalize_workspace_url("", "x"), pgobo::ConfigError);
+  EXPECT_THROW((void)pgobo::normalize_workspace_url("https://", "x"), pgobo::ConfigError);
+  EXPECT_THROW((void)pgobo::normalize_workspace_url("https://a b.com", "x"), pgobo::ConfigError);
+}
+
+}  // namespace
