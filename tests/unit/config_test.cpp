@@ -1,0 +1,598 @@
+// PoolConfig from environment variables and JSON: every setting, every
+// default, every error path, and the pool options it builds.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#include "fake_workspace.hpp"
+#include "pgobo/config.hpp"
+#include "pgobo/errors.hpp"
+#include "pgobo/lakebase.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using pgobo::ConfigError;
+using pgobo::PoolConfig;
+using pgobo::Secret;
+using pgobo::SslMode;
+using Endpoint = pgobo::test::FakeWorkspace::Endpoint;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::Pair;
+
+// Every variable from_env() reads. Unset before each test and restored
+// after, so the runner's environment (which may hold PG* variables) cannot
+// leak into a test.
+constexpr std::array<const char*, 30> kVariables{"PGOBO_POOL_NAME",
+                                                 "PGHOST",
+                                                 "PGPORT",
+                                                 "PGDATABASE",
+                                                 "PGUSER",
+                                                 "PGPASSWORD",
+                                                 "PGSSLMODE",
+                                                 "PGAPPNAME",
+                                                 "PGCONNECT_TIMEOUT",
+                                                 "PGOBO_STATEMENT_TIMEOUT_MS",
+                                                 "PGOBO_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS",
+                                                 "PGOBO_MAX_SIZE",
+                                                 "PGOBO_MIN_IDLE",
+                                                 "PGOBO_ACQUIRE_TIMEOUT_MS",
+                                                 "PGOBO_IDLE_TIMEOUT_MS",
+                                                 "PGOBO_MAX_LIFETIME_MS",
+                                                 "PGOBO_MAX_LIFETIME_JITTER",
+                                                 "PGOBO_RESET_QUERY",
+                                                 "PGOBO_VALIDATE_IDLE_AFTER_MS",
+                                                 "PGOBO_END_TIMEOUT_MS",
+                                                 "LAKEBASE_ENDPOINT",
+                                                 "DATABRICKS_HOST",
+                                                 "DATABRICKS_CLIENT_ID",
+                                                 "DATABRICKS_CLIENT_SECRET",
+                                                 "DATABRICKS_TOKEN",
+                                                 "PGOBO_CREDENTIAL_REFRESH_AHEAD_MS",
+                                                 "PGOBO_HTTP_CONNECT_TIMEOUT_MS",
+                                                 "PGOBO_HTTP_TIMEOUT_MS",
+                                                 "PGOBO_HTTP_MAX_RESPONSE_BYTES",
+                                                 "PGOBO_HTTP_CA_FILE"};
+
+constexpr const char* kEndpoint = "projects/app/branches/main/endpoints/primary";
+
+class EnvConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (std::size_t i = 0; i < kVariables.size(); ++i) {
+      const char* value = std::getenv(kVariables[i]);
+      saved_[i] = value ? std::optional<std::string>(value) : std::nullopt;
+      unsetenv(kVariables[i]);
+    }
+  }
+  void TearDown() override {
+    for (std::size_t i = 0; i < kVariables.size(); ++i) {
+      if (saved_[i]) {
+        setenv(kVariables[i], saved_[i]->c_str(), 1);
+      } else {
+        unsetenv(kVariables[i]);
+      }
+    }
+  }
+
+  static void set(const char* name, const std::string& value) { setenv(name, value.c_str(), 1); }
+
+  // The smallest valid environment: a host, a database and a password.
+  static void set_password_basics() {
+    set("PGHOST", "db.internal");
+    set("PGDATABASE", "app");
+    set("PGPASSWORD", "env-password-value");
+  }
+
+  // from_env()'s ConfigError message; fails the test if none is thrown.
+  static std::string env_error() {
+    try {
+      (void)PoolConfig::from_env();
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "from_env() accepted the environment";
+    return "";
+  }
+
+ private:
+  std::array<std::optional<std::string>, kVariables.size()> saved_;
+};
+
+TEST_F(EnvConfigTest, ReadsTheConnectionVariables) {
+  set_password_basics();
+  set("PGPORT", "6543");
+  set("PGUSER", "svc");
+  set("PGSSLMODE", "verify-full");
+  set("PGAPPNAME", "notes");
+  set("PGCONNECT_TIMEOUT", "4");
+
+  const auto c = PoolConfig::from_env().pool.connection;
+  EXPECT_EQ(c.host, "db.internal");
+  EXPECT_EQ(c.port, 6543);
+  EXPECT_EQ(c.dbname, "app");
+  EXPECT_EQ(c.user, "svc");
+  EXPECT_EQ(c.sslmode, SslMode::verify_full);
+  EXPECT_EQ(c.application_name, "notes");
+  EXPECT_EQ(c.connect_timeout, 4s);
+}
+
+TEST_F(EnvConfigTest, DefaultsFollowTheReference) {
+  set_password_basics();
+  const PoolConfig config = PoolConfig::from_env();
+
+  EXPECT_EQ(config.pool.connection.port, 5432);
+  EXPECT_EQ(config.pool.connection.sslmode, SslMode::require);
+  EXPECT_EQ(config.pool.connection.connect_timeout, 10s);
+  EXPECT_EQ(config.pool.max_size, 10u);
+  EXPECT_EQ(config.pool.idle_timeout, 30s);
+  EXPECT_EQ(config.pool.acquire_timeout, 10s);
+  EXPECT_EQ(config.credential_refresh_ahead, 2min);
+  EXPECT_TRUE(config.pool.connection.settings.empty());
+}
+
+TEST_F(EnvConfigTest, ReadsPoolSizesAndTimeouts) {
+  set_password_basics();
+  set("PGOBO_POOL_NAME", "sp");
+  set("PGOBO_MAX_SIZE", "20");
+  set("PGOBO_MIN_IDLE", "2");
+  set("PGOBO_ACQUIRE_TIMEOUT_MS", "1500");
+  set("PGOBO_IDLE_TIMEOUT_MS", "0");
+  set("PGOBO_MAX_LIFETIME_MS", "600000");
+  set("PGOBO_MAX_LIFETIME_JITTER", "0.25");
+  set("PGOBO_RESET_QUERY", "DISCARD ALL");
+  set("PGOBO_VALIDATE_IDLE_AFTER_MS", "5000");
+  set("PGOBO_END_TIMEOUT_MS", "2000");
+  set("PGOBO_CREDENTIAL_REFRESH_AHEAD_MS", "30000");
+  set("PGOBO_HTTP_CONNECT_TIMEOUT_MS", "700");
+  set("PGOBO_HTTP_TIMEOUT_MS", "9000");
+  set("PGOBO_HTTP_MAX_RESPONSE_BYTES", "4096");
+  set("PGOBO_HTTP_CA_FILE", "/etc/ssl/ca.pem");
+
+  const PoolConfig c = PoolConfig::from_env();
+  EXPECT_EQ(c.pool.name, "sp");
+  EXPECT_EQ(c.pool.max_size, 20u);
+  EXPECT_EQ(c.pool.min_idle, 2u);
+  EXPECT_EQ(c.pool.acquire_timeout, 1500ms);
+  EXPECT_EQ(c.pool.idle_timeout, 0ms);
+  EXPECT_EQ(c.pool.max_lifetime, 10min);
+  EXPECT_DOUBLE_EQ(c.pool.max_lifetime_jitter, 0.25);
+  EXPECT_EQ(c.pool.reset_query, "DISCARD ALL");
+  EXPECT_EQ(c.pool.validate_idle_after, 5s);
+  EXPECT_EQ(c.pool.end_timeout, 2s);
+  EXPECT_EQ(c.credential_refresh_ahead, 30s);
+  EXPECT_EQ(c.http.connect_timeout, 700ms);
+  EXPECT_EQ(c.http.timeout, 9s);
+  EXPECT_EQ(c.http.max_response_bytes, 4096u);
+  EXPECT_EQ(c.http.ca_file, "/etc/ssl/ca.pem");
+}
+
+TEST_F(EnvConfigTest, StatementTimeoutsBecomeServerSettings) {
+  set_password_basics();
+  set("PGOBO_STATEMENT_TIMEOUT_MS", "5000");
+  set("PGOBO_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS", "60000");
+
+  EXPECT_THAT(PoolConfig::from_env().pool.connection.settings,
+              ::testing::ElementsAre(Pair("statement_timeout", "5000ms"),
+                                     Pair("idle_in_transaction_session_timeout", "60000ms")));
+}
+
+TEST_F(EnvConfigTest, EmptyVariableCountsAsUnset) {
+  set_password_basics();
+  set("PGPORT", "");
+  set("PGSSLMODE", "");
+  EXPECT_EQ(PoolConfig::from_env().pool.connection.port, 5432);
+}
+
+TEST_F(EnvConfigTest, EverySslModeIsAccepted) {
+  set_password_basics();
+  for (const char* mode : {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}) {
+    set("PGSSLMODE", mode);
+    EXPECT_EQ(pgobo::to_string(PoolConfig::from_env().pool.connection.sslmode), mode);
+  }
+}
+
+TEST_F(EnvConfigTest, MissingHostNamesPGHOST) {
+  set_password_basics();
+  unsetenv("PGHOST");
+  EXPECT_THAT(env_error(), AllOf(HasSubstr("PGHOST is not set"), HasSubstr("host name")));
+}
+
+TEST_F(EnvConfigTest, MissingDatabaseNamesPGDATABASE) {
+  set_password_basics();
+  unsetenv("PGDATABASE");
+  EXPECT_THAT(env_error(), HasSubstr("PGDATABASE is not set"));
+}
+
+struct BadValue {
+  const char* variable;
+  const char* value;
+  const char* expected;  // in the message, besides the variable and the value
+};
+
+class EnvConfigBadValue : public EnvConfigTest, public ::testing::WithParamInterface<BadValue> {};
+
+TEST_P(EnvConfigBadValue, IsAConfigErrorNamingTheVariableWhatIsExpectedAndTheValue) {
+  set_password_basics();
+  set(GetParam().variable, GetParam().value);
+  EXPECT_THAT(env_error(), AllOf(HasSubstr(std::string(GetParam().variable) + ": expected"),
+                                 HasSubstr(GetParam().expected),
+                                 HasSubstr("got '" + std::string(GetParam().value) + "'")));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Malformed, EnvConfigBadValue,
+    ::testing::Values(BadValue{"PGPORT", "abc", "port number from 1 to 65535"},
+                      BadValue{"PGPORT", "0", "port number"},
+                      BadValue{"PGPORT", "65536", "port number"},
+                      BadValue{"PGPORT", "5432x", "port number"},
+                      BadValue{"PGPORT", " 5432", "port number"},
+                      BadValue{"PGCONNECT_TIMEOUT", "ten", "whole number of seconds"},
+                      BadValue{"PGOBO_MAX_SIZE", "0", "whole number from 1"},
+                      BadValue{"PGOBO_MAX_SIZE", "-1", "whole number from 1"},
+                      BadValue{"PGOBO_MAX_SIZE", "1.5", "whole number from 1"},
+                      BadValue{"PGOBO_MIN_IDLE", "many", "whole number from 0"},
+                      BadValue{"PGOBO_IDLE_TIMEOUT_MS", "30s", "whole number of milliseconds"},
+                      BadValue{"PGOBO_ACQUIRE_TIMEOUT_MS", "-1", "whole number of milliseconds"},
+                      BadValue{"PGOBO_MAX_LIFETIME_MS", "99999999999999", "31 days"},
+                      BadValue{"PGOBO_MAX_LIFETIME_JITTER", "1", "fraction"},
+                      BadValue{"PGOBO_MAX_LIFETIME_JITTER", "-0.1", "fraction"},
+                      BadValue{"PGOBO_MAX_LIFETIME_JITTER", "nan", "fraction"},
+                      BadValue{"PGOBO_STATEMENT_TIMEOUT_MS", "5s", "milliseconds"},
+                      BadValue{"PGOBO_HTTP_TIMEOUT_MS", "0", "positive number"},
+                      BadValue{"PGOBO_HTTP_MAX_RESPONSE_BYTES", "10", "bytes"}));
+
+TEST_F(EnvConfigTest, UnknownSslModeNamesPGSSLMODEAndTheChoices) {
+  set_password_basics();
+  set("PGSSLMODE", "on");
+  EXPECT_THAT(env_error(), AllOf(HasSubstr("PGSSLMODE"), HasSubstr("verify-ca")));
+}
+
+TEST_F(EnvConfigTest, MinIdleAboveMaxSizeNamesBoth) {
+  set_password_basics();
+  set("PGOBO_MAX_SIZE", "2");
+  set("PGOBO_MIN_IDLE", "3");
+  EXPECT_THAT(env_error(), AllOf(HasSubstr("PGOBO_MIN_IDLE (3)"), HasSubstr("PGOBO_MAX_SIZE (2)")));
+}
+
+TEST_F(EnvConfigTest, NoCredentialNamesPasswordAndLakebaseChoices) {
+  set("PGHOST", "db.internal");
+  set("PGDATABASE", "app");
+  EXPECT_THAT(env_error(), AllOf(HasSubstr("PGPASSWORD"), HasSubstr("LAKEBASE_ENDPOINT")));
+}
+
+TEST_F(EnvConfigTest, LakebaseWithServicePrincipalEnvironment) {
+  set("PGHOST", "instance.database.cloud.databricks.com");
+  set("PGDATABASE", "databricks_postgres");
+  set("LAKEBASE_ENDPOINT", kEndpoint);
+  set("DATABRICKS_HOST", "adb-123.azuredatabricks.net");
+  set("DATABRICKS_CLIENT_ID", "6f2c-client");
+  set("DATABRICKS_CLIENT_SECRET", "client-secret-value");
+
+  const PoolConfig c = PoolConfig::from_env();
+  EXPECT_TRUE(c.uses_lakebase());
+  EXPECT_EQ(c.lakebase_endpoint, kEndpoint);
+  EXPECT_EQ(c.workspace_url, "https://adb-123.azuredatabricks.net");
+  EXPECT_EQ(c.client_id, "6f2c-client");
+  EXPECT_EQ(c.client_secret.reveal(), "client-secret-value");
+  EXPECT_EQ(c.resolve_user(nullptr), "6f2c-client") << "DATABRICKS_CLIENT_ID names the SP's role";
+}
+
+TEST_F(EnvConfigTest, LakebaseWithoutDatabricksHostNamesIt) {
+  set("PGHOST", "db");
+  set("PGDATABASE", "app");
+  set("LAKEBASE_ENDPOINT", kEndpoint);
+  set("DATABRICKS_TOKEN", "dapi-token-value");
+  EXPECT_THAT(env_error(), HasSubstr("DATABRICKS_HOST is not set"));
+}
+
+TEST_F(EnvConfigTest, LakebaseWithoutAWorkspaceCredentialNamesTheChoices) {
+  set("PGHOST", "db");
+  set("PGDATABASE", "app");
+  set("LAKEBASE_ENDPOINT", kEndpoint);
+  set("DATABRICKS_HOST", "https://example.cloud.databricks.com");
+  EXPECT_THAT(env_error(), AllOf(HasSubstr("DATABRICKS_TOKEN"), HasSubstr("DATABRICKS_CLIENT_ID"),
+                                 HasSubstr("DATABRICKS_CLIENT_SECRET")));
+}
+
+TEST_F(EnvConfigTest, ClientIdWithoutSecretNamesTheSecret) {
+  set("PGHOST", "db");
+  set("PGDATABASE", "app");
+  set("LAKEBASE_ENDPOINT", kEndpoint);
+  set("DATABRICKS_HOST", "https://example.cloud.databricks.com");
+  set("DATABRICKS_CLIENT_ID", "6f2c-client");
+  EXPECT_THAT(env_error(), HasSubstr("DATABRICKS_CLIENT_SECRET is not set"));
+}
+
+TEST_F(EnvConfigTest, MalformedLakebaseEndpointNamesIt) {
+  set_password_basics();
+  set("LAKEBASE_ENDPOINT", "primary");
+  EXPECT_THAT(env_error(), AllOf(HasSubstr("LAKEBASE_ENDPOINT"),
+                                 HasSubstr("projects/<project>/branches/<branch>")));
+}
+
+TEST_F(EnvConfigTest, PlainHttpDatabricksHostIsRefused) {
+  set_password_basics();
+  set("DATABRICKS_HOST", "http://example.cloud.databricks.com");
+  EXPECT_THAT(env_error(), AllOf(HasSubstr("DATABRICKS_HOST"), HasSubstr("https://")));
+}
+
+TEST_F(EnvConfigTest, StaticPasswordWinsOverLakebase) {
+  set_password_basics();
+  set("LAKEBASE_ENDPOINT", kEndpoint);
+  const PoolConfig config = PoolConfig::from_env();
+  EXPECT_FALSE(config.uses_lakebase());
+  EXPECT_EQ(config.make_credentials()->get().secret.reveal(), "env-password-value");
+}
+
+TEST_F(EnvConfigTest, PersonalAccessTokenWinsOverClientCredentials) {
+  set("PGHOST", "db");
+  set("PGDATABASE", "app");
+  set("LAKEBASE_ENDPOINT", kEndpoint);
+  set("DATABRICKS_HOST", "https://example.cloud.databricks.com");
+  set("DATABRICKS_TOKEN", "dapi-token-value");
+  set("DATABRICKS_CLIENT_ID", "6f2c-client");
+  set("DATABRICKS_CLIENT_SECRET", "client-secret-value");
+
+  const auto token = PoolConfig::from_env().make_workspace_token();
+  ASSERT_NE(dynamic_cast<pgobo::PersonalAccessToken*>(token.get()), nullptr);
+  EXPECT_EQ(token->token().reveal(), "dapi-token-value");
+}
+
+TEST_F(EnvConfigTest, ConfigErrorsNeverQuoteSecrets) {
+  set("PGPASSWORD", "env-password-value");
+  set("DATABRICKS_CLIENT_SECRET", "client-secret-value");
+  set("DATABRICKS_TOKEN", "dapi-token-value");
+  const std::string message = env_error();  // PGHOST missing
+  for (const char* secret : {"env-password-value", "client-secret-value", "dapi-token-value"}) {
+    EXPECT_THAT(message, Not(HasSubstr(secret)));
+  }
+}
+
+TEST_F(EnvConfigTest, LookupFunctionReplacesTheEnvironment) {
+  const PoolConfig config =
+      PoolConfig::from_env([](std::string_view name) -> std::optional<std::string> {
+        if (name == "PGHOST") return "from-lookup";
+        if (name == "PGDATABASE") return "app";
+        if (name == "PGPASSWORD") return "pw";
+        return std::nullopt;
+      });
+  EXPECT_EQ(config.pool.connection.host, "from-lookup");
+}
+
+// ---------------------------------------------------------------------------
+// JSON
+
+std::string json_error(const std::string& text) {
+  try {
+    (void)PoolConfig::from_json_text(text);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "from_json accepted " << text;
+  return "";
+}
+
+TEST(JsonConfig, ReadsEveryKey) {
+  const PoolConfig c = PoolConfig::from_json_text(R"({
+    "name": "sp", "host": "db.internal", "port": 6543, "database": "app", "user": "svc",
+    "sslmode": "verify-ca", "application_name": "notes", "connect_timeout_s": 3,
+    "settings": {"search_path": "app, public", "work_mem": 65536, "jit": false},
+    "statement_timeout_ms": 5000, "idle_in_transaction_session_timeout_ms": 60000,
+    "max_size": 20, "min_idle": 1, "acquire_timeout_ms": 1500, "idle_timeout_ms": 45000,
+    "max_lifetime_ms": 600000, "max_lifetime_jitter": 0.1, "reset_query": "DISCARD ALL",
+    "validate_idle_after_ms": 5000, "end_timeout_ms": 2000,
+    "lakebase_endpoint": "projects/app/branches/main/endpoints/primary",
+    "workspace_url": "https://example.cloud.databricks.com/",
+    "client_id": "6f2c-client", "client_secret": "json-client-secret",
+    "workspace_token": "json-dapi-token",
+    "credential_refresh_ahead_ms": 30000, "http_connect_timeout_ms": 700,
+    "http_timeout_ms": 9000, "http_max_response_bytes": 4096, "http_ca_file": "/ca.pem"
+  })");
+
+  EXPECT_EQ(c.pool.name, "sp");
+  EXPECT_EQ(c.pool.connection.host, "db.internal");
+  EXPECT_EQ(c.pool.connection.port, 6543);
+  EXPECT_EQ(c.pool.connection.dbname, "app");
+  EXPECT_EQ(c.pool.connection.user, "svc");
+  EXPECT_EQ(c.pool.connection.sslmode, SslMode::verify_ca);
+  EXPECT_EQ(c.pool.connection.application_name, "notes");
+  EXPECT_EQ(c.pool.connection.connect_timeout, 3s);
+  EXPECT_THAT(
+      c.pool.connection.settings,
+      ::testing::UnorderedElementsAre(Pair("search_path", "app, public"), Pair("work_mem", "65536"),
+                                      Pair("jit", "false"), Pair("statement_timeout", "5000ms"),
+                                      Pair("idle_in_transaction_session_timeout", "60000ms")));
+  EXPECT_EQ(c.pool.max_size, 20u);
+  EXPECT_EQ(c.pool.min_idle, 1u);
+  EXPECT_EQ(c.pool.acquire_timeout, 1500ms);
+  EXPECT_EQ(c.pool.idle_timeout, 45s);
+  EXPECT_EQ(c.pool.max_lifetime, 10min);
+  EXPECT_DOUBLE_EQ(c.pool.max_lifetime_jitter, 0.1);
+  EXPECT_EQ(c.pool.reset_query, "DISCARD ALL");
+  EXPECT_EQ(c.pool.validate_idle_after, 5s);
+  EXPECT_EQ(c.pool.end_timeout, 2s);
+  EXPECT_EQ(c.lakebase_endpoint, kEndpoint);
+  EXPECT_EQ(c.workspace_url, "https://example.cloud.databricks.com");
+  EXPECT_EQ(c.client_id, "6f2c-client");
+  EXPECT_EQ(c.client_secret.reveal(), "json-client-secret");
+  EXPECT_EQ(c.workspace_token.reveal(), "json-dapi-token");
+  EXPECT_EQ(c.credential_refresh_ahead, 30s);
+  EXPECT_EQ(c.http.connect_timeout, 700ms);
+  EXPECT_EQ(c.http.timeout, 9s);
+  EXPECT_EQ(c.http.max_response_bytes, 4096u);
+  EXPECT_EQ(c.http.ca_file, "/ca.pem");
+}
+
+TEST(JsonConfig, DefaultsMatchTheEnvironmentDefaults) {
+  const PoolConfig c =
+      PoolConfig::from_json_text(R"({"host":"db","database":"app","password":"pw"})");
+  EXPECT_EQ(c.pool.connection.port, 5432);
+  EXPECT_EQ(c.pool.connection.sslmode, SslMode::require);
+  EXPECT_EQ(c.pool.max_size, 10u);
+  EXPECT_EQ(c.pool.idle_timeout, 30s);
+  EXPECT_EQ(c.pool.connection.connect_timeout, 10s);
+}
+
+TEST(JsonConfig, UnknownKeyIsAnErrorWithAHintForAMissingUnit) {
+  EXPECT_THAT(json_error(R"({"host":"db","database":"app","password":"pw","idle_timeout":30})"),
+              AllOf(HasSubstr("unknown JSON key 'idle_timeout'"),
+                    HasSubstr("did you mean 'idle_timeout_ms'")));
+}
+
+TEST(JsonConfig, NullCountsAsAbsent) {
+  const PoolConfig c = PoolConfig::from_json_text(
+      R"({"host":"db","database":"app","password":"pw","port":null,"user":null})");
+  EXPECT_EQ(c.pool.connection.port, 5432);
+}
+
+class JsonConfigBadValue : public ::testing::TestWithParam<std::pair<std::string, std::string>> {};
+
+TEST_P(JsonConfigBadValue, IsAConfigErrorNamingTheKeyAndWhatIsExpected) {
+  const auto& [member, expected] = GetParam();
+  EXPECT_THAT(json_error(R"({"host":"db","database":"app","password":"pw",)" + member + "}"),
+              HasSubstr(expected));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Malformed, JsonConfigBadValue,
+    ::testing::Values(
+        std::pair{R"("port":"5432")", "JSON key 'port': expected a port number"},
+        std::pair{R"("port":70000)", "JSON key 'port': expected a port number"},
+        std::pair{R"("max_size":1.5)", "JSON key 'max_size': expected a whole number from 1"},
+        std::pair{R"("max_size":-1)", "JSON key 'max_size': expected a whole number from 1"},
+        std::pair{R"("max_size":18446744073709551615)", "JSON key 'max_size'"},
+        std::pair{R"("idle_timeout_ms":"30s")",
+                  "JSON key 'idle_timeout_ms': expected a whole number of milliseconds"},
+        std::pair{R"("host":5)", "JSON key 'host': expected a string, got 5"},
+        std::pair{R"("host":"")", "JSON key 'host': expected the PostgreSQL host name"},
+        std::pair{R"("sslmode":1)", "JSON key 'sslmode': expected a string"},
+        std::pair{R"("sslmode":"yes")", "JSON key 'sslmode': expected one of"},
+        std::pair{R"("settings":["a"])", "JSON key 'settings': expected an object"},
+        std::pair{R"("settings":{"bad name":"x"})", "'bad name' is not a PostgreSQL setting name"},
+        std::pair{R"("settings":{"work_mem":{}})", "setting 'work_mem' must be a string"},
+        std::pair{R"("max_lifetime_jitter":"0.1")",
+                  "JSON key 'max_lifetime_jitter': expected a fraction"},
+        std::pair{R"("workspace_url":"ftp://x")", "JSON key 'workspace_url'"},
+        std::pair{R"("lakebase_endpoint":"x")", "JSON key 'lakebase_endpoint'"}));
+
+TEST(JsonConfig, WrongTypeForASecretDoesNotEchoTheValue) {
+  const std::string message = json_error(R"({"host":"db","database":"app","password":987654321})");
+  EXPECT_THAT(message, HasSubstr("JSON key 'password': expected a string"));
+  EXPECT_THAT(message, Not(HasSubstr("987654321")));
+}
+
+TEST(JsonConfig, MissingKeysAreNamedAsJsonKeys) {
+  EXPECT_THAT(json_error(R"({"database":"app","password":"pw"})"),
+              HasSubstr("JSON key 'host' is not set"));
+  EXPECT_THAT(json_error(R"({"host":"db","database":"app"})"),
+              AllOf(HasSubstr("JSON key 'password'"), HasSubstr("JSON key 'lakebase_endpoint'")));
+}
+
+TEST(JsonConfig, NotAnObjectIsAConfigError) {
+  EXPECT_THAT(json_error("[1, 2]"), HasSubstr("must be an object"));
+}
+
+TEST(JsonConfig, SyntaxErrorIsAConfigError) {
+  EXPECT_THAT(json_error(R"({"host": )"), HasSubstr("not valid JSON"));
+}
+
+TEST_F(EnvConfigTest, JsonReadsNoEnvironmentVariable) {
+  set("PGHOST", "from-env");
+  set("PGPORT", "7777");
+  EXPECT_THAT(json_error(R"({"database":"app","password":"pw"})"), HasSubstr("JSON key 'host'"));
+  EXPECT_EQ(PoolConfig::from_json_text(R"({"host":"db","database":"app","password":"pw"})")
+                .pool.connection.port,
+            5432);
+}
+
+TEST(CodeConfig, ValidateNamesTheFieldTheVariableAndTheJsonKey) {
+  PoolConfig config;  // host and database default to localhost/postgres
+  try {
+    config.validate();
+    FAIL() << "a config without credential passed validate()";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("password (PGPASSWORD / JSON key 'password')"));
+  }
+}
+
+TEST(CodeConfig, StaticPasswordPoolOptionsCarryThePassword) {
+  PoolConfig config;
+  config.password = Secret("pw-in-code");
+  config.pool.connection.user = "svc";
+
+  const pgobo::PoolOptions options = config.make_pool_options();
+  ASSERT_NE(options.credentials, nullptr);
+  EXPECT_EQ(options.credentials->get().secret.reveal(), "pw-in-code");
+  EXPECT_EQ(options.connection.user, "svc");
+}
+
+// ---------------------------------------------------------------------------
+// Lakebase pool options against the fake workspace
+
+class LakebaseConfigTest : public pgobo::test::FakeWorkspaceTest {
+ protected:
+  PoolConfig sp_config() const {
+    nlohmann::json json{{"host", "127.0.0.1"},
+                        {"database", "app"},
+                        {"lakebase_endpoint", workspace.options().endpoint},
+                        {"workspace_url", workspace.url()},
+                        {"client_id", workspace.options().client_id},
+                        {"client_secret", workspace.options().client_secret}};
+    return PoolConfig::from_json(json);
+  }
+};
+
+TEST_F(LakebaseConfigTest, PoolOptionsLogInWithTheServicePrincipalsDatabaseToken) {
+  const pgobo::PoolOptions options = sp_config().make_pool_options();
+
+  const pgobo::Credential credential = options.credentials->get();
+  EXPECT_EQ(credential.secret.reveal(), workspace.database_tokens().at(0));
+  EXPECT_TRUE(credential.expires_at.has_value());
+  EXPECT_THAT(workspace.database_credential_users(),
+              ::testing::ElementsAre(workspace.options().service_principal_user));
+}
+
+TEST_F(LakebaseConfigTest, UserComesFromTheConfigFirst) {
+  PoolConfig config = sp_config();
+  config.pool.connection.user = "explicit-role";
+  EXPECT_EQ(config.make_pool_options().connection.user, "explicit-role");
+  EXPECT_EQ(workspace.calls(Endpoint::current_user), 0);
+}
+
+TEST_F(LakebaseConfigTest, UserFallsBackToTheClientId) {
+  EXPECT_EQ(sp_config().make_pool_options().connection.user, workspace.options().client_id);
+  EXPECT_EQ(workspace.calls(Endpoint::current_user), 0);
+}
+
+TEST_F(LakebaseConfigTest, UserIsLookedUpInTheWorkspaceWhenNothingElseNamesIt) {
+  PoolConfig config = sp_config();
+  config.client_id.clear();
+  config.client_secret = Secret();
+  config.workspace_token = Secret(workspace.add_token_for("looked-up@example.com"));
+
+  EXPECT_EQ(config.make_pool_options().connection.user, "looked-up@example.com");
+  EXPECT_EQ(workspace.calls(Endpoint::current_user), 1);
+}
+
+TEST_F(LakebaseConfigTest, UserCredentialsAreIssuedForTheForwardedTokensUser) {
+  const auto credentials =
+      sp_config().make_user_credentials(Secret(workspace.add_token_for("alice@example.com")));
+  (void)credentials->get();
+
+  EXPECT_THAT(workspace.database_credential_users(), ::testing::ElementsAre("alice@example.com"));
+}
+
+TEST(CodeConfig, UserCredentialsNeedLakebase) {
+  PoolConfig config;
+  config.password = Secret("pw");
+  EXPECT_THROW((void)config.make_user_credentials(Secret("user-token")), ConfigError);
+}
+
+}  // namespace
