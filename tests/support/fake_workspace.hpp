@@ -72,6 +72,11 @@ class FakeWorkspace {
     std::string endpoint = "projects/app/branches/main/endpoints/primary";
     std::chrono::seconds oauth_token_lifetime{3600};
     std::chrono::milliseconds database_token_lifetime{std::chrono::hours{1}};
+    // The workspace's idea of now, for expiries it issues and checks. A test
+    // that gives pgobo a fake clock gives the workspace the same one.
+    std::function<std::chrono::system_clock::time_point()> clock = [] {
+      return std::chrono::system_clock::now();
+    };
   };
 
   FakeWorkspace() : FakeWorkspace(Options{}) {}
@@ -288,7 +293,7 @@ class FakeWorkspace {
     const std::lock_guard lock(mutex_);
     const auto it = tokens_.find(header.substr(prefix.size()));
     if (it == tokens_.end()) return std::nullopt;
-    if (it->second.expires_at && *it->second.expires_at <= std::chrono::system_clock::now()) {
+    if (it->second.expires_at && *it->second.expires_at <= options_.clock()) {
       return std::nullopt;
     }
     return it->second.user;
@@ -344,7 +349,7 @@ class FakeWorkspace {
       const std::lock_guard lock(mutex_);
       token = "sp-oauth-fake-" + std::to_string(++serial_) + "-" + random_suffix();
       tokens_[token] = TokenInfo{options_.service_principal_user,
-                                 std::chrono::system_clock::now() + options_.oauth_token_lifetime};
+                                 options_.clock() + options_.oauth_token_lifetime};
       secrets_.push_back(token);
     }
     const auto scope = form.find("scope");
@@ -378,10 +383,9 @@ class FakeWorkspace {
     {
       const std::lock_guard lock(mutex_);
       token = "lakebase-db-fake-" + std::to_string(++serial_) + "-" + random_suffix();
-      expire_time =
-          expire_time_text_
-              ? *expire_time_text_
-              : rfc3339(std::chrono::system_clock::now() + options_.database_token_lifetime);
+      expire_time = expire_time_text_
+                        ? *expire_time_text_
+                        : rfc3339(options_.clock() + options_.database_token_lifetime);
       secrets_.push_back(token);
       database_users_.push_back(*user);
       database_tokens_.push_back(token);
