@@ -13,14 +13,22 @@ namespace {
 // How many hex digits of the digest the fingerprint keeps (as AppKit does).
 constexpr std::size_t kFingerprintLength = 16;
 
+// OpenSSL 3 looks the algorithm up in its provider registry on every
+// EVP_sha256() digest unless it is fetched once; that lookup costs more than
+// hashing a token.
+const EVP_MD* sha256() {
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+  static const std::unique_ptr<EVP_MD, decltype(&EVP_MD_free)> fetched(
+      EVP_MD_fetch(nullptr, "SHA256", nullptr), &EVP_MD_free);
+  if (fetched) return fetched.get();
+#endif
+  return EVP_sha256();
+}
+
 std::string sha256_hex_prefix(std::string_view data, std::size_t hex_digits) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int digest_length = 0;
-  const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
-                                                                        &EVP_MD_CTX_free);
-  if (!context || EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr) != 1 ||
-      EVP_DigestUpdate(context.get(), data.data(), data.size()) != 1 ||
-      EVP_DigestFinal_ex(context.get(), digest.data(), &digest_length) != 1) {
+  if (EVP_Digest(data.data(), data.size(), digest.data(), &digest_length, sha256(), nullptr) != 1) {
     throw Error("SHA-256 failed in OpenSSL");
   }
   constexpr std::string_view kDigits = "0123456789abcdef";

@@ -47,9 +47,11 @@ namespace detail {
 // The calling thread's context slot. Out of line on purpose: inside a
 // coroutine, a compiler may compute a thread-local's address once and reuse it
 // after the coroutine resumed on another thread (clang before 17 does). A call
-// computes the address afresh on the thread that makes it.
+// computes the address afresh on the thread that makes it; the empty asm keeps
+// the optimiser from deeming the call pure and merging two of them.
 [[gnu::noinline]] inline std::shared_ptr<const UserContext>& context_slot() noexcept {
   thread_local std::shared_ptr<const UserContext> slot;
+  __asm__ __volatile__("" ::: "memory");
   return slot;
 }
 

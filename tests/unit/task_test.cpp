@@ -161,10 +161,11 @@ static_assert(std::is_nothrow_move_assignable_v<pgobo::Task<void>>);
 
 TEST(Task, IsLazy) {
   bool ran = false;
-  auto task = [&]() -> pgobo::Task<void> {
+  auto body = [&]() -> pgobo::Task<void> {
     ran = true;
     co_return;
-  }();
+  };
+  auto task = body();
   EXPECT_FALSE(ran);
   pgobo::sync_wait(std::move(task));
   EXPECT_TRUE(ran);
@@ -217,12 +218,11 @@ TEST(Task, ExceptionPropagatesThroughCoAwait) {
 
 TEST(Task, DestroyedUnstartedTaskNeverRuns) {
   bool ran = false;
-  {
-    auto task = [&]() -> pgobo::Task<void> {
-      ran = true;
-      co_return;
-    }();
-  }
+  auto body = [&]() -> pgobo::Task<void> {
+    ran = true;
+    co_return;
+  };
+  { auto task = body(); }
   EXPECT_FALSE(ran);
 }
 
