@@ -54,8 +54,20 @@ class Executor {
     jobs_changed_.notify_one();
   }
 
+  // Returns once every job posted before has run and been checked, with the
+  // number of jobs run so far.
+  std::size_t drain() {
+    std::latch drained{1};
+    std::size_t jobs_before = 0;
+    post([&] {
+      jobs_before = jobs_run_.load();
+      drained.count_down();
+    });
+    drained.wait();
+    return jobs_before;
+  }
+
   [[nodiscard]] std::thread::id id() const { return thread_.get_id(); }
-  [[nodiscard]] std::size_t jobs_run() const { return jobs_run_.load(); }
   [[nodiscard]] std::size_t foreign_context_seen() const { return foreign_context_seen_.load(); }
 
  private:
@@ -319,7 +331,7 @@ TEST(Task, LeavesTheResumingThreadsOwnContextUntouched) {
   pgobo::sync_wait(hop());
   // The executor checked its own context before and after each of the three
   // resumptions (the last one runs the Task to its end).
-  EXPECT_EQ(worker.jobs_run(), 3U);
+  EXPECT_EQ(worker.drain(), 3U);
   EXPECT_EQ(worker.foreign_context_seen(), 0U);
 }
 
@@ -373,6 +385,7 @@ TEST(Task, NestedTasksOfDifferentUsersDoNotMix) {
   EXPECT_EQ(pgobo::sync_wait(parent()),
             (std::vector<std::string>{"bob@example.com|bob@example.com", "alice@example.com",
                                       "alice@example.com|alice@example.com", "alice@example.com"}));
+  (void)worker.drain();
   EXPECT_EQ(worker.foreign_context_seen(), 0U);
 }
 
@@ -391,6 +404,7 @@ TEST(Task, UserScopeInsideTheBodyLastsAcrossCoAwait) {
   };
   EXPECT_EQ(pgobo::sync_wait(body()),
             (std::vector<std::string>{"bob@example.com", "alice@example.com"}));
+  (void)worker.drain();
   EXPECT_EQ(worker.foreign_context_seen(), 0U);
 }
 
@@ -496,7 +510,10 @@ TEST(Task, ManyTasksOfManyUsersHoppingAcrossThreadsEachSeeTheirOwnUser) {
   }
   done.wait();
   EXPECT_EQ(wrong_user.load(), 0U);
-  for (const auto& executor : executors) EXPECT_EQ(executor->foreign_context_seen(), 0U);
+  for (const auto& executor : executors) {
+    (void)executor->drain();
+    EXPECT_EQ(executor->foreign_context_seen(), 0U);
+  }
   EXPECT_EQ(pgobo::current_user(), nullptr);
 }
 
