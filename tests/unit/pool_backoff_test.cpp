@@ -1,0 +1,140 @@
+// After connect failures the pool stops hammering the server: it waits 50 ms,
+// doubling per consecutive failure up to connect_backoff_max, before opening
+// again; meanwhile callers wait for a returned connection or, if there is
+// none, fail at once with the last error.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "fake_driver.hpp"
+#include "pgobo/pool.hpp"
+
+namespace pgobo::test {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using FakePool = BasicPool<FakeDriver, FakeClock>;
+
+class PoolBackoff : public ::testing::Test {
+ protected:
+  void SetUp() override { FakeClock::reset(); }
+  FakeDriver driver;
+};
+
+TEST_F(PoolBackoff, CallerDuringBackoffFailsFastWithTheLastErrorWithoutOpening) {
+  driver.fail_opens<ServerUnavailable>("connection refused");
+  FakePool pool(fake_pool_options(), driver);
+  EXPECT_THROW((void)pool.connect(), ServerUnavailable);
+
+  try {
+    (void)pool.connect();
+    FAIL() << "connect() succeeded during backoff";
+  } catch (const ServerUnavailable& e) {
+    EXPECT_THAT(e.what(), HasSubstr("pool 'test'"));
+    EXPECT_THAT(e.what(), HasSubstr("connection refused"));
+    EXPECT_THAT(e.what(), HasSubstr("1 consecutive failure"));
+  }
+  EXPECT_EQ(driver.open_calls(), 1U);
+}
+
+TEST_F(PoolBackoff, PoolOpensAgainOnceTheBackoffHasPassed) {
+  driver.fail_opens<ServerUnavailable>("connection refused");
+  FakePool pool(fake_pool_options(), driver);
+  EXPECT_THROW((void)pool.connect(), ServerUnavailable);
+  FakeClock::advance(50ms);
+
+  auto lease = pool.connect();
+
+  EXPECT_EQ(lease->id(), 1);
+  EXPECT_EQ(driver.open_calls(), 2U);
+}
+
+TEST_F(PoolBackoff, BackoffDoublesWithEachConsecutiveFailure) {
+  driver.fail_opens<ServerUnavailable>("connection refused", 2);
+  FakePool pool(fake_pool_options(), driver);
+  EXPECT_THROW((void)pool.connect(), ServerUnavailable);
+  FakeClock::advance(50ms);
+  EXPECT_THROW((void)pool.connect(), ServerUnavailable);  // second failure: 100 ms
+
+  FakeClock::advance(99ms);
+  EXPECT_THROW((void)pool.connect(), ServerUnavailable);
+  EXPECT_EQ(driver.open_calls(), 2U);
+  FakeClock::advance(1ms);
+  EXPECT_NO_THROW((void)pool.connect());
+  EXPECT_EQ(driver.open_calls(), 3U);
+}
+
+TEST_F(PoolBackoff, BackoffNeverExceedsConnectBackoffMax) {
+  auto options = fake_pool_options();
+  options.connect_backoff_max = 200ms;
+  driver.fail_opens<ServerUnavailable>("connection refused", 6);
+  FakePool pool(options, driver);
+  for (int failure = 0; failure < 6; ++failure) {
+    EXPECT_THROW((void)pool.connect(), ServerUnavailable);
+    FakeClock::advance(200ms);
+  }
+
+  EXPECT_NO_THROW((void)pool.connect());
+  EXPECT_EQ(driver.open_calls(), 7U);
+}
+
+TEST_F(PoolBackoff, SuccessfulOpenResetsTheBackoff) {
+  driver.fail_opens<ServerUnavailable>("connection refused");
+  FakePool pool(fake_pool_options(), driver);
+  EXPECT_THROW((void)pool.connect(), ServerUnavailable);
+  FakeClock::advance(50ms);
+  auto first = pool.connect();
+
+  auto second = pool.connect();  // no backoff left to wait out
+
+  EXPECT_EQ(second->id(), 2);
+}
+
+TEST_F(PoolBackoff, ZeroConnectBackoffMaxDisablesBackoff) {
+  auto options = fake_pool_options();
+  options.connect_backoff_max = 0ms;
+  driver.fail_opens<ServerUnavailable>("connection refused");
+  FakePool pool(options, driver);
+  EXPECT_THROW((void)pool.connect(), ServerUnavailable);
+
+  EXPECT_NO_THROW((void)pool.connect());
+  EXPECT_EQ(driver.open_calls(), 2U);
+}
+
+TEST_F(PoolBackoff, CallerDuringBackoffWaitsForAReturnedConnection) {
+  FakePool pool(fake_pool_options(2), driver);
+  auto held = pool.connect();
+  driver.fail_opens<ServerUnavailable>("connection refused");
+  EXPECT_THROW((void)pool.connect(), ServerUnavailable);
+  int waiter_got = 0;
+  std::jthread waiter([&] { waiter_got = pool.connect()->id(); });
+  ASSERT_TRUE(eventually([&] { return pool.waiting_count() == 1; }));
+
+  held.release();
+  waiter.join();
+
+  EXPECT_EQ(waiter_got, 1);
+  EXPECT_EQ(driver.open_calls(), 2U);
+}
+
+TEST_F(PoolBackoff, WaitersFailWithTheLastErrorWhenTheLastConnectionBreaksDuringBackoff) {
+  FakePool pool(fake_pool_options(2), driver);
+  auto held = pool.connect();
+  driver.fail_opens<AuthenticationFailed>("password authentication failed");
+  EXPECT_THROW((void)pool.connect(), AuthenticationFailed);
+  std::jthread waiter([&] { EXPECT_THROW((void)pool.connect(), AuthenticationFailed); });
+  ASSERT_TRUE(eventually([&] { return pool.waiting_count() == 1; }));
+
+  held->kill();
+  held.release();  // nothing left to wait for
+  waiter.join();
+
+  EXPECT_EQ(pool.waiting_count(), 0U);
+  EXPECT_EQ(driver.open_calls(), 2U);
+}
+
+}  // namespace
+}  // namespace pgobo::test

@@ -1,0 +1,194 @@
+// end() closes a pool: new callers and waiters get PoolClosed, outstanding
+// leases are awaited up to end_timeout, every connection closes. Draining
+// closes a replaced pool gently: waiters and leases are still served.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <latch>
+#include <optional>
+#include <thread>
+
+#include "fake_driver.hpp"
+#include "pgobo/pool.hpp"
+
+namespace pgobo::test {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using FakePool = BasicPool<FakeDriver, FakeClock>;
+
+class PoolEnd : public ::testing::Test {
+ protected:
+  void SetUp() override { FakeClock::reset(); }
+  FakeDriver driver;
+};
+
+bool is_closed(FakePool& pool) {
+  try {
+    (void)pool.connect();
+    return false;
+  } catch (const PoolClosed&) {
+    return true;
+  }
+}
+
+TEST_F(PoolEnd, ConnectAfterEndThrowsPoolClosedNamingThePool) {
+  FakePool pool(fake_pool_options(), driver);
+  pool.end();
+
+  try {
+    (void)pool.connect();
+    FAIL() << "connect() succeeded on an ended pool";
+  } catch (const PoolClosed& e) {
+    EXPECT_THAT(e.what(), HasSubstr("pool 'test'"));
+  }
+}
+
+TEST_F(PoolEnd, EndClosesIdleConnections) {
+  FakePool pool(fake_pool_options(), driver);
+  {
+    auto a = pool.connect();
+    auto b = pool.connect();
+  }
+
+  pool.end();
+
+  EXPECT_EQ(driver.open_now(), 0U);
+  EXPECT_EQ(pool.stats().closed.pool_ended, 2U);
+}
+
+TEST_F(PoolEnd, EndWakesWaitersWithPoolClosed) {
+  FakePool pool(fake_pool_options(1), driver);
+  auto held = pool.connect();
+  std::jthread waiter([&] { EXPECT_THROW((void)pool.connect(), PoolClosed); });
+  ASSERT_TRUE(eventually([&] { return pool.waiting_count() == 1; }));
+  std::jthread ender([&] { pool.end(); });
+
+  waiter.join();  // woken by end(), not by a returned connection
+  EXPECT_TRUE(held);
+  held.release();
+}
+
+TEST_F(PoolEnd, EndWaitsForOutstandingLeasesAndClosesThem) {
+  FakePool pool(fake_pool_options(), driver);
+  auto lease = pool.connect();
+  std::atomic<bool> ended{false};
+  std::jthread ender([&] {
+    pool.end();
+    ended = true;
+  });
+  ASSERT_TRUE(eventually([&] { return is_closed(pool); }));
+  EXPECT_FALSE(ended.load());
+
+  lease.release();
+  ender.join();
+
+  EXPECT_TRUE(ended.load());
+  EXPECT_EQ(driver.open_now(), 0U);
+}
+
+TEST_F(PoolEnd, EndGivesUpAfterEndTimeoutAndTheLateLeaseClosesOnReturn) {
+  auto options = fake_pool_options();
+  options.end_timeout = 20ms;
+  FakePool pool(options, driver);
+  auto lease = pool.connect();
+
+  pool.end();
+  EXPECT_EQ(driver.open_now(), 1U);
+  lease.release();
+
+  EXPECT_EQ(driver.open_now(), 0U);
+  EXPECT_EQ(pool.total_count(), 0U);
+}
+
+TEST_F(PoolEnd, EndIsIdempotent) {
+  FakePool pool(fake_pool_options(), driver);
+  { auto lease = pool.connect(); }
+  pool.end();
+
+  pool.end();
+
+  EXPECT_EQ(driver.closed(), 1U);
+  EXPECT_TRUE(is_closed(pool));
+}
+
+TEST_F(PoolEnd, DestructorEndsThePool) {
+  {
+    FakePool pool(fake_pool_options(), driver);
+    auto a = pool.connect();
+    auto b = pool.connect();
+    a.release();
+    b.release();
+  }
+
+  EXPECT_EQ(driver.opened(), 2U);
+  EXPECT_EQ(driver.open_now(), 0U);
+}
+
+TEST_F(PoolEnd, ConnectionFinishingItsOpenAfterEndIsClosed) {
+  FakePool pool(fake_pool_options(1), driver);  // so is_closed() queues instead of opening
+  driver.hang_opens();
+  std::jthread opener([&] { EXPECT_THROW((void)pool.connect(), PoolClosed); });
+  ASSERT_TRUE(driver.wait_for_hanging_opens(1));
+  std::jthread ender([&] { pool.end(); });
+  ASSERT_TRUE(eventually([&] { return is_closed(pool); }));
+
+  driver.release_opens();
+  opener.join();
+  ender.join();
+
+  EXPECT_EQ(driver.opened(), 1U);
+  EXPECT_EQ(driver.open_now(), 0U);
+}
+
+TEST_F(PoolEnd, DrainingPoolRefusesNewCallers) {
+  FakePool pool(fake_pool_options(), driver);
+
+  pool.begin_drain();
+
+  try {
+    (void)pool.connect();
+    FAIL() << "connect() succeeded on a draining pool";
+  } catch (const PoolClosed& e) {
+    EXPECT_THAT(e.what(), HasSubstr("draining"));
+  }
+}
+
+TEST_F(PoolEnd, DrainingPoolStillServesItsWaiters) {
+  FakePool pool(fake_pool_options(1), driver);
+  auto held = pool.connect();
+  int waiter_got = 0;
+  std::jthread waiter([&] { waiter_got = pool.connect()->id(); });
+  ASSERT_TRUE(eventually([&] { return pool.waiting_count() == 1; }));
+
+  pool.begin_drain();
+  held.release();
+  waiter.join();
+
+  EXPECT_EQ(waiter_got, 1);
+}
+
+TEST_F(PoolEnd, DrainingPoolClosesReturnedConnectionsAndReportsDrained) {
+  FakePool pool(fake_pool_options(), driver);
+  auto lease = pool.connect();
+  { auto idle = pool.connect(); }
+
+  pool.begin_drain();
+  EXPECT_EQ(pool.idle_count(), 0U);  // idle ones close at once
+  EXPECT_FALSE(pool.is_drained());
+  lease.release();
+
+  EXPECT_TRUE(pool.is_drained());
+  EXPECT_EQ(driver.open_now(), 0U);
+}
+
+TEST_F(PoolEnd, OpenPoolIsNeverDrained) {
+  FakePool pool(fake_pool_options(), driver);
+
+  EXPECT_FALSE(pool.is_drained());
+}
+
+}  // namespace
+}  // namespace pgobo::test
