@@ -1,0 +1,224 @@
+// Pool against a real PostgreSQL over TCP with scram passwords: statements
+// with parameters, transactions through a lease, what happens when the server
+// kills a backend, wrong passwords, and that end() leaves nothing logged in.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <string>
+
+#include "fake_driver.hpp"  // eventually()
+#include "pg_fixture.hpp"
+#include "pgobo/pool.hpp"
+
+namespace pgobo::test {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class PoolIntegration : public PgTest {
+ protected:
+  [[nodiscard]] PoolOptions options_for(std::string_view role) const {
+    PoolOptions options;
+    options.name = std::string(role);
+    options.connection.host = server().host;
+    options.connection.port = static_cast<std::uint16_t>(server().port);
+    options.connection.dbname = server().database;
+    options.connection.user = std::string(role);
+    options.connection.sslmode = SslMode::disable;
+    options.connection.application_name = "pgobo-pool-test";
+    options.connection.connect_timeout = 5s;
+    options.credentials = std::make_shared<StaticPassword>(Secret{password_for(role)});
+    options.max_size = 3;
+    options.acquire_timeout = 10s;
+    return options;
+  }
+
+  void terminate_backend(int pid) const {
+    auto admin = superuser();
+    pqxx::nontransaction tx(admin);
+    tx.exec_params("SELECT pg_terminate_backend($1)", pid);
+  }
+};
+
+TEST_F(PoolIntegration, QueryBindsParametersAndReturnsRows) {
+  Pool pool(options_for(kAlice));
+
+  const pqxx::result sum = pool.query("SELECT $1::int + $2::int", 2, 3);
+  const pqxx::result notes =
+      pool.query("SELECT body FROM app.notes WHERE body LIKE $1 ORDER BY id", "alice:%");
+
+  EXPECT_EQ(sum[0][0].as<int>(), 5);
+  ASSERT_EQ(notes.size(), 2U);
+  EXPECT_EQ(notes[0][0].as<std::string>(), "alice: buy milk");
+}
+
+TEST_F(PoolIntegration, ConnectionsLogInAsTheConfiguredRoleSoRowLevelSecurityApplies) {
+  Pool pool(options_for(kAlice));
+
+  const pqxx::result rows = pool.query("SELECT current_user, count(*) FROM app.notes");
+
+  EXPECT_EQ(rows[0][0].as<std::string>(), kAlice);
+  EXPECT_EQ(rows[0][1].as<int>(), 2);  // bob's note is invisible
+}
+
+TEST_F(PoolIntegration, TransactionThroughALeaseCommits) {
+  Pool pool(options_for(kAlice));
+  {
+    Lease lease = pool.connect();
+    pqxx::work tx(*lease);
+    tx.exec_params("INSERT INTO app.notes (body) VALUES ($1)", "alice: committed");
+    tx.commit();
+  }
+
+  const pqxx::result rows = pool.query("SELECT count(*) FROM app.notes");
+
+  EXPECT_EQ(rows[0][0].as<int>(), 3);
+}
+
+TEST_F(PoolIntegration, TransactionLeftOpenOnReleaseIsRolledBack) {
+  auto options = options_for(kAlice);
+  options.max_size = 1;  // the next lease is the same connection
+  Pool pool(options);
+  int first_pid = 0;
+  {
+    Lease lease = pool.connect();
+    first_pid = lease->backendpid();
+    pqxx::nontransaction raw(*lease);
+    raw.exec("BEGIN");
+    raw.exec_params("INSERT INTO app.notes (body) VALUES ($1)", "alice: never committed");
+  }
+
+  Lease lease = pool.connect();
+  pqxx::nontransaction tx(*lease);
+  const pqxx::result rows =
+      tx.exec("SELECT count(*), now() = statement_timestamp() FROM app.notes");
+
+  EXPECT_EQ(lease->backendpid(), first_pid);
+  EXPECT_EQ(rows[0][0].as<int>(), 2);
+  EXPECT_TRUE(rows[0][1].as<bool>());  // not inside the old transaction any more
+}
+
+TEST_F(PoolIntegration, TerminatedBackendIsReplacedAndNeverLentAgain) {
+  auto options = options_for(kAlice);
+  options.max_size = 1;
+  Pool pool(options);
+  int killed_pid = 0;
+  {
+    Lease lease = pool.connect();
+    killed_pid = lease->backendpid();
+  }
+  terminate_backend(killed_pid);
+  ASSERT_TRUE(eventually([&] { return backends_of(kAlice) == 0; }));
+
+  // The pool cannot know yet; the first statement finds out, and the broken
+  // connection is closed when its lease ends.
+  EXPECT_THROW((void)pool.query("SELECT 1"), pqxx::broken_connection);
+  Lease lease = pool.connect();
+  const pqxx::result rows = pqxx::nontransaction(*lease).exec("SELECT pg_backend_pid()");
+
+  EXPECT_NE(rows[0][0].as<int>(), killed_pid);
+  EXPECT_EQ(pool.stats().closed.broken, 1U);
+  EXPECT_EQ(pool.total_count(), 1U);
+}
+
+TEST_F(PoolIntegration, ValidationBeforeLendingReplacesATerminatedBackendUnnoticed) {
+  auto options = options_for(kAlice);
+  options.max_size = 1;
+  options.validate_idle_after = 0ms;
+  Pool pool(options);
+  int killed_pid = 0;
+  {
+    Lease lease = pool.connect();
+    killed_pid = lease->backendpid();
+  }
+  terminate_backend(killed_pid);
+  ASSERT_TRUE(eventually([&] { return backends_of(kAlice) == 0; }));
+
+  const pqxx::result rows = pool.query("SELECT pg_backend_pid()");
+
+  EXPECT_NE(rows[0][0].as<int>(), killed_pid);
+  EXPECT_EQ(pool.stats().closed.validation_failed, 1U);
+}
+
+TEST_F(PoolIntegration, WrongPasswordIsAuthenticationFailedWithoutThePassword) {
+  auto options = options_for(kAlice);
+  const std::string wrong = "wrong-Pa55word-zq81";
+  options.credentials = std::make_shared<StaticPassword>(Secret{wrong});
+  Pool pool(options);
+
+  try {
+    (void)pool.connect();
+    FAIL() << "logged in with a wrong password";
+  } catch (const AuthenticationFailed& e) {
+    EXPECT_THAT(e.what(), HasSubstr("password authentication failed"));
+    EXPECT_THAT(e.what(), HasSubstr("pool 'alice@example.com'"));
+    EXPECT_THAT(e.what(), Not(HasSubstr(wrong)));
+    EXPECT_THAT(e.what(), Not(HasSubstr(password_for(kAlice))));
+  }
+}
+
+TEST_F(PoolIntegration, RotatedPasswordIsUsedByTheNextConnection) {
+  auto options = options_for(kAlice);
+  auto password = std::make_shared<std::string>(password_for(kAlice));
+  auto password_mutex = std::make_shared<std::mutex>();
+  options.credentials = make_credential_function([password, password_mutex] {
+    std::lock_guard lock(*password_mutex);
+    return Secret{*password};
+  });
+  Pool pool(options);
+  (void)pool.query("SELECT 1");
+  const std::string rotated = password_for(kAlice) + "-rotated";
+  {
+    auto admin = superuser();
+    pqxx::nontransaction tx(admin);
+    tx.exec("ALTER ROLE " + tx.quote_name(kAlice) + " PASSWORD " + tx.quote(rotated));
+  }
+  {
+    std::lock_guard lock(*password_mutex);
+    *password = rotated;
+  }
+  pool.close_idle_connections();
+
+  const pqxx::result rows = pool.query("SELECT current_user");
+
+  EXPECT_EQ(rows[0][0].as<std::string>(), kAlice);
+  EXPECT_EQ(pool.stats().created, 2U);
+}
+
+TEST_F(PoolIntegration, ResetQueryClearsSessionStateBetweenLeases) {
+  auto options = options_for(kAlice);
+  options.max_size = 1;
+  options.reset_query = "DISCARD ALL";
+  Pool pool(options);
+  {
+    Lease lease = pool.connect();
+    pqxx::nontransaction(*lease).exec("SET search_path = pg_catalog");
+  }
+
+  const pqxx::result rows = pool.query("SHOW search_path");
+
+  EXPECT_EQ(rows[0][0].as<std::string>(), "\"$user\", public");
+}
+
+TEST_F(PoolIntegration, EndLeavesNoBackendOfTheRole) {
+  Pool pool(options_for(kAlice));
+  {
+    Lease a = pool.connect();
+    Lease b = pool.connect();
+    Lease c = pool.connect();
+  }
+  ASSERT_EQ(backends_of(kAlice), 3);
+
+  pool.end();
+
+  EXPECT_TRUE(eventually([&] { return backends_of(kAlice) == 0; }));
+}
+
+}  // namespace
+}  // namespace pgobo::test
