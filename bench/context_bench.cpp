@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "pgobo/context.hpp"
 #include "pgobo/identity.hpp"
@@ -105,16 +106,22 @@ struct Runner {
     void unhandled_exception() noexcept { std::terminate(); }
   };
   explicit Runner(std::coroutine_handle<promise_type> frame) noexcept : handle(frame) {}
+  Runner(Runner&& other) noexcept : handle(std::exchange(other.handle, {})) {}
   Runner(const Runner&) = delete;
   Runner& operator=(const Runner&) = delete;
-  ~Runner() { handle.destroy(); }
+  Runner& operator=(Runner&&) = delete;
+  ~Runner() {
+    if (handle) handle.destroy();
+  }
   std::coroutine_handle<promise_type> handle;
 };
 
 Runner run(pgobo::Task<void> task) { co_await std::move(task); }
 
 pgobo::Task<void> park_forever(std::coroutine_handle<>* slot) {
-  for (;;) co_await Parked{slot};
+  for (;;) {
+    co_await Parked{slot};
+  }
 }
 
 void BM_Task_ResumeSuspend(benchmark::State& state) {

@@ -371,11 +371,11 @@ class [[nodiscard]] Task {
   // The Task runs when awaited; the awaiting coroutine resumes when it ends,
   // on the thread where it ended.
   Awaiter operator co_await() && noexcept {
-    assert(handle_ && "co_await on an empty pgobo::Task");
+    assert(handle_ && !handle_.done() && "co_await on an empty or finished pgobo::Task");
     return Awaiter{handle_};
   }
   Awaiter operator co_await() & noexcept {
-    assert(handle_ && "co_await on an empty pgobo::Task");
+    assert(handle_ && !handle_.done() && "co_await on an empty or finished pgobo::Task");
     return Awaiter{handle_};
   }
 

@@ -65,38 +65,44 @@ HeaderCase no_context(std::string name, HeaderList headers) {
   return c;
 }
 
-const std::pair<std::string, std::string> kTokenHeader{"x-forwarded-access-token", kToken};
-const std::pair<std::string, std::string> kUserHeader{"x-forwarded-user", "1234"};
-const std::pair<std::string, std::string> kEmailHeader{"x-forwarded-email", "alice@example.com"};
+std::pair<std::string, std::string> token_header() { return {"x-forwarded-access-token", kToken}; }
+std::pair<std::string, std::string> user_header() { return {"x-forwarded-user", "1234"}; }
+std::pair<std::string, std::string> email_header() {
+  return {"x-forwarded-email", "alice@example.com"};
+}
 
 std::vector<HeaderCase> header_table() {
   HeaderCase fallback_ignores_present_token =
-      context("FallbackOnWithTokenBuildsContext", {kTokenHeader, kUserHeader}, "1234", "");
+      context("FallbackOnWithTokenBuildsContext", {token_header(), user_header()}, "1234", "");
   fallback_ignores_present_token.fallback = true;
   HeaderCase trimmed_token = context(
-      "TokenIsTrimmed", {{"x-forwarded-access-token", " \tdapi-x \t"}, kUserHeader}, "1234", "");
+      "TokenIsTrimmed", {{"x-forwarded-access-token", " \tdapi-x \t"}, user_header()}, "1234", "");
   trimmed_token.token = "dapi-x";
   return {
-      context(
-          "AllHeadersPresent",
-          {kTokenHeader, kUserHeader, kEmailHeader, {"x-forwarded-preferred-username", "alice"}},
-          "1234", "alice@example.com", "alice"),
-      context("TokenAndUserOnly", {kTokenHeader, kUserHeader}, "1234", ""),
-      context("TokenAndEmailOnly", {kTokenHeader, kEmailHeader}, "", "alice@example.com"),
-      context("EmptyUserWithEmail", {kTokenHeader, {"x-forwarded-user", ""}, kEmailHeader}, "",
+      context("AllHeadersPresent",
+              {token_header(),
+               user_header(),
+               email_header(),
+               {"x-forwarded-preferred-username", "alice"}},
+              "1234", "alice@example.com", "alice"),
+      context("TokenAndUserOnly", {token_header(), user_header()}, "1234", ""),
+      context("TokenAndEmailOnly", {token_header(), email_header()}, "", "alice@example.com"),
+      context("EmptyUserWithEmail", {token_header(), {"x-forwarded-user", ""}, email_header()}, "",
               "alice@example.com"),
       context("WhitespaceEmailWithUser",
-              {kTokenHeader, kUserHeader, {"x-forwarded-email", "  \t "}}, "1234", ""),
-      context("EmptyEmailWithUser", {kTokenHeader, kUserHeader, {"x-forwarded-email", ""}}, "1234",
-              ""),
-      context("WhitespaceUserWithEmail", {kTokenHeader, {"x-forwarded-user", " \t"}, kEmailHeader},
-              "", "alice@example.com"),
+              {token_header(), user_header(), {"x-forwarded-email", "  \t "}}, "1234", ""),
+      context("EmptyEmailWithUser", {token_header(), user_header(), {"x-forwarded-email", ""}},
+              "1234", ""),
+      context("WhitespaceUserWithEmail",
+              {token_header(), {"x-forwarded-user", " \t"}, email_header()}, "",
+              "alice@example.com"),
       context("WhitespacePreferredUsernameIsAbsent",
-              {kTokenHeader, kUserHeader, {"x-forwarded-preferred-username", "  "}}, "1234", ""),
+              {token_header(), user_header(), {"x-forwarded-preferred-username", "  "}}, "1234",
+              ""),
       context("EmptyPreferredUsernameIsAbsent",
-              {kTokenHeader, kUserHeader, {"x-forwarded-preferred-username", ""}}, "1234", ""),
+              {token_header(), user_header(), {"x-forwarded-preferred-username", ""}}, "1234", ""),
       context("ValuesAreTrimmed",
-              {kTokenHeader,
+              {token_header(),
                {"x-forwarded-user", "  1234\t"},
                {"x-forwarded-email", "\t alice@example.com  "},
                {"x-forwarded-preferred-username", " alice "}},
@@ -110,56 +116,59 @@ std::vector<HeaderCase> header_table() {
               "1234", "alice@example.com", "alice"),
       context("MixedCaseNamesMatch",
               {{"X-Forwarded-Access-Token", kToken}, {"X-Forwarded-User", "1234"}}, "1234", ""),
-      context(
-          "UnrelatedHeadersAreIgnored",
-          {{"host", "app.example.com"}, kTokenHeader, {"x-forwarded-for", "10.0.0.1"}, kUserHeader},
-          "1234", ""),
-      context("RepeatedHeaderWithSameValueIsAccepted", {kTokenHeader, kUserHeader, kUserHeader},
+      context("UnrelatedHeadersAreIgnored",
+              {{"host", "app.example.com"},
+               token_header(),
+               {"x-forwarded-for", "10.0.0.1"},
+               user_header()},
               "1234", ""),
-      context("InnerTabIsKept", {kTokenHeader, {"x-forwarded-user", "a\tb"}}, "a\tb", ""),
-      context("Utf8IsKept", {kTokenHeader, {"x-forwarded-email", "zoë@example.com"}}, "",
+      context("RepeatedHeaderWithSameValueIsAccepted",
+              {token_header(), user_header(), user_header()}, "1234", ""),
+      context("InnerTabIsKept", {token_header(), {"x-forwarded-user", "a\tb"}}, "a\tb", ""),
+      context("Utf8IsKept", {token_header(), {"x-forwarded-email", "zoë@example.com"}}, "",
               "zoë@example.com"),
       fallback_ignores_present_token,
 
-      error("TokenMissing", {kUserHeader, kEmailHeader}, "missing user token"),
-      error("TokenEmpty", {{"x-forwarded-access-token", ""}, kUserHeader}, "missing user token"),
-      error("TokenWhitespace", {{"x-forwarded-access-token", " \t "}, kUserHeader},
+      error("TokenMissing", {user_header(), email_header()}, "missing user token"),
+      error("TokenEmpty", {{"x-forwarded-access-token", ""}, user_header()}, "missing user token"),
+      error("TokenWhitespace", {{"x-forwarded-access-token", " \t "}, user_header()},
             "missing user token"),
       error("NoHeadersAtAll", {}, "missing user token"),
-      error("UserAndEmailMissing", {kTokenHeader}, "missing user identity"),
+      error("UserAndEmailMissing", {token_header()}, "missing user identity"),
       error("UserAndEmailEmpty",
-            {kTokenHeader, {"x-forwarded-user", ""}, {"x-forwarded-email", " "}},
+            {token_header(), {"x-forwarded-user", ""}, {"x-forwarded-email", " "}},
             "missing user identity"),
-      error("UserAndEmailMissingEvenWithFallback", {kTokenHeader}, "missing user identity", true),
-      error("CarriageReturnInUser", {kTokenHeader, {"x-forwarded-user", "1234\rx"}},
+      error("UserAndEmailMissingEvenWithFallback", {token_header()}, "missing user identity", true),
+      error("CarriageReturnInUser", {token_header(), {"x-forwarded-user", "1234\rx"}},
             "x-forwarded-user contains a control character"),
-      error("LineFeedInEmail",
-            {kTokenHeader, kUserHeader, {"x-forwarded-email", "a@b.c\nx-forwarded-user: admin"}},
-            "x-forwarded-email contains a control character"),
-      error("CrLfInToken", {{"x-forwarded-access-token", "dapi\r\nx"}, kUserHeader},
+      error(
+          "LineFeedInEmail",
+          {token_header(), user_header(), {"x-forwarded-email", "a@b.c\nx-forwarded-user: admin"}},
+          "x-forwarded-email contains a control character"),
+      error("CrLfInToken", {{"x-forwarded-access-token", "dapi\r\nx"}, user_header()},
             "x-forwarded-access-token contains a control character"),
       error("NulInUser",
-            {kTokenHeader,
+            {token_header(),
              {"x-forwarded-user", std::string("12\0"
                                               "34",
                                               5)}},
             "x-forwarded-user contains a control character"),
       error("CrLfInPreferredUsername",
-            {kTokenHeader, kUserHeader, {"x-forwarded-preferred-username", "a\r\nb"}},
+            {token_header(), user_header(), {"x-forwarded-preferred-username", "a\r\nb"}},
             "x-forwarded-preferred-username contains a control character"),
-      error("TrailingLineFeedIsNotTrimmedAway", {kTokenHeader, {"x-forwarded-user", "1234\n"}},
+      error("TrailingLineFeedIsNotTrimmedAway", {token_header(), {"x-forwarded-user", "1234\n"}},
             "control character"),
       error("InjectionRejectedEvenWithFallback", {{"x-forwarded-user", "1234\r\n"}},
             "control character", true),
       error("RepeatedUserWithDifferentValues",
-            {kTokenHeader, kUserHeader, {"X-Forwarded-User", "admin"}},
+            {token_header(), user_header(), {"X-Forwarded-User", "admin"}},
             "x-forwarded-user is repeated"),
       error("RepeatedTokenWithDifferentValues",
-            {kTokenHeader, {"x-forwarded-access-token", "other"}, kUserHeader},
+            {token_header(), {"x-forwarded-access-token", "other"}, user_header()},
             "x-forwarded-access-token is repeated"),
 
-      no_context("TokenMissingWithFallback", {kUserHeader, kEmailHeader}),
-      no_context("TokenEmptyWithFallback", {{"x-forwarded-access-token", ""}, kUserHeader}),
+      no_context("TokenMissingWithFallback", {user_header(), email_header()}),
+      no_context("TokenEmptyWithFallback", {{"x-forwarded-access-token", ""}, user_header()}),
       no_context("NoHeadersWithFallback", {}),
   };
 }
@@ -285,7 +294,7 @@ class FallbackLog : public ::testing::Test {
 TEST_F(FallbackLog, MissingTokenWithFallbackLogsOneWarning) {
   pgobo::HeaderOptions options;
   options.allow_development_fallback = true;
-  (void)pgobo::user_context_from_headers(HeaderList{kUserHeader}, options);
+  (void)pgobo::user_context_from_headers(HeaderList{user_header()}, options);
   const auto logged = lines();
   ASSERT_EQ(logged.size(), 1U);
   EXPECT_EQ(logged[0].rfind("warning ", 0), 0U) << logged[0];
@@ -305,12 +314,12 @@ TEST_F(FallbackLog, WarningNamesNoHeaderValue) {
 TEST_F(FallbackLog, PresentTokenLogsNothing) {
   pgobo::HeaderOptions options;
   options.allow_development_fallback = true;
-  (void)pgobo::user_context_from_headers(HeaderList{kTokenHeader, kUserHeader}, options);
+  (void)pgobo::user_context_from_headers(HeaderList{token_header(), user_header()}, options);
   EXPECT_TRUE(captured_.str().empty()) << captured_.str();
 }
 
 TEST_F(FallbackLog, FallbackOffLogsNothingAndThrows) {
-  EXPECT_THROW((void)pgobo::user_context_from_headers(HeaderList{kUserHeader}),
+  EXPECT_THROW((void)pgobo::user_context_from_headers(HeaderList{user_header()}),
                pgobo::AuthenticationError);
   EXPECT_TRUE(captured_.str().empty()) << captured_.str();
 }

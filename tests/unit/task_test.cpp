@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "pgobo/context.hpp"
@@ -148,9 +149,13 @@ struct Owned {
     void unhandled_exception() noexcept { std::terminate(); }
   };
   explicit Owned(std::coroutine_handle<promise_type> frame) noexcept : handle(frame) {}
+  Owned(Owned&& other) noexcept : handle(std::exchange(other.handle, {})) {}
   Owned(const Owned&) = delete;
   Owned& operator=(const Owned&) = delete;
-  ~Owned() { handle.destroy(); }
+  Owned& operator=(Owned&&) = delete;
+  ~Owned() {
+    if (handle) handle.destroy();
+  }
   std::coroutine_handle<promise_type> handle;
 };
 template <class T>
@@ -242,7 +247,9 @@ TEST(Task, ManySynchronousAwaitsInALoopComplete) {
   auto one = []() -> pgobo::Task<int> { co_return 1; };
   auto sum = [&]() -> pgobo::Task<long> {
     long total = 0;
-    for (int i = 0; i < 1'000; ++i) total += co_await one();
+    for (int i = 0; i < 1'000; ++i) {
+      total += co_await one();
+    }
     co_return total;
   };
   EXPECT_EQ(pgobo::sync_wait(sum()), 1'000);
@@ -262,7 +269,9 @@ TEST(Task, SynchronousAwaitsUseConstantStackInOptimisedBuilds) {
   };
   auto sum = [&]() -> pgobo::Task<long> {
     long total = 0;
-    for (int i = 0; i <= 100'000; ++i) total += co_await one(i);
+    for (int i = 0; i <= 100'000; ++i) {
+      total += co_await one(i);
+    }
     co_return total;
   };
   EXPECT_EQ(pgobo::sync_wait(sum()), 100'001);
@@ -326,7 +335,9 @@ TEST(Task, LeavesTheResumingThreadsOwnContextUntouched) {
   Executor worker(user("worker"));
   const pgobo::UserScope as_alice{user("alice")};
   auto hop = [&]() -> pgobo::Task<void> {
-    for (int i = 0; i < 3; ++i) co_await resume_on(worker);
+    for (int i = 0; i < 3; ++i) {
+      co_await resume_on(worker);
+    }
   };
   pgobo::sync_wait(hop());
   // The executor checked its own context before and after each of the three
@@ -492,6 +503,7 @@ TEST(Task, ManyTasksOfManyUsersHoppingAcrossThreadsEachSeeTheirOwnUser) {
   std::vector<UserPtr> users;
   for (std::size_t i = 0; i < kUsers; ++i) users.push_back(user("user" + std::to_string(i)));
   std::vector<std::unique_ptr<Executor>> executors;
+  executors.reserve(4);
   for (int i = 0; i < 4; ++i) {
     executors.push_back(std::make_unique<Executor>(user("worker" + std::to_string(i))));
   }
