@@ -46,7 +46,7 @@ namespace detail {
 
 // The calling thread's context slot. Out of line on purpose: inside a
 // coroutine, a compiler may compute a thread-local's address once and reuse it
-// after the coroutine resumed on another thread (clang before 17 does). A call
+// after the coroutine resumed on another thread (clang before 17 can). A call
 // computes the address afresh on the thread that makes it; the empty asm keeps
 // the optimiser from deeming the call pure and merging two of them.
 [[gnu::noinline]] inline std::shared_ptr<const UserContext>& context_slot() noexcept {
