@@ -19,10 +19,10 @@
 //   }
 //   int n = pgobo::sync_wait(count_notes());
 //
-// Reading the context (current_user(), current_user_ptr()) is a thread-local
-// load: no lock, no allocation. The thread's context is always restored: after
-// a UserScope, a bound call or a coroutine step, a thread has exactly the
-// context it had before.
+// Reading the context never locks or allocates: current_user_ptr() is a
+// thread-local load, current_user() adds a reference count. The thread's
+// context is always restored: after a UserScope, a bound call or a coroutine
+// step, a thread has exactly the context it had before.
 #pragma once
 
 #include <cassert>

@@ -1,11 +1,20 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "pgobo/errors.hpp"
 #include "pgobo/identity.hpp"
 
 namespace {
+
+// Every UserContext is valid: no empty one can be made, and none changed.
+static_assert(!std::is_default_constructible_v<pgobo::UserContext>);
+static_assert(
+    std::is_same_v<decltype(std::declval<pgobo::UserContext&>().user_id()), const std::string&>);
+static_assert(
+    std::is_same_v<decltype(std::declval<pgobo::UserContext&>().key()), const std::string&>);
 
 // Fingerprints are the first 16 hex digits of the FIPS 180-2 / NIST vectors.
 TEST(Fingerprint, MatchesSha256OfAbc) {
