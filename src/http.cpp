@@ -47,8 +47,8 @@ class WipedString {
 };
 
 struct BodySink {
-  std::string* body;
-  std::size_t limit;
+  std::string* body = nullptr;
+  std::size_t limit = 0;
   bool overflowed = false;
 };
 

@@ -97,16 +97,17 @@ system_clock::time_point parse_rfc3339(std::string_view text, std::string_view w
   }
 
   int offset_minutes = 0;
-  if (in.one_of('Z', 'z')) {
-    offset_minutes = 0;
-  } else if (const auto sign = in.peek(); sign == '+' || sign == '-') {
-    (void)in.literal(*sign);
+  const char zone = in.peek().value_or('\0');
+  if (zone == 'Z' || zone == 'z') {
+    (void)in.literal(zone);
+  } else if (zone == '+' || zone == '-') {
+    (void)in.literal(zone);
     const auto offset_hour = in.digits(2);
     if (!offset_hour || !in.literal(':')) reject(text, what, "expected an offset ±hh:mm");
     const auto offset_minute = in.digits(2);
     if (!offset_minute) reject(text, what, "expected an offset ±hh:mm");
     if (*offset_hour > 23 || *offset_minute > 59) reject(text, what, "offset out of range");
-    offset_minutes = (*offset_hour * 60 + *offset_minute) * (*sign == '-' ? -1 : 1);
+    offset_minutes = (*offset_hour * 60 + *offset_minute) * (zone == '-' ? -1 : 1);
   } else {
     reject(text, what, "expected Z or an offset ±hh:mm");
   }

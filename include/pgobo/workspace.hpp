@@ -41,7 +41,7 @@ struct HttpOptions {
   // Time for the whole call, connection included.
   std::chrono::milliseconds timeout{30'000};
   // A larger response body is an error (the APIs answer with a few hundred bytes).
-  std::size_t max_response_bytes = 1024 * 1024;
+  std::size_t max_response_bytes = std::size_t{1024} * 1024;
   // A PEM bundle of CA certificates to trust instead of the system's; empty
   // = the system default.
   std::string ca_file;
