@@ -482,7 +482,7 @@ class BasicPool {
 
   // Opens a connection in a slot already counted in opening_ and lends it.
   Lease open_for_caller(std::chrono::steady_clock::time_point started) {
-    Slot* slot = open_reserved_slot();
+    Slot* slot = open_reserved_slot(started + options_.acquire_timeout);
     std::unique_lock lock(mutex_);
     --opening_;
     if (state_ == State::closed) {
@@ -498,10 +498,26 @@ class BasicPool {
     return Lease(this, slot);
   }
 
-  // Fetches a credential and opens a connection, outside the lock, for a
-  // slot the caller already counted in opening_. On failure gives the slot
-  // back, starts or extends the backoff and rethrows with the pool's name.
-  Slot* open_reserved_slot() {
+  // Takes a slot of the shared budget (if any), fetches a credential and
+  // opens a connection, all outside the lock, for a slot the caller already
+  // counted in opening_. On failure gives both slots back, starts or extends
+  // the backoff (not for a budget timeout) and rethrows with the pool's name.
+  // `budget_deadline` nullopt: take a budget slot only if one is free now.
+  Slot* open_reserved_slot(std::optional<std::chrono::steady_clock::time_point> budget_deadline) {
+    if (options_.budget && !take_budget_slot(budget_deadline)) {
+      // Built before taking our lock: the budget has a lock of its own.
+      std::string message = "pool '" + options_.name + "': the global connection limit (" +
+                            std::to_string(options_.budget->max_total()) +
+                            ") is reached and no idle connection could be closed in time (" +
+                            std::to_string(options_.budget->waiting()) +
+                            " other callers waiting for the limit)";
+      std::lock_guard lock(mutex_);
+      --opening_;
+      if (budget_deadline) ++timeouts_;
+      serve_waiters_locked(Clock::now());
+      quiescent_.notify_all();
+      throw AcquireTimeout(message);
+    }
     try {
       auto slot = std::make_unique<Slot>();
       slot->connection = driver_.open(options_.connection, fetch_password());
@@ -519,6 +535,7 @@ class BasicPool {
                       options_.max_size);
       return slot.release();
     } catch (...) {
+      if (options_.budget) options_.budget->release();
       std::string message;
       const auto kind = detail::classify_current_exception(message);
       if (message.rfind("pool '", 0) != 0) message = "pool '" + options_.name + "': " + message;
@@ -541,6 +558,11 @@ class BasicPool {
                      backoff.count());
       detail::throw_connect_failure(kind, message);
     }
+  }
+
+  [[nodiscard]] bool take_budget_slot(
+      std::optional<std::chrono::steady_clock::time_point> deadline) {
+    return deadline ? options_.budget->acquire(*deadline) : options_.budget->try_acquire();
   }
 
   // The password for one new connection; the provider's failures become
@@ -583,7 +605,7 @@ class BasicPool {
       }
       Slot* slot = nullptr;
       try {
-        slot = open_reserved_slot();
+        slot = open_reserved_slot(std::nullopt);  // never wait for the budget here
       } catch (const std::exception&) {
         return;  // counted and logged by open_reserved_slot
       }
@@ -766,6 +788,7 @@ class BasicPool {
       logger()->debug("pool '{}': closing a connection: {}", options_.name, describe(reason));
     }
     owned.reset();
+    if (options_.budget) options_.budget->release();
   }
 
   void close_all(const std::vector<Slot*>& slots, CloseReason reason) noexcept {

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 
+#include "pgobo/connection_budget.hpp"
 #include "pgobo/connection_params.hpp"
 #include "pgobo/credentials.hpp"
 
@@ -61,6 +62,10 @@ struct PoolOptions {
   // Meanwhile connect() waits for a returned connection or, if the pool has
   // none, fails at once with the last error instead of hammering the server.
   std::chrono::milliseconds connect_backoff_max{2'000};
+  // A limit shared with other pools (PoolManager's max_total_connections):
+  // a slot is taken before each open, waiting up to the caller's
+  // acquire deadline, and given back when the connection closes. Null = none.
+  std::shared_ptr<ConnectionBudget> budget;
 
   // Throws ConfigError naming the field and what is expected, e.g.
   // "pool 'sp': max_size must be at least 1 (got 0)".
