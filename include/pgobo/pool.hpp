@@ -687,11 +687,12 @@ class BasicPool {
     --leased_;
     last_used_ = now;
     if (!reason) {
-      if (state_ == State::closed) {
-        reason = CloseReason::pool_ended;
-      } else if (options_.max_lifetime.count() > 0 && now >= slot->retire_at) {
+      // A draining pool still hands connections to the callers it queued.
+      const bool closing =
+          state_ == State::closed || (state_ == State::draining && waiters_.empty());
+      if (options_.max_lifetime.count() > 0 && now >= slot->retire_at) {
         reason = CloseReason::max_lifetime;
-      } else if (state_ == State::draining && waiters_.empty()) {
+      } else if (closing) {
         reason = CloseReason::pool_ended;
       } else {
         slot->returned_at = now;
