@@ -154,7 +154,7 @@ class BasicPool {
         if (Slot* slot = idle_.pop_front()) {
           const time_point now = Clock::now();
           last_used_ = now;
-          if (const auto reason = expiry_of(*slot, now)) {
+          if (const auto reason = expiry_of(*slot, now, idle_.size() + 1)) {
             close_and_unlock(lock, slot, *reason, now);
             lock.lock();
             continue;
@@ -253,19 +253,16 @@ class BasicPool {
       std::lock_guard lock(mutex_);
       const time_point now = Clock::now();
       std::size_t keep = idle_.size();
-      // Oldest-returned first, so the ones kept for min_idle are the freshest.
-      std::vector<Slot*> candidates;
-      idle_.for_each([&](Slot& slot) { candidates.push_back(&slot); });
-      for (auto it = candidates.rbegin(); it != candidates.rend(); ++it) {
-        Slot* slot = *it;
-        const auto reason = expiry_of(*slot, now);
-        if (!reason) continue;
-        if (*reason == CloseReason::idle_timeout && keep <= options_.min_idle) continue;
-        idle_.erase(*slot);
+      // Least recently returned first, so those kept for min_idle are the
+      // freshest.
+      idle_.for_each_from_back([&](Slot& slot) {
+        const auto reason = expiry_of(slot, now, keep);
+        if (!reason) return;
+        idle_.erase(slot);
         --keep;
         count_close_locked(*reason);
-        (*reason == CloseReason::idle_timeout ? expired_idle : expired_life).push_back(slot);
-      }
+        (*reason == CloseReason::idle_timeout ? expired_idle : expired_life).push_back(&slot);
+      });
       serve_waiters_locked(now);
     }
     close_all(expired_idle, CloseReason::idle_timeout);
@@ -416,11 +413,15 @@ class BasicPool {
     return std::min(options_.connect_backoff_max, kFirstBackoff * (std::int64_t{1} << doublings));
   }
 
-  [[nodiscard]] std::optional<CloseReason> expiry_of(const Slot& slot, time_point now) const {
+  // Why an idle connection should close now, if it should. `idle` is how
+  // many are idle counting this one: min_idle of them outlive idle_timeout.
+  [[nodiscard]] std::optional<CloseReason> expiry_of(const Slot& slot, time_point now,
+                                                     std::size_t idle) const {
     if (options_.max_lifetime.count() > 0 && now >= slot.retire_at) {
       return CloseReason::max_lifetime;
     }
-    if (options_.idle_timeout.count() > 0 && now - slot.returned_at >= options_.idle_timeout) {
+    if (options_.idle_timeout.count() > 0 && now - slot.returned_at >= options_.idle_timeout &&
+        idle > options_.min_idle) {
       return CloseReason::idle_timeout;
     }
     return std::nullopt;
@@ -697,7 +698,14 @@ class BasicPool {
       } else {
         slot->returned_at = now;
         give_back_locked(slot);
-        return;
+        // Without a sweeper, a standalone pool still sheds stale connections
+        // as it is used: one look at the least recently used end per release.
+        Slot* stale = idle_.back();
+        if (stale == nullptr || stale == slot) return;
+        reason = expiry_of(*stale, now, idle_.size());
+        if (!reason) return;
+        idle_.erase(*stale);
+        slot = stale;
       }
     }
     close_and_unlock(lock, slot, *reason, now);

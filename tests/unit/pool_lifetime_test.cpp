@@ -71,6 +71,33 @@ TEST_F(PoolLifetime, ConnectionIdlePastIdleTimeoutIsReplacedInsteadOfLent) {
   EXPECT_EQ(pool.stats().closed.idle_timeout, 1U);
 }
 
+TEST_F(PoolLifetime, ReleaseClosesAStaleConnectionAtTheBackOfTheIdleList) {
+  auto options = fake_pool_options();
+  options.idle_timeout = 30s;
+  FakePool pool(options, driver);
+  auto busy = pool.connect();
+  { auto stale = pool.connect(); }
+  FakeClock::advance(31s);
+
+  busy.release();  // no reap() needed
+
+  EXPECT_EQ(pool.total_count(), 1U);
+  EXPECT_EQ(pool.stats().closed.idle_timeout, 1U);
+}
+
+TEST_F(PoolLifetime, MinIdleConnectionPastIdleTimeoutIsStillLent) {
+  auto options = fake_pool_options();
+  options.idle_timeout = 30s;
+  options.min_idle = 1;
+  FakePool pool(options, driver);
+  { auto lease = pool.connect(); }
+  FakeClock::advance(31s);
+
+  auto lease = pool.connect();
+
+  EXPECT_EQ(lease->id(), 1);
+}
+
 TEST_F(PoolLifetime, ReapKeepsMinIdleConnectionsPastIdleTimeout) {
   auto options = fake_pool_options(3);
   options.idle_timeout = 30s;

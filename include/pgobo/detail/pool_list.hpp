@@ -57,14 +57,15 @@ class IntrusiveList {
     --size_;
   }
 
-  // Visits front to back; `visit` may erase the node it is given.
+  // Visits back to front (oldest pushed_front first); `visit` may erase the
+  // node it is given.
   template <class F>
-  void for_each(F&& visit) {
-    ListHook* hook = head_.next;
+  void for_each_from_back(F&& visit) {
+    ListHook* hook = head_.prev;
     while (hook != &head_) {
-      ListHook* next = hook->next;
+      ListHook* previous = hook->prev;
       visit(*as_t(hook));
-      hook = next;
+      hook = previous;
     }
   }
 
