@@ -138,9 +138,9 @@ std::unique_ptr<pqxx::connection> PqxxDriver::open(const ConnectionParams& param
     connection->inhibit_reactivation(true);
 #pragma GCC diagnostic pop
     return connection;
-  } catch (const pqxx::broken_connection& e) {
-    throw_connect_error(e.what(), params, password);
-  } catch (const pqxx::failure& e) {
+  } catch (const std::exception& e) {
+    // broken_connection for every login failure; anything else (a conninfo
+    // libpq cannot parse…) goes through the same masking of the password.
     throw_connect_error(e.what(), params, password);
   }
 }
