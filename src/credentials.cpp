@@ -12,10 +12,12 @@ namespace pgobo {
 
 // One fetch and everyone waiting for it. Waiters keep it alive, so the cache
 // can start the next flight while late waiters still read this one's outcome.
+// A failure is kept as its message: each waiter throws its own
+// CredentialError, so no exception object is shared between threads.
 struct CachedCredentials::Flight {
   bool done = false;
   std::optional<Credential> result;
-  std::exception_ptr error;
+  std::optional<std::string> error;
 };
 
 CachedCredentials::CachedCredentials(std::shared_ptr<CredentialProvider> source)
@@ -59,7 +61,7 @@ Credential CachedCredentials::get() {
     const std::shared_ptr<Flight> flight = flight_;
     if (options_.on_wait_for_fetch) options_.on_wait_for_fetch();
     fetched_.wait(lock, [&flight] { return flight->done; });
-    if (flight->error) std::rethrow_exception(flight->error);
+    if (flight->error) throw CredentialError(*flight->error);
     return *flight->result;
   }
 
@@ -134,13 +136,13 @@ Credential CachedCredentials::fetch_as_leader(std::unique_lock<std::mutex>& lock
       logger()->warn("{}: fetch failed ({} in a row): {}", options_.name, consecutive_failures_,
                      error_text);
       cached_.reset();
-      flight->error = error;
+      flight->error = error_text;
     }
   }
   flight->done = true;
   flight_.reset();
   fetched_.notify_all();
-  if (flight->error) std::rethrow_exception(flight->error);
+  if (flight->error) std::rethrow_exception(error);
   return *flight->result;
 }
 

@@ -103,7 +103,7 @@ using WallClock = std::function<std::chrono::system_clock::time_point()>;
 //   callers are served the cached one without waiting; if the refresh fails,
 //   the still valid credential keeps being served (with a warning logged) and
 //   the next call tries again.
-// - After a failure the next call retries at once. After `2` or more
+// - After a failure the next call retries at once. After two or more
 //   consecutive failures, calls within a backoff window (doubling from
 //   `failure_backoff` up to `max_failure_backoff`) fail fast with the last
 //   error instead of calling the source again.

@@ -13,6 +13,9 @@
 #include "pgobo/errors.hpp"
 #include "pgobo/lakebase.hpp"
 
+// The environment is changed only from the test's own thread, before
+// from_env() reads it and with no other thread running: getenv/setenv are safe.
+// NOLINTBEGIN(concurrency-mt-unsafe)
 namespace {
 
 using namespace std::chrono_literals;
@@ -596,3 +599,4 @@ TEST(CodeConfig, UserCredentialsNeedLakebase) {
 }
 
 }  // namespace
+// NOLINTEND(concurrency-mt-unsafe)

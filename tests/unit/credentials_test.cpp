@@ -188,6 +188,7 @@ TEST_F(CachedCredentialsTest, SixteenConcurrentCallersShareOneFetch) {
 
   std::vector<std::string> results(kThreads);
   std::vector<std::jthread> threads;
+  threads.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back(
         [&, i] { results[static_cast<std::size_t>(i)] = cache->get().secret.reveal(); });
@@ -218,6 +219,7 @@ TEST_F(CachedCredentialsTest, FailedFetchIsThrownToEveryWaiter) {
 
   std::atomic<int> failures{0};
   std::vector<std::jthread> threads;
+  threads.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&] {
       if (error_of([&] { (void)cache->get(); }).find("workspace said no") != std::string::npos) {

@@ -161,6 +161,7 @@ TEST_F(HttpTest, ManyThreadsCallAtOnce) {
   std::atomic<int> answered{0};
   {
     std::vector<std::jthread> threads;
+    threads.reserve(kThreads);
     for (int i = 0; i < kThreads; ++i) {
       threads.emplace_back([&] {
         for (int j = 0; j < kCallsEach; ++j) {

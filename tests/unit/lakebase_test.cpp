@@ -18,7 +18,6 @@
 namespace {
 
 using namespace std::chrono_literals;
-using pgobo::CachedCredentials;
 using pgobo::ConfigError;
 using pgobo::CredentialError;
 using pgobo::LakebaseCredentials;
