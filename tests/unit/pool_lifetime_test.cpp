@@ -162,6 +162,7 @@ TEST_F(PoolLifetime, JitterSpreadsExpiryAcrossTheJitterWindow) {
   FakePool pool(options, driver);
   {
     std::vector<FakePool::Lease> leases;
+    leases.reserve(20);
     for (int i = 0; i < 20; ++i) leases.push_back(pool.connect());
   }
 
