@@ -29,6 +29,7 @@ TEST(PoolStress, EightThreadsTimesTenThousandOverThreeConnectionsStayWithinMaxSi
 
   {
     std::vector<std::jthread> threads;
+    threads.reserve(kThreads);
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
         for (int i = 0; i < kIterations; ++i) {
