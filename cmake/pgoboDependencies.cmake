@@ -3,6 +3,9 @@
 find_package(PkgConfig REQUIRED)
 # libpqxx 6.4 ships only a pkg-config file, no CMake package.
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx>=6.4)
+# libpqxx's pkg-config file does not name libpq, which pgobo also calls
+# directly (connection status without a round trip, conninfo parsing).
+find_package(PostgreSQL REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)

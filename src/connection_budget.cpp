@@ -77,8 +77,7 @@ std::size_t ConnectionBudget::in_use() const {
 }
 
 std::size_t ConnectionBudget::waiting() const {
-  std::lock_guard lock(mutex_);
-  return waiting_;
+  return waiting_.load(std::memory_order_relaxed);
 }
 
 std::uint64_t ConnectionBudget::timeouts() const {

@@ -1,6 +1,6 @@
 #include "pgobo/pqxx_driver.hpp"
 
-#include <dlfcn.h>
+#include <libpq-fe.h>
 
 #include <algorithm>
 #include <array>
@@ -20,51 +20,16 @@ namespace {
 // the PGconn private (connection_base::raw_connection()), so it is reached
 // through the one door C++ leaves open to private members: naming them in an
 // explicit template instantiation, where access is not checked
-// ([temp.spec.general]/6). libpq's functions are looked up at run time in
-// the libpq that libpqxx already loaded, because pgobo does not link libpq
-// itself.
-
-using PGconnHandle = pqxx::internal::pq::PGconn;
+// ([temp.spec.general]/6). libpqxx 7 makes this public; drop this then.
 
 template <auto RawConnection>
 struct RawConnectionAccess {
-  friend PGconnHandle* raw_pgconn(const pqxx::connection_base& connection) {
+  friend const PGconn* raw_pgconn(const pqxx::connection_base& connection) {
     return (connection.*RawConnection)();
   }
 };
 template struct RawConnectionAccess<&pqxx::connection_base::raw_connection>;
-PGconnHandle* raw_pgconn(const pqxx::connection_base& connection);
-
-// Values of libpq's ConnStatusType / PGTransactionStatusType (libpq-fe.h),
-// stable since PostgreSQL 7.4.
-constexpr int kConnectionOk = 0;
-constexpr int kTransIdle = 0;
-constexpr int kTransActive = 1;
-constexpr int kTransInTransaction = 2;
-constexpr int kTransInError = 3;
-
-struct LibpqStatus {
-  using Function = int (*)(const PGconnHandle*);
-  Function status = nullptr;
-  Function transaction_status = nullptr;
-
-  static const LibpqStatus& get() {
-    static const LibpqStatus functions = [] {
-      LibpqStatus f;
-      // NOLINTBEGIN(cppcoreguidelines-pro-type-reinterpret-cast)
-      f.status = reinterpret_cast<Function>(dlsym(RTLD_DEFAULT, "PQstatus"));
-      f.transaction_status = reinterpret_cast<Function>(dlsym(RTLD_DEFAULT, "PQtransactionStatus"));
-      // NOLINTEND(cppcoreguidelines-pro-type-reinterpret-cast)
-      if (f.status == nullptr || f.transaction_status == nullptr) {
-        logger()->error(
-            "pgobo: libpq's PQstatus/PQtransactionStatus not found; connections returned to a "
-            "pool are always rolled back");
-      }
-      return f;
-    }();
-    return functions;
-  }
-};
+const PGconn* raw_pgconn(const pqxx::connection_base& connection);
 
 // --- connect errors --------------------------------------------------------
 
@@ -137,7 +102,10 @@ std::unique_ptr<pqxx::connection> PqxxDriver::open(const ConnectionParams& param
     // it, instead of libpqxx quietly reconnecting (with a stale password).
     connection->inhibit_reactivation(true);
 #pragma GCC diagnostic pop
+    if (rls_bypass_ != RlsBypass::allow) check_rls_bypass(*connection, params);
     return connection;
+  } catch (const UnsafeRole&) {
+    throw;
   } catch (const std::exception& e) {
     // broken_connection for every login failure; anything else (a conninfo
     // libpq cannot parse…) goes through the same masking of the password.
@@ -145,22 +113,41 @@ std::unique_ptr<pqxx::connection> PqxxDriver::open(const ConnectionParams& param
   }
 }
 
+void PqxxDriver::check_rls_bypass(pqxx::connection& connection,
+                                  const ConnectionParams& params) const {
+  pqxx::nontransaction tx(connection);
+  const auto row = tx.exec(
+      "SELECT rolsuper, rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = current_user")[0];
+  const bool superuser = row[0].as<bool>();
+  const bool bypassrls = row[1].as<bool>();
+  if (!superuser && !bypassrls) return;
+  const std::string what = std::string("role '") + params.user + "' is " +
+                           (superuser ? "a SUPERUSER" : "BYPASSRLS") +
+                           ": row-level security does not apply to it";
+  if (rls_bypass_ == RlsBypass::warn) {
+    logger()->warn("pgobo: {}; allowed by configuration (allow_rls_bypass_roles)", what);
+    return;
+  }
+  throw UnsafeRole(what +
+                   ", so a user pool refuses it; log users in as roles without SUPERUSER and "
+                   "BYPASSRLS, or set allow_rls_bypass_roles to accept this");
+}
+
 ConnectionState PqxxDriver::state(pqxx::connection& connection) const noexcept {
   if (!connection.is_open()) return ConnectionState::broken;
-  const auto& libpq = LibpqStatus::get();
-  if (libpq.status == nullptr) return ConnectionState::in_transaction;  // roll back to be safe
-  const PGconnHandle* handle = raw_pgconn(connection);
-  if (handle == nullptr || libpq.status(handle) != kConnectionOk) return ConnectionState::broken;
-  switch (libpq.transaction_status(handle)) {
-    case kTransIdle:
+  const PGconn* handle = raw_pgconn(connection);
+  if (handle == nullptr || PQstatus(handle) != CONNECTION_OK) return ConnectionState::broken;
+  switch (PQtransactionStatus(handle)) {
+    case PQTRANS_IDLE:
       return ConnectionState::idle;
-    case kTransInTransaction:
-    case kTransInError:
+    case PQTRANS_INTRANS:
+    case PQTRANS_INERROR:
       return ConnectionState::in_transaction;
-    case kTransActive:  // a statement still running: its results would reach the next user
-    default:            // PQTRANS_UNKNOWN: the connection is bad
-      return ConnectionState::broken;
+    case PQTRANS_ACTIVE:   // a statement still running: its results would reach the next user
+    case PQTRANS_UNKNOWN:  // the connection is bad
+      break;
   }
+  return ConnectionState::broken;
 }
 
 bool PqxxDriver::rollback(pqxx::connection& connection) const noexcept {

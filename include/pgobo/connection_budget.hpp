@@ -17,6 +17,7 @@
 #pragma once
 
 #include <chrono>
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -51,6 +52,11 @@ class ConnectionBudget {
   [[nodiscard]] std::size_t max_total() const noexcept { return max_total_; }
   [[nodiscard]] std::size_t in_use() const;
   [[nodiscard]] std::size_t waiting() const;
+  // waiting() > 0, read without the lock: pools call it on every release to
+  // close, rather than keep idle, a connection another pool is waiting for.
+  [[nodiscard]] bool has_waiters() const noexcept {
+    return waiting_.load(std::memory_order_relaxed) > 0;
+  }
   // How many acquire() calls gave up at their deadline, and how many idle
   // connections the evictor closed for a waiter.
   [[nodiscard]] std::uint64_t timeouts() const;
@@ -73,7 +79,7 @@ class ConnectionBudget {
   const std::size_t max_total_;
   mutable std::mutex mutex_;
   std::size_t in_use_ = 0;
-  std::size_t waiting_ = 0;
+  std::atomic<std::size_t> waiting_{0};  // written under mutex_
   bool closed_ = false;
   Waiter* head_ = nullptr;
   Waiter* tail_ = nullptr;

@@ -96,11 +96,12 @@ class SqlPolicyError : public Error {
   using Error::Error;
 };
 
-// A user pool's role may bypass row-level security (SUPERUSER or BYPASSRLS)
-// and the configuration does not allow that.
-class UnsafeRole : public Error {
+// A user pool logged in as a role that may bypass row-level security
+// (SUPERUSER or BYPASSRLS) and the configuration does not allow that. The
+// connection was closed before any statement of the user ran on it.
+class UnsafeRole : public ConnectError {
  public:
-  using Error::Error;
+  using ConnectError::ConnectError;
 };
 
 }  // namespace pgobo

@@ -4,9 +4,22 @@
 // this one is for quick starts and examples.
 #pragma once
 
+#include "pgobo/config.hpp"
+#include "pgobo/connection_budget.hpp"
 #include "pgobo/connection_params.hpp"
+#include "pgobo/context.hpp"
 #include "pgobo/credentials.hpp"
 #include "pgobo/errors.hpp"
+#include "pgobo/identity.hpp"
+#include "pgobo/lakebase.hpp"
 #include "pgobo/log.hpp"
+#include "pgobo/pool.hpp"
+#include "pgobo/pool_manager.hpp"
+#include "pgobo/pool_options.hpp"
+#include "pgobo/pqxx_driver.hpp"
+#include "pgobo/routing_pool.hpp"
 #include "pgobo/secret.hpp"
+#include "pgobo/sql_policy.hpp"
+#include "pgobo/stats.hpp"
 #include "pgobo/version.hpp"
+#include "pgobo/workspace.hpp"

@@ -28,7 +28,8 @@
 // in tests) and its clock (for ages: idle time, lifetime, backoff; deadlines
 // of blocking waits always use std::chrono::steady_clock).
 //
-// Thread-safe. A pool must outlive its leases.
+// Thread-safe. A pool must outlive its leases (Lease::keep_alive() can see to
+// that for a pool owned by a shared_ptr).
 #pragma once
 
 #include <algorithm>
@@ -81,12 +82,15 @@ class BasicPool {
    public:
     Lease() noexcept = default;
     Lease(Lease&& other) noexcept
-        : pool_(std::exchange(other.pool_, nullptr)), slot_(std::exchange(other.slot_, nullptr)) {}
+        : pool_(std::exchange(other.pool_, nullptr)),
+          slot_(std::exchange(other.slot_, nullptr)),
+          owner_(std::move(other.owner_)) {}
     Lease& operator=(Lease&& other) noexcept {
       if (this != &other) {
         release();
         pool_ = std::exchange(other.pool_, nullptr);
         slot_ = std::exchange(other.slot_, nullptr);
+        owner_ = std::move(other.owner_);
       }
       return *this;
     }
@@ -103,6 +107,7 @@ class BasicPool {
     // Gives the connection back now.
     void release() noexcept {
       if (slot_ != nullptr) std::exchange(pool_, nullptr)->release(std::exchange(slot_, nullptr));
+      owner_.reset();  // after the connection is back: this may destroy the pool
     }
     // Closes the connection instead of giving it back: for session state
     // that must not reach the next borrower, or a connection you know is bad.
@@ -110,7 +115,12 @@ class BasicPool {
       if (slot_ != nullptr) {
         std::exchange(pool_, nullptr)->release(std::exchange(slot_, nullptr), /*discard=*/true);
       }
+      owner_.reset();
     }
+    // Keeps `owner` (the shared_ptr that owns the pool) alive until the
+    // connection is back, so a pool held only by a PoolManager cannot be
+    // destroyed under an outstanding lease.
+    void keep_alive(std::shared_ptr<const void> owner) noexcept { owner_ = std::move(owner); }
 
    private:
     friend class BasicPool;
@@ -118,6 +128,7 @@ class BasicPool {
 
     BasicPool* pool_ = nullptr;
     Slot* slot_ = nullptr;
+    std::shared_ptr<const void> owner_;
   };
 
   // Throws ConfigError if options.validate() does.
@@ -695,6 +706,10 @@ class BasicPool {
         reason = CloseReason::max_lifetime;
       } else if (closing) {
         reason = CloseReason::pool_ended;
+      } else if (waiters_.empty() && options_.budget && options_.budget->has_waiters()) {
+        // Another pool is waiting for the shared limit and nobody here wants
+        // this connection: closing it hands its slot over (a lock-free check).
+        reason = CloseReason::evicted;
       } else {
         slot->returned_at = now;
         give_back_locked(slot);

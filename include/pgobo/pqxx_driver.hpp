@@ -29,13 +29,26 @@
 
 namespace pgobo {
 
+// What open() does when the role it logged in as could bypass row-level
+// security (SUPERUSER or BYPASSRLS), for pools that act for a user.
+enum class RlsBypass {
+  allow,   // no check (the service principal's pool)
+  warn,    // check, log a warning, use the connection
+  refuse,  // check, close the connection, throw UnsafeRole (user pools' default)
+};
+
 class PqxxDriver {
  public:
   using Connection = pqxx::connection;
 
+  PqxxDriver() = default;
+  explicit PqxxDriver(RlsBypass rls_bypass) noexcept : rls_bypass_(rls_bypass) {}
+
   // Opens a connection with ConnectionParams::to_conninfo(password) (no
   // password if empty). Throws AuthenticationFailed, ServerUnavailable or
-  // TooManyConnections with libpq's text, the password masked.
+  // TooManyConnections with libpq's text, the password masked; UnsafeRole
+  // when the RlsBypass check refuses the role (one extra round trip per new
+  // connection, none when allowed).
   [[nodiscard]] std::unique_ptr<pqxx::connection> open(const ConnectionParams& params,
                                                        const Secret& password) const;
 
@@ -56,6 +69,23 @@ class PqxxDriver {
     pqxx::nontransaction tx(connection);
     return tx.exec_params(std::string(sql), params...);
   }
+
+  // One statement inside BEGIN READ ONLY … ROLLBACK: PostgreSQL refuses any
+  // write, also one hidden in a CTE or a function. What
+  // RoutingPool::query_read_only() runs after the SQL policy.
+  template <class... Params>
+  [[nodiscard]] pqxx::result query_read_only(pqxx::connection& connection, std::string_view sql,
+                                             const Params&... params) const {
+    pqxx::read_transaction tx(connection);
+    pqxx::result result = tx.exec_params(std::string(sql), params...);
+    tx.abort();
+    return result;
+  }
+
+ private:
+  void check_rls_bypass(pqxx::connection& connection, const ConnectionParams& params) const;
+
+  RlsBypass rls_bypass_ = RlsBypass::allow;
 };
 
 // Throws the pgobo error that libpq's connect failure text `libpq_message`

@@ -93,8 +93,8 @@ struct DriverState {
 // begin() a transaction, kill() the backend, look at what ran on it.
 class FakeConnection {
  public:
-  FakeConnection(std::shared_ptr<detail_fake::DriverState> state, int id)
-      : state_(std::move(state)), id_(id) {}
+  FakeConnection(std::shared_ptr<detail_fake::DriverState> state, int id, std::string user)
+      : state_(std::move(state)), id_(id), user_(std::move(user)) {}
   FakeConnection(const FakeConnection&) = delete;
   FakeConnection& operator=(const FakeConnection&) = delete;
   ~FakeConnection() {
@@ -105,6 +105,8 @@ class FakeConnection {
 
   // 1, 2, 3… in the order the driver opened them.
   [[nodiscard]] int id() const noexcept { return id_; }
+  // The role it logged in as (ConnectionParams::user at open).
+  [[nodiscard]] const std::string& user() const noexcept { return user_; }
 
   void begin() noexcept { in_transaction_ = true; }
   void commit() noexcept { in_transaction_ = false; }
@@ -121,6 +123,7 @@ class FakeConnection {
   friend class FakeDriver;
   std::shared_ptr<detail_fake::DriverState> state_;
   int id_;
+  std::string user_;
   bool in_transaction_ = false;
   bool broken_ = false;
   std::vector<std::string> statements_;
@@ -131,6 +134,7 @@ struct FakeResult {
   int connection_id = 0;
   std::string sql;
   std::size_t parameter_count = 0;
+  std::string user;  // the role of the connection it ran on
 };
 
 class FakeDriver {
@@ -207,7 +211,7 @@ class FakeDriver {
 
   // --- the PoolDriver interface ------------------------------------------
 
-  std::unique_ptr<FakeConnection> open(const ConnectionParams&, const Secret& password) {
+  std::unique_ptr<FakeConnection> open(const ConnectionParams& params, const Secret& password) {
     std::unique_lock lock(state_->mutex);
     ++state_->open_calls;
     state_->passwords.push_back(password.reveal());
@@ -225,7 +229,7 @@ class FakeDriver {
     if (state_->failing_forever) std::rethrow_exception(state_->failing_forever);
     const int id = static_cast<int>(++state_->opened);
     state_->peak = std::max(state_->peak, state_->opened - state_->closed);
-    return std::make_unique<FakeConnection>(state_, id);
+    return std::make_unique<FakeConnection>(state_, id, params.user);
   }
 
   ConnectionState state(FakeConnection& connection) noexcept {
@@ -254,7 +258,15 @@ class FakeDriver {
   template <class... Params>
   FakeResult query(FakeConnection& connection, std::string_view sql, const Params&...) {
     connection.statements_.emplace_back(sql);
-    return FakeResult{connection.id(), std::string(sql), sizeof...(Params)};
+    return FakeResult{connection.id(), std::string(sql), sizeof...(Params), connection.user()};
+  }
+
+  template <class... Params>
+  FakeResult query_read_only(FakeConnection& connection, std::string_view sql, const Params&...) {
+    connection.statements_.emplace_back("BEGIN READ ONLY");
+    connection.statements_.emplace_back(sql);
+    connection.statements_.emplace_back("ROLLBACK");
+    return FakeResult{connection.id(), std::string(sql), sizeof...(Params), connection.user()};
   }
 
  private:

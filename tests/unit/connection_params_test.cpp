@@ -1,7 +1,6 @@
 // ConnectionParams::to_conninfo(): every value survives libpq's own parser
 // (PQconninfoParse), whatever bytes it holds, and server settings survive the
 // server's split of `options`.
-#include <dlfcn.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
@@ -23,41 +22,14 @@ using pgobo::SslMode;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// libpq's functions, looked up at run time: the unit test binary is linked
-// with libpqxx, which loads libpq, but not with libpq itself (its pkg-config
-// file does not name it), so a direct call would not link.
-struct Libpq {
-  decltype(&PQconninfoParse) conninfo_parse;
-  decltype(&PQconninfoFree) conninfo_free;
-  decltype(&PQfreemem) freemem;
-};
-
-const Libpq& libpq() {
-  static const Libpq functions = [] {
-    Libpq f{};
-    f.conninfo_parse =
-        reinterpret_cast<decltype(&PQconninfoParse)>(dlsym(RTLD_DEFAULT, "PQconninfoParse"));
-    f.conninfo_free =
-        reinterpret_cast<decltype(&PQconninfoFree)>(dlsym(RTLD_DEFAULT, "PQconninfoFree"));
-    f.freemem = reinterpret_cast<decltype(&PQfreemem)>(dlsym(RTLD_DEFAULT, "PQfreemem"));
-    return f;
-  }();
-  return functions;
-}
-
 // What libpq makes of a conninfo string: keyword → value, for the keywords it
 // was given. Fails the test if libpq refuses the string.
 std::map<std::string, std::string> parse_with_libpq(const std::string& conninfo) {
   std::map<std::string, std::string> values;
-  const Libpq& pq = libpq();
-  if (!pq.conninfo_parse || !pq.conninfo_free || !pq.freemem) {
-    ADD_FAILURE() << "libpq is not loaded in this process";
-    return values;
-  }
   char* error = nullptr;
-  PQconninfoOption* options = pq.conninfo_parse(conninfo.c_str(), &error);
-  std::unique_ptr<char, decltype(&PQfreemem)> error_guard(error, pq.freemem);
-  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> guard(options, pq.conninfo_free);
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  std::unique_ptr<char, decltype(&PQfreemem)> error_guard(error, &PQfreemem);
+  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> guard(options, &PQconninfoFree);
   if (options == nullptr) {
     ADD_FAILURE() << "libpq refused the conninfo: " << (error ? error : "out of memory");
     return values;

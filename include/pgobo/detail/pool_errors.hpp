@@ -20,6 +20,7 @@ enum class ConnectFailure {
   too_many,        // TooManyConnections
   connect,         // another ConnectError
   credential,      // CredentialError
+  unsafe_role,     // UnsafeRole
   other,           // anything else (reported as ConnectError)
 };
 
@@ -27,6 +28,9 @@ enum class ConnectFailure {
 [[nodiscard]] inline ConnectFailure classify_current_exception(std::string& message) noexcept {
   try {
     throw;
+  } catch (const UnsafeRole& e) {
+    message = e.what();
+    return ConnectFailure::unsafe_role;
   } catch (const AuthenticationFailed& e) {
     message = e.what();
     return ConnectFailure::authentication;
@@ -61,6 +65,8 @@ enum class ConnectFailure {
       throw TooManyConnections(message);
     case ConnectFailure::credential:
       throw CredentialError(message);
+    case ConnectFailure::unsafe_role:
+      throw UnsafeRole(message);
     case ConnectFailure::connect:
     case ConnectFailure::other:
       break;

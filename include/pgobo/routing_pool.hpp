@@ -1,0 +1,256 @@
+// pgobo/routing_pool.hpp — one pool API that runs each statement as the user
+// behind the current request.
+//
+//   auto db = pgobo::RoutingPool::from_env();   // PGHOST, LAKEBASE_ENDPOINT, …
+//
+//   db->query("SELECT count(*) FROM app.notes");         // no user: the service principal
+//   {
+//     pgobo::UserScope scope(pgobo::make_user_context("u-1", "alice@example.com", token));
+//     db->query("SELECT * FROM app.notes");              // alice's pool: RLS sees alice
+//   }
+//   db->as_user(bob).query("SELECT * FROM app.notes");   // bob, whatever the thread's context
+//
+// query(), query_read_only() and connect() read current_user(): null means the
+// service principal's pool, a user means that user's pool in the PoolManager.
+// end() closes both. Counts report the pool the caller would be routed to;
+// stats() reports all of them.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "pgobo/config.hpp"
+#include "pgobo/context.hpp"
+#include "pgobo/identity.hpp"
+#include "pgobo/pool.hpp"
+#include "pgobo/pool_manager.hpp"
+#include "pgobo/sql_policy.hpp"
+#include "pgobo/stats.hpp"
+
+namespace pgobo {
+
+// Everything a RoutingPool needs. The service principal's pool comes from
+// `service`; user pools share its host, port, database, sslmode and server
+// settings, with the user's role and the user's credentials.
+struct RoutingConfig {
+  PoolConfig service;
+
+  // Sizes and timeouts of each user pool (its connection is taken from
+  // `service`). Default: 3 connections, 30 s idle, as the reference.
+  PoolOptions user_pool = PoolManager::Options::default_user_pool();
+  // The role a user logs in as. Null: the key (email, else user id).
+  std::function<std::string(const UserContext&)> role_for;
+  // A user pool's password source. Null: Lakebase credentials bought with
+  // the user's forwarded token, which needs service.lakebase_endpoint.
+  std::function<std::shared_ptr<CredentialProvider>(const UserContext&)> user_credentials;
+  std::size_t max_total_connections = 0;  // over all user pools; 0 = no limit
+  std::size_t max_pools = 0;              // 0 = no limit
+  std::chrono::milliseconds sweep_interval{5'000};
+  // Log in user pools even as a role that bypasses row-level security
+  // (SUPERUSER or BYPASSRLS), with a warning. Off: such a login fails with
+  // UnsafeRole.
+  bool allow_rls_bypass_roles = false;
+
+  // PoolConfig::from_env() plus PGOBO_USER_POOL_MAX_SIZE,
+  // PGOBO_USER_POOL_IDLE_TIMEOUT_MS, PGOBO_MAX_TOTAL_CONNECTIONS,
+  // PGOBO_MAX_POOLS, PGOBO_SWEEP_INTERVAL_MS, PGOBO_ALLOW_RLS_BYPASS_ROLES.
+  [[nodiscard]] static RoutingConfig from_env();
+  [[nodiscard]] static RoutingConfig from_env(const EnvLookup& lookup);
+};
+
+// Counts of the service principal's pool and of all user pools.
+struct RoutingStats {
+  PoolStats service;
+  PoolManagerStats users;
+};
+void to_json(nlohmann::json& out, const RoutingStats& stats);
+
+template <PoolDriver Driver>
+class BasicRoutingPool;
+
+// A RoutingPool bound to one user, whatever the calling thread's context.
+// Holds a reference to its RoutingPool, which must outlive it.
+template <PoolDriver Driver>
+class BasicUserHandle {
+ public:
+  using Router = BasicRoutingPool<Driver>;
+
+  BasicUserHandle(Router& router, std::shared_ptr<const UserContext> user)
+      : router_(&router), user_(std::move(user)) {}
+
+  template <class... Params>
+  auto query(std::string_view sql, const Params&... params) {
+    const UserScope scope(user_);
+    return router_->query(sql, params...);
+  }
+  template <class... Params>
+  auto query_read_only(std::string_view sql, const Params&... params) {
+    const UserScope scope(user_);
+    return router_->query_read_only(sql, params...);
+  }
+  [[nodiscard]] auto connect() {
+    const UserScope scope(user_);
+    return router_->connect();
+  }
+  [[nodiscard]] ConnectionParams pg_config() const {
+    const UserScope scope(user_);
+    return router_->pg_config();
+  }
+  [[nodiscard]] std::size_t total_count() const {
+    const UserScope scope(user_);
+    return router_->total_count();
+  }
+  [[nodiscard]] std::size_t idle_count() const {
+    const UserScope scope(user_);
+    return router_->idle_count();
+  }
+  [[nodiscard]] std::size_t waiting_count() const {
+    const UserScope scope(user_);
+    return router_->waiting_count();
+  }
+  [[nodiscard]] const UserContext& user() const noexcept { return *user_; }
+
+ private:
+  Router* router_;
+  std::shared_ptr<const UserContext> user_;
+};
+
+template <PoolDriver Driver>
+class BasicRoutingPool {
+ public:
+  using Pool = BasicPool<Driver>;
+  using Manager = BasicPoolManager<Driver>;
+  using Lease = typename Pool::Lease;
+  using UserHandle = BasicUserHandle<Driver>;
+
+  // The service principal's pool and the manager's options, already built.
+  // create() and from_env() build them from a RoutingConfig.
+  // `user_driver` opens the user pools' connections (for PqxxDriver: with
+  // the row-level-security bypass check).
+  BasicRoutingPool(std::shared_ptr<Pool> service, typename Manager::Options users,
+                   Driver user_driver = Driver{})
+      : user_driver_(user_driver),
+        service_(std::move(service)),
+        manager_(std::make_unique<Manager>(std::move(users), std::move(user_driver))) {
+    manager_->reap_also(service_);
+  }
+
+  BasicRoutingPool(const BasicRoutingPool&) = delete;
+  BasicRoutingPool& operator=(const BasicRoutingPool&) = delete;
+  ~BasicRoutingPool() { end(); }
+
+  // One statement on the active identity's pool (exec_params for Pool).
+  template <class... Params>
+  auto query(std::string_view sql, const Params&... params) {
+    if (const UserContext* user = current_user_ptr()) {
+      // The local reference keeps the pool alive while the statement runs.
+      const auto pool = manager_->get_pool(*user);
+      return pool->query(sql, params...);
+    }
+    return service_->query(sql, params...);
+  }
+
+  // The statement must pass the read-only policy (sql_policy.hpp), then runs
+  // inside BEGIN READ ONLY … ROLLBACK on one connection of the active pool, so
+  // PostgreSQL refuses any write the policy could not see.
+  template <class... Params>
+  requires requires(Driver& d, typename Driver::Connection& c) { d.query_read_only(c, ""); }
+  auto query_read_only(std::string_view sql, const Params&... params) {
+    check_read_only(sql);
+    Lease lease = connect();
+    return user_driver_.query_read_only(*lease, sql, params...);
+  }
+
+  // A connection of the active identity's pool; it keeps that pool alive
+  // until it is released.
+  [[nodiscard]] Lease connect() {
+    if (const UserContext* user = current_user_ptr()) {
+      auto pool = manager_->get_pool(*user);
+      Lease lease = pool->connect();
+      lease.keep_alive(std::move(pool));
+      return lease;
+    }
+    return service_->connect();
+  }
+
+  // Bound to `user` for every call, whatever the thread's context: unlike
+  // the reference's asUser(req).pool, nothing can fall back to the service.
+  [[nodiscard]] UserHandle as_user(UserContext user) {
+    return UserHandle(*this, std::make_shared<const UserContext>(std::move(user)));
+  }
+  [[nodiscard]] UserHandle as_user(std::shared_ptr<const UserContext> user) {
+    if (!user) throw AuthenticationError("as_user: no user context given");
+    return UserHandle(*this, std::move(user));
+  }
+
+  // Where and as whom the active identity connects, without any password:
+  // for code that opens its own connections (e.g. an ORM).
+  [[nodiscard]] ConnectionParams pg_config() const {
+    if (const UserContext* user = current_user_ptr()) {
+      ConnectionParams params = manager_->options().user_pool.connection;
+      params.user =
+          manager_->options().role_for ? manager_->options().role_for(*user) : user->key();
+      return params;
+    }
+    return service_->options().connection;
+  }
+
+  // Closes the service principal's pool and every user pool; stops the
+  // sweeper. Idempotent.
+  void end() {
+    manager_->close_all();
+    service_->end();
+  }
+
+  // Of the pool the caller would be routed to (0 for a user without a pool yet).
+  [[nodiscard]] std::size_t total_count() const {
+    return with_active_pool([](const Pool& p) { return p.total_count(); });
+  }
+  [[nodiscard]] std::size_t idle_count() const {
+    return with_active_pool([](const Pool& p) { return p.idle_count(); });
+  }
+  [[nodiscard]] std::size_t waiting_count() const {
+    return with_active_pool([](const Pool& p) { return p.waiting_count(); });
+  }
+
+  [[nodiscard]] RoutingStats stats() const {
+    return RoutingStats{service_->stats(), manager_->stats()};
+  }
+
+  [[nodiscard]] Pool& service_pool() noexcept { return *service_; }
+  [[nodiscard]] Manager& manager() noexcept { return *manager_; }
+
+ private:
+  template <class F>
+  std::size_t with_active_pool(F f) const {
+    if (const UserContext* user = current_user_ptr()) {
+      const auto pool = manager_->find_pool(user->key());
+      return pool ? f(*pool) : 0;
+    }
+    return f(*service_);
+  }
+
+  Driver user_driver_;  // stateless use only: runs statements on leased connections
+  std::shared_ptr<Pool> service_;
+  std::unique_ptr<Manager> manager_;
+};
+
+// The router over libpqxx, built from configuration.
+class RoutingPool : public BasicRoutingPool<PqxxDriver> {
+ public:
+  using BasicRoutingPool<PqxxDriver>::BasicRoutingPool;
+
+  // Builds the service principal's pool (credentials wired: static password
+  // or Lakebase OAuth) and the user pools' manager. Throws ConfigError.
+  [[nodiscard]] static std::unique_ptr<RoutingPool> create(RoutingConfig config);
+  [[nodiscard]] static std::unique_ptr<RoutingPool> from_env();
+};
+
+using UserHandle = BasicUserHandle<PqxxDriver>;
+
+}  // namespace pgobo
