@@ -1,0 +1,515 @@
+// RoutingPool against a real PostgreSQL over time and under load: many users
+// at once never see each other's connections, a token and password rotation
+// mid-load fails no query, the sweeper closes what sits idle, the global
+// connection limit holds on the server, and end() leaves nothing behind.
+// pg_stat_activity, sampled from a thread of its own, is the judge of how many
+// backends each role really had.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <iostream>
+#include <latch>
+#include <memory>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fake_driver.hpp"  // eventually()
+#include "pg_fixture.hpp"
+#include "pgobo/context.hpp"
+#include "pgobo/routing_pool.hpp"
+
+namespace pgobo::test {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using Clock = std::chrono::steady_clock;
+using UserPtr = std::shared_ptr<const UserContext>;
+
+// Samples pg_stat_activity on its own thread and connection until stop():
+// the most client backends seen at once for any one role, and for all roles
+// together, among the roles matching a LIKE pattern.
+class BackendSampler {
+ public:
+  struct Peaks {
+    int per_role = 0;
+    int total = 0;
+    int samples = 0;
+  };
+
+  BackendSampler(const std::string& conninfo, std::string role_pattern)
+      : connection_(conninfo), pattern_(std::move(role_pattern)), thread_([this] { run(); }) {}
+  BackendSampler(const BackendSampler&) = delete;
+  BackendSampler& operator=(const BackendSampler&) = delete;
+  ~BackendSampler() { (void)stop(); }
+
+  Peaks stop() {
+    {
+      const std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    stop_requested_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    return peaks_;  // written only by the joined thread
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      lock.unlock();
+      sample();
+      lock.lock();
+      stop_requested_.wait_for(lock, 1ms, [this] { return stopping_; });
+    }
+  }
+
+  void sample() {
+    pqxx::nontransaction tx(connection_);
+    const pqxx::result rows = tx.exec_params(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE usename LIKE $1 AND backend_type = 'client backend' GROUP BY usename",
+        pattern_);
+    int total = 0;
+    for (const auto& row : rows) {
+      const int backends = row[0].as<int>();
+      peaks_.per_role = std::max(peaks_.per_role, backends);
+      total += backends;
+    }
+    peaks_.total = std::max(peaks_.total, total);
+    ++peaks_.samples;
+  }
+
+  pqxx::connection connection_;
+  std::string pattern_;
+  Peaks peaks_;
+  std::mutex mutex_;
+  std::condition_variable stop_requested_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts once the rest exists
+};
+
+// The first failure of many threads, for the assertion message.
+class FirstFailure {
+ public:
+  void record(const std::string& what) {
+    ++count_;
+    const std::lock_guard lock(mutex_);
+    if (first_.empty()) first_ = what;
+  }
+  [[nodiscard]] int count() const { return count_.load(); }
+  [[nodiscard]] std::string first() const {
+    const std::lock_guard lock(mutex_);
+    return first_;
+  }
+
+ private:
+  std::atomic<int> count_{0};
+  mutable std::mutex mutex_;
+  std::string first_;
+};
+
+// Threads of this process, from /proc/self/task.
+std::size_t thread_count() {
+  const std::filesystem::directory_iterator tasks("/proc/self/task");
+  return static_cast<std::size_t>(std::distance(begin(tasks), end(tasks)));
+}
+
+// Prints a measurement next to the test's result.
+void report(const std::string& what) {
+  std::cout << "[ measured ] " << what << std::endl;
+  ::testing::Test::RecordProperty("measured", what);
+}
+
+class RoutingLifecycle : public PgTest {
+ protected:
+  [[nodiscard]] RoutingConfig config() const {
+    RoutingConfig c;
+    c.service.pool.name = "sp";
+    c.service.pool.connection.host = server().host;
+    c.service.pool.connection.port = static_cast<std::uint16_t>(server().port);
+    c.service.pool.connection.dbname = server().database;
+    c.service.pool.connection.user = kServiceRole;
+    c.service.pool.connection.sslmode = SslMode::disable;
+    c.service.pool.connection.application_name = "pgobo-routing-test";
+    c.service.pool.connection.connect_timeout = 5s;
+    c.service.pool.max_size = 3;
+    c.service.password = Secret(password_for(kServiceRole));
+    c.user_credentials = [](const UserContext& u) {
+      return std::make_shared<StaticPassword>(Secret(password_for(u.key())));
+    };
+    c.user_pool.max_size = 3;
+    c.sweep_interval = 0ms;
+    return c;
+  }
+
+  static UserPtr user(const std::string& email, const std::string& token) {
+    return std::make_shared<const UserContext>(make_user_context("id-" + email, email, token));
+  }
+
+  // `count` users "<prefix>00@example.com"…, each with a login role.
+  std::vector<UserPtr> make_users(const std::string& prefix, int count) {
+    std::vector<UserPtr> users;
+    auto conn = superuser();
+    pqxx::work tx(conn);
+    for (int i = 0; i < count; ++i) {
+      const std::string email = prefix + (i < 10 ? "0" : "") + std::to_string(i) + "@example.com";
+      ensure_user_role(tx, email);
+      users.push_back(user(email, "token-of-" + email));
+    }
+    tx.commit();
+    return users;
+  }
+
+  [[nodiscard]] std::set<int> backend_pids(const std::string& role) const {
+    auto conn = superuser();
+    pqxx::nontransaction tx(conn);
+    std::set<int> pids;
+    for (const auto& row :
+         tx.exec_params("SELECT pid FROM pg_stat_activity WHERE usename = $1", role)) {
+      pids.insert(row[0].as<int>());
+    }
+    return pids;
+  }
+
+  static std::string current_role(pqxx::connection& connection) {
+    pqxx::nontransaction tx(connection);
+    return tx.exec("SELECT current_user")[0][0].as<std::string>();
+  }
+};
+
+// --- isolation under load -------------------------------------------------------
+
+TEST_F(RoutingLifecycle, UnderLoadEveryQueryRunsAsItsOwnUserWithinItsPoolsSize) {
+  constexpr int kThreads = 8;
+  constexpr int kUsers = 20;
+  constexpr int kQueriesPerThread = 2'000;
+  constexpr std::size_t kPerUser = 3;
+  const auto users = make_users("load", kUsers);
+  RoutingConfig c = config();
+  c.user_pool.max_size = kPerUser;
+  auto db = RoutingPool::create(std::move(c));
+  BackendSampler sampler(server().superuser_conninfo(), "load%");
+
+  std::atomic<int> mismatches{0};
+  std::atomic<int> queries{0};
+  FirstFailure failures;
+  std::latch start(kThreads);
+  const auto started = Clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 random(static_cast<std::mt19937::result_type>(t));
+      std::uniform_int_distribution<std::size_t> pick(0, users.size() - 1);
+      start.arrive_and_wait();
+      for (int i = 0; i < kQueriesPerThread; ++i) {
+        const UserPtr& who = users[pick(random)];
+        try {
+          std::string role;
+          std::string expected = who->key();
+          switch (random() % 5) {
+            case 0: {  // now and then the service principal, between users
+              role = db->query("SELECT current_user")[0][0].as<std::string>();
+              expected = kServiceRole;
+              break;
+            }
+            case 1:
+            case 2: {
+              const UserScope scope(who);
+              role = db->query("SELECT current_user")[0][0].as<std::string>();
+              break;
+            }
+            default:
+              role = db->as_user(who).query("SELECT current_user")[0][0].as<std::string>();
+          }
+          if (role != expected) ++mismatches;
+          ++queries;
+        } catch (const std::exception& e) {
+          failures.record(e.what());
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  const auto elapsed = Clock::now() - started;
+  const auto peaks = sampler.stop();
+
+  EXPECT_EQ(failures.count(), 0) << failures.first();
+  EXPECT_EQ(queries.load(), kThreads * kQueriesPerThread);
+  EXPECT_EQ(mismatches.load(), 0);
+  EXPECT_LE(peaks.per_role, static_cast<int>(kPerUser));
+  EXPECT_GE(peaks.per_role, 1) << "the sampler saw the load";
+  EXPECT_EQ(db->stats().users.pools, static_cast<std::size_t>(kUsers));
+  report(std::to_string(queries.load()) + " queries (" + std::to_string(kThreads) + " threads x " +
+         std::to_string(kQueriesPerThread) + ", " + std::to_string(kUsers) + " users) in " +
+         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()) +
+         " ms; most backends of one role seen: " + std::to_string(peaks.per_role) +
+         ", of all load roles: " + std::to_string(peaks.total) + " over " +
+         std::to_string(peaks.samples) + " samples");
+}
+
+// --- token and password rotation --------------------------------------------------
+
+TEST_F(RoutingLifecycle, RotatingPasswordAndTokenMidLoadFailsNoQueryAndRebuildsOnce) {
+  const std::string old_password = password_for(kAlice);
+  const std::string new_password = password_for(kAlice) + "-rotated";
+  const UserPtr old_token = user(kAlice, "token-before-rotation");
+  const UserPtr new_token = user(kAlice, "token-after-rotation");
+  RoutingConfig c = config();
+  // The token buys the password, as a Lakebase credential would.
+  c.user_credentials = [old_password, new_password](const UserContext& u) {
+    const bool old = u.access_token().reveal() == "token-before-rotation";
+    return std::make_shared<StaticPassword>(Secret(old ? old_password : new_password));
+  };
+  auto db = RoutingPool::create(std::move(c));
+
+  // The old pool at its full size: after the password changes it must not
+  // need a new login (PostgreSQL keeps one password per role, Lakebase does
+  // not), only serve and drain.
+  std::set<int> old_pids;
+  {
+    std::vector<Lease> leases;
+    for (int i = 0; i < 3; ++i) leases.push_back(db->as_user(old_token).connect());
+    for (auto& lease : leases) {
+      pqxx::nontransaction tx(*lease);
+      old_pids.insert(tx.exec("SELECT pg_backend_pid()")[0][0].as<int>());
+    }
+  }
+  ASSERT_EQ(old_pids.size(), 3U);
+  const auto old_pool = db->manager().find_pool(kAlice);
+
+  std::atomic<bool> rotated{false};
+  std::atomic<bool> stopping{false};
+  std::atomic<int> before{0};
+  std::atomic<int> after{0};
+  std::atomic<int> mismatches{0};
+  FirstFailure failures;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 random(static_cast<std::mt19937::result_type>(t));
+      while (!stopping) {
+        const bool now_rotated = rotated;
+        // Requests already under way still carry the old token for a while.
+        const UserPtr& token = now_rotated && random() % 4 != 0 ? new_token : old_token;
+        try {
+          if (db->as_user(token).query("SELECT current_user")[0][0].as<std::string>() != kAlice) {
+            ++mismatches;
+          }
+          ++(now_rotated ? after : before);
+        } catch (const std::exception& e) {
+          failures.record(e.what());
+        }
+      }
+    });
+  }
+  ASSERT_TRUE(eventually([&] { return before >= 200 || failures.count() > 0; }));
+  {
+    auto conn = superuser();
+    pqxx::nontransaction tx(conn);
+    tx.exec("ALTER ROLE " + tx.quote_name(kAlice) + " PASSWORD " + tx.quote(new_password));
+  }
+  rotated = true;
+  const bool enough = eventually([&] { return after >= 400 || failures.count() > 0; });
+  stopping = true;
+  for (auto& thread : threads) thread.join();
+
+  EXPECT_TRUE(enough);
+  EXPECT_EQ(failures.count(), 0) << failures.first();
+  EXPECT_EQ(mismatches.load(), 0);
+  EXPECT_EQ(db->stats().users.rebuilds, 1U);
+  EXPECT_NE(db->manager().find_pool(kAlice), old_pool);
+  EXPECT_TRUE(eventually([&] { return old_pool->is_drained(); }));
+  EXPECT_TRUE(eventually([&] {
+    const auto live = backend_pids(kAlice);
+    return std::none_of(old_pids.begin(), old_pids.end(),
+                        [&](int pid) { return live.count(pid) > 0; });
+  })) << "the old pool's backends are gone once it drained";
+  EXPECT_GE(backend_pids(kAlice).size(), 1U) << "the new pool's";
+  report(std::to_string(before.load()) + " queries before and " + std::to_string(after.load()) +
+         " after the rotation; rebuilds: " + std::to_string(db->stats().users.rebuilds));
+}
+
+TEST_F(RoutingLifecycle, TwoLiveTokensInterleavedRebuildTheUsersPoolOnce) {
+  const UserPtr laptop = user(kAlice, "token-of-the-laptop");
+  const UserPtr phone = user(kAlice, "token-of-the-phone");
+  RoutingConfig c = config();
+  c.sweep_interval = 50ms;  // drops the replaced pool once it drained
+  auto db = RoutingPool::create(std::move(c));
+
+  FirstFailure failures;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        const UserPtr& token = (i + t) % 2 == 0 ? laptop : phone;
+        try {
+          (void)db->as_user(token).query("SELECT current_user");
+        } catch (const std::exception& e) {
+          failures.record(e.what());
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+
+  EXPECT_EQ(failures.count(), 0) << failures.first();
+  EXPECT_EQ(db->stats().users.rebuilds, 1U);
+  EXPECT_EQ(db->stats().users.pools_created, 1U);
+  EXPECT_TRUE(eventually([&] {
+    return db->stats().users.draining_pools == 0 && backends_of(kAlice) <= 3;
+  })) << "the replaced pool's backends are gone";
+}
+
+// --- the sweeper --------------------------------------------------------------------
+
+TEST_F(RoutingLifecycle, SweeperClosesIdleUserConnectionsAndDropsTheirPools) {
+  constexpr auto kIdleTimeout = 100ms;
+  RoutingConfig c = config();
+  c.sweep_interval = 50ms;
+  c.user_pool.idle_timeout = kIdleTimeout;
+  auto db = RoutingPool::create(std::move(c));
+
+  Clock::time_point released;
+  {
+    const Lease alice = db->as_user(user(kAlice, "t")).connect();
+    const Lease bob = db->as_user(user(kBob, "t")).connect();
+    ASSERT_EQ(db->manager().size(), 2U);
+    ASSERT_EQ(backends_of(kAlice), 1);
+    ASSERT_EQ(backends_of(kBob), 1);
+    released = Clock::now();
+  }
+
+  EXPECT_TRUE(eventually([&] { return db->manager().size() == 0; }));
+  EXPECT_GE(Clock::now() - released, kIdleTimeout) << "not before the idle timeout";
+  EXPECT_FALSE(db->manager().has_pool(kAlice));
+  EXPECT_EQ(db->stats().users.pools_removed, 2U);
+  EXPECT_EQ(db->stats().users.connections, 0U);
+  EXPECT_TRUE(eventually([&] { return backends_of(kAlice) == 0 && backends_of(kBob) == 0; }));
+}
+
+TEST_F(RoutingLifecycle, SweeperAlsoClosesTheServicePrincipalsIdleConnections) {
+  RoutingConfig c = config();
+  c.sweep_interval = 50ms;
+  c.service.pool.idle_timeout = 100ms;
+  auto db = RoutingPool::create(std::move(c));
+
+  {
+    const Lease lease = db->connect();
+    ASSERT_EQ(backends_of(kServiceRole), 1);
+  }
+
+  EXPECT_TRUE(eventually([&] { return db->total_count() == 0; }));
+  EXPECT_TRUE(eventually([&] { return backends_of(kServiceRole) == 0; }));
+}
+
+// --- the global connection limit ------------------------------------------------------
+
+TEST_F(RoutingLifecycle, GlobalLimitHoldsOnTheServerAndNoRequestWaitsPastItsDeadline) {
+  constexpr int kUsers = 30;
+  constexpr int kThreads = 12;
+  constexpr int kRequestsPerThread = 30;
+  constexpr std::size_t kLimit = 10;
+  constexpr auto kAcquireTimeout = 1000ms;
+  constexpr auto kMargin = 250ms;  // opening the connection itself, after the deadline check
+  const auto users = make_users("budget", kUsers);
+  RoutingConfig c = config();
+  c.max_total_connections = kLimit;
+  c.user_pool.acquire_timeout = kAcquireTimeout;
+  auto db = RoutingPool::create(std::move(c));
+  BackendSampler sampler(server().superuser_conninfo(), "budget%");
+
+  std::atomic<int> completed{0};
+  std::atomic<int> timed_out{0};
+  std::atomic<std::int64_t> longest_wait_us{0};
+  FirstFailure failures;
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 random(static_cast<std::mt19937::result_type>(t));
+      std::uniform_int_distribution<std::size_t> pick(0, users.size() - 1);
+      start.arrive_and_wait();
+      for (int i = 0; i < kRequestsPerThread; ++i) {
+        const UserPtr& who = users[pick(random)];
+        const auto asked = Clock::now();
+        const auto note_wait = [&] {
+          const auto waited =
+              std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - asked).count();
+          auto longest = longest_wait_us.load();
+          while (waited > longest && !longest_wait_us.compare_exchange_weak(longest, waited)) {
+          }
+        };
+        try {
+          Lease lease = db->as_user(who).connect();
+          note_wait();
+          pqxx::nontransaction tx(*lease);
+          if (tx.exec("SELECT current_user, pg_sleep(0.002)")[0][0].as<std::string>() ==
+              who->key()) {
+            ++completed;
+          } else {
+            failures.record("ran as another role than " + who->key());
+          }
+        } catch (const AcquireTimeout& e) {
+          note_wait();
+          ++timed_out;
+        } catch (const std::exception& e) {
+          failures.record(e.what());
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  const auto peaks = sampler.stop();
+  const auto stats = db->stats().users;
+
+  EXPECT_EQ(failures.count(), 0) << failures.first();
+  EXPECT_EQ(completed + timed_out, kThreads * kRequestsPerThread);
+  EXPECT_LE(peaks.total, static_cast<int>(kLimit));
+  EXPECT_LE(std::chrono::microseconds(longest_wait_us.load()), kAcquireTimeout + kMargin);
+  EXPECT_GT(stats.connection_evictions, 0U) << "the limit was reached and made room";
+  report(std::to_string(completed.load()) + " requests completed, " +
+         std::to_string(timed_out.load()) + " timed out; most user backends seen: " +
+         std::to_string(peaks.total) + " (limit " + std::to_string(kLimit) + ", " +
+         std::to_string(peaks.samples) + " samples); longest wait for a connection: " +
+         std::to_string(longest_wait_us.load() / 1000) +
+         " ms; evictions: " + std::to_string(stats.connection_evictions));
+}
+
+// --- end() ----------------------------------------------------------------------------
+
+TEST_F(RoutingLifecycle, EndLeavesNoBackendOfAnyRoleAndStopsTheSweeper) {
+  const std::size_t threads_before = thread_count();
+  RoutingConfig c = config();
+  c.sweep_interval = 50ms;
+  auto db = RoutingPool::create(std::move(c));
+  const std::size_t threads_running = thread_count();
+  const UserPtr alice = user(kAlice, "t");
+  (void)db->query("SELECT 1");
+  (void)db->as_user(alice).query("SELECT 1");
+  (void)db->as_user(user(kBob, "t")).query("SELECT 1");
+  ASSERT_EQ(backends_of(kServiceRole) + backends_of(kAlice) + backends_of(kBob), 3);
+
+  db->end();
+
+  EXPECT_EQ(threads_running, threads_before + 1) << "the sweeper ran";
+  EXPECT_EQ(thread_count(), threads_before) << "and has exited";
+  EXPECT_TRUE(eventually(
+      [&] { return backends_of(kServiceRole) + backends_of(kAlice) + backends_of(kBob) == 0; }));
+  EXPECT_THROW((void)db->query("SELECT 1"), PoolClosed);
+  EXPECT_THROW((void)db->as_user(alice).query("SELECT 1"), PoolClosed);
+}
+
+}  // namespace
+}  // namespace pgobo::test
