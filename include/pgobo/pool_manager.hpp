@@ -168,6 +168,25 @@ class BasicPoolManager {
     return create_or_replace(user, shard);
   }
 
+  // A connection of the user's pool (get_pool()), which the lease keeps
+  // alive. A pool replaced between being found and being asked for a
+  // connection (a new token, close_pool()) refuses new work; the request then
+  // goes to the pool that replaced it, so a rotation fails no request that
+  // arrived just before it. Throws what get_pool() and Pool::connect() throw.
+  [[nodiscard]] typename Pool::Lease connect(const UserContext& user) {
+    for (int attempt = 1;; ++attempt) {
+      std::shared_ptr<Pool> pool = get_pool(user);
+      try {
+        typename Pool::Lease lease = pool->connect();
+        lease.keep_alive(std::move(pool));
+        return lease;
+      } catch (const PoolClosed&) {
+        // Still the current pool: it was ended (close_all), not replaced.
+        if (attempt == kReplacedPoolRetries || find_pool(user.key()) == pool) throw;
+      }
+    }
+  }
+
   // The key's current pool, or null; never creates one.
   [[nodiscard]] std::shared_ptr<Pool> find_pool(std::string_view key) const {
     const Shard& shard = shard_for(key);
@@ -357,6 +376,10 @@ class BasicPoolManager {
     std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>> entries;
   };
   static constexpr std::size_t kShards = 64;
+  // Each retry of connect() follows a replacement that happened during the
+  // previous attempt's few instructions: more than a couple in a row means
+  // something else is wrong.
+  static constexpr int kReplacedPoolRetries = 4;
 
   [[nodiscard]] Shard& shard_for(std::string_view key) noexcept {
     return shards_[KeyHash{}(key) % kShards];
@@ -492,16 +515,24 @@ class BasicPoolManager {
   // The connection budget's evictor: closes the idle connection of the user
   // pool used least recently. A linear scan, run only at the limit.
   bool evict_lru_idle_connection() {
-    std::shared_ptr<Pool> victim;
-    typename Clock::time_point oldest = Clock::time_point::max();
-    for (Shard& shard : shards_) {
-      std::shared_lock lock(shard.mutex);
-      for (auto& [key, entry] : shard.entries) {
-        consider_victim(entry.current, oldest, victim);
-        for (auto& old : entry.draining) consider_victim(old, oldest, victim);
+    // The victim's idle connection may be lent between the scan and the
+    // close; then look again rather than report "nothing idle", which would
+    // leave the budget's waiter waiting for a release that may not come.
+    constexpr int kAttempts = 8;
+    for (int attempt = 0; attempt < kAttempts; ++attempt) {
+      std::shared_ptr<Pool> victim;
+      typename Clock::time_point oldest = Clock::time_point::max();
+      for (Shard& shard : shards_) {
+        std::shared_lock lock(shard.mutex);
+        for (auto& [key, entry] : shard.entries) {
+          consider_victim(entry.current, oldest, victim);
+          for (auto& old : entry.draining) consider_victim(old, oldest, victim);
+        }
       }
+      if (!victim) return false;
+      if (victim->close_one_idle()) return true;
     }
-    return victim && victim->close_one_idle();
+    return false;
   }
 
   static void consider_victim(const std::shared_ptr<Pool>& pool, typename Clock::time_point& oldest,

@@ -148,9 +148,10 @@ class BasicRoutingPool {
   template <class... Params>
   auto query(std::string_view sql, const Params&... params) {
     if (const UserContext* user = current_user_ptr()) {
-      // The local reference keeps the pool alive while the statement runs.
-      const auto pool = manager_->get_pool(*user);
-      return pool->query(sql, params...);
+      // Not get_pool()->query(): a token rotation may replace the pool
+      // between the lookup and the connect; the manager retries on the new one.
+      Lease lease = manager_->connect(*user);
+      return user_driver_.query(*lease, sql, params...);
     }
     return service_->query(sql, params...);
   }
@@ -169,12 +170,7 @@ class BasicRoutingPool {
   // A connection of the active identity's pool; it keeps that pool alive
   // until it is released.
   [[nodiscard]] Lease connect() {
-    if (const UserContext* user = current_user_ptr()) {
-      auto pool = manager_->get_pool(*user);
-      Lease lease = pool->connect();
-      lease.keep_alive(std::move(pool));
-      return lease;
-    }
+    if (const UserContext* user = current_user_ptr()) return manager_->connect(*user);
     return service_->connect();
   }
 

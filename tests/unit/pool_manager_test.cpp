@@ -147,6 +147,42 @@ TEST_F(PoolManagerTest, ReplacedPoolServesItsWaitersAndLeasesThenCloses) {
   EXPECT_EQ(manager.stats().pools, 1U);
 }
 
+TEST_F(PoolManagerTest, ConnectRacingARebuildIsServedByThePoolThatReplacedIt) {
+  Manager manager(options(), driver);
+  constexpr int kRotations = 100;
+  std::atomic<int> token{0};
+  std::atomic<bool> stopping{false};
+  std::atomic<int> served{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> requesters;
+  for (int t = 0; t < 4; ++t) {
+    requesters.emplace_back([&] {
+      while (!stopping) {
+        try {
+          // The token read here may be replaced before connect() reaches the pool.
+          auto lease =
+              manager.connect(user("alice@example.com", "token-" + std::to_string(token.load())));
+          if (lease->user() == "alice@example.com") ++served;
+        } catch (const PoolClosed&) {
+          ++refused;
+        }
+      }
+    });
+  }
+  for (int rotation = 1; rotation <= kRotations; ++rotation) {
+    const int served_before = served.load();
+    ASSERT_TRUE(eventually([&] { return served.load() > served_before + 4; }));
+    token = rotation;
+    (void)manager.get_pool(user("alice@example.com", "token-" + std::to_string(rotation)));
+  }
+  stopping = true;
+  for (auto& t : requesters) t.join();
+
+  EXPECT_EQ(refused.load(), 0);
+  EXPECT_GE(manager.stats().rebuilds, static_cast<std::uint64_t>(kRotations));
+  EXPECT_EQ(manager.stats().leased, 0U);
+}
+
 TEST_F(PoolManagerTest, SweepClosesIdleConnectionsAndRemovesEmptyPools) {
   Manager manager(options(), driver);
   manager.get_pool(user("alice@example.com"))->query("SELECT 1");
