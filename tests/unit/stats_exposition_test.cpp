@@ -1,0 +1,307 @@
+// stats_to_json() and stats_to_prometheus(): valid Prometheus text, the values
+// of the snapshot, and never a user's key.
+#include "pgobo/stats_exposition.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "fake_driver.hpp"
+#include "pgobo/pool_manager.hpp"
+#include "pgobo/routing_pool.hpp"
+
+namespace pgobo::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A parsed exposition: metric families with their type and samples, or the
+// first rule of the text format the input breaks.
+struct ParsedExposition {
+  struct Family {
+    std::string type;
+    std::string help;
+    std::vector<std::string> samples;  // "name{labels}" of each sample
+  };
+  std::map<std::string, Family> families;
+  std::map<std::string, std::string> values;  // "name{labels}" → value
+  std::string error;
+};
+
+// Checks the Prometheus text format 0.0.4 as its parser reads it: # HELP and
+// # TYPE once per metric and before its samples, samples of one metric
+// together, names and label names from the allowed characters, label values
+// quoted with only \\, \" and \n escapes, values that parse as numbers, a
+// final line feed, counters named *_total.
+ParsedExposition parse_exposition(const std::string& text) {
+  static const std::regex help_line(R"(# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*))");
+  static const std::regex type_line(
+      R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped))");
+  static const std::regex sample_line(
+      R"(([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\"n])*")(,[a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\"n])*")*\})? ([-+]?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?))");
+  ParsedExposition out;
+  if (text.empty() || text.back() != '\n') {
+    out.error = "the text does not end in a line feed";
+    return out;
+  }
+  std::istringstream in(text);
+  std::string line;
+  std::string current;  // the family whose samples are being read
+  while (std::getline(in, line)) {
+    std::smatch m;
+    if (std::regex_match(line, m, help_line)) {
+      const std::string name = m[1];
+      if (out.families.count(name) != 0) {
+        out.error = "second # HELP for " + name;
+        return out;
+      }
+      current = name;
+      out.families[name].help = m[2];
+    } else if (std::regex_match(line, m, type_line)) {
+      const std::string name = m[1];
+      if (name != current || !out.families[name].type.empty()) {
+        out.error = "# TYPE for " + name + " not right after its # HELP";
+        return out;
+      }
+      out.families[name].type = m[2];
+      if (m[2] == "counter" && !name.ends_with("_total")) {
+        out.error = "counter " + name + " does not end in _total";
+        return out;
+      }
+    } else if (std::regex_match(line, m, sample_line)) {
+      const std::string name = m[1];
+      if (name != current || out.families[name].type.empty()) {
+        out.error = "sample outside its family: " + line;
+        return out;
+      }
+      const std::string series = name + m[2].str();
+      if (out.values.count(series) != 0) {
+        out.error = "duplicate series " + series;
+        return out;
+      }
+      out.values[series] = m[7];
+      out.families[name].samples.push_back(series);
+    } else {
+      out.error = "not a valid line: '" + line + "'";
+      return out;
+    }
+  }
+  return out;
+}
+
+PoolStats service_stats() {
+  PoolStats s;
+  s.name = "sp";
+  s.max_size = 10;
+  s.total = 6;
+  s.idle = 2;
+  s.leased = 3;
+  s.opening = 1;
+  s.waiting = 4;
+  s.created = 17;
+  s.acquired = 1234;
+  s.timeouts = 5;
+  s.connect_errors = 2;
+  s.closed.idle_timeout = 7;
+  s.closed.broken = 1;
+  s.acquire_wait_p50 = 0us;
+  s.acquire_wait_p99 = 1023us;
+  s.acquire_wait_max = 1500us;
+  return s;
+}
+
+PoolManagerStats user_stats() {
+  PoolManagerStats s;
+  s.pools = 3;
+  s.draining_pools = 1;
+  s.connections = 8;
+  s.idle = 4;
+  s.leased = 3;
+  s.waiting = 2;
+  s.budget_waiting = 1;
+  s.max_total_connections = 40;
+  s.max_pools = 0;
+  s.pools_created = 9;
+  s.rebuilds = 2;
+  s.pools_removed = 5;
+  s.connection_evictions = 6;
+  s.pool_evictions = 0;
+  s.budget_timeouts = 1;
+  s.sweeps = 77;
+  s.connections_created = 30;
+  s.acquired = 500;
+  s.timeouts = 3;
+  s.connect_errors = 4;
+  return s;
+}
+
+TEST(StatsExposition, RoutingStatsAreValidPrometheusText) {
+  const std::string text = stats_to_prometheus(RoutingStats{service_stats(), user_stats()});
+  const ParsedExposition parsed = parse_exposition(text);
+  EXPECT_EQ(parsed.error, "") << text;
+  EXPECT_GE(parsed.families.size(), 15U);
+}
+
+TEST(StatsExposition, EachMetricHasOneHelpAndTypeAndSamplesOfBothPools) {
+  const ParsedExposition parsed =
+      parse_exposition(stats_to_prometheus(RoutingStats{service_stats(), user_stats()}));
+  ASSERT_EQ(parsed.error, "");
+  const auto& count = parsed.families.at("db_client_connection_count");
+  EXPECT_EQ(count.type, "gauge");
+  EXPECT_FALSE(count.help.empty());
+  EXPECT_EQ(count.samples, (std::vector<std::string>{
+                               R"(db_client_connection_count{pool="service",state="idle"})",
+                               R"(db_client_connection_count{pool="service",state="used"})",
+                               R"(db_client_connection_count{pool="users",state="idle"})",
+                               R"(db_client_connection_count{pool="users",state="used"})",
+                           }));
+  EXPECT_EQ(parsed.families.at("db_client_connection_timeouts_total").type, "counter");
+}
+
+TEST(StatsExposition, ServicePoolValuesMatchTheSnapshot) {
+  const auto v = parse_exposition(stats_to_prometheus(service_stats())).values;
+  EXPECT_EQ(v.at(R"(db_client_connection_count{pool="service",state="idle"})"), "2");
+  EXPECT_EQ(v.at(R"(db_client_connection_count{pool="service",state="used"})"), "3");
+  EXPECT_EQ(v.at(R"(pgobo_connection_opening{pool="service"})"), "1");
+  EXPECT_EQ(v.at(R"(db_client_connection_max{pool="service"})"), "10");
+  EXPECT_EQ(v.at(R"(db_client_connection_pending_requests{pool="service"})"), "4");
+  EXPECT_EQ(v.at(R"(db_client_connection_timeouts_total{pool="service"})"), "5");
+  EXPECT_EQ(v.at(R"(db_client_connection_create_total{pool="service"})"), "17");
+  EXPECT_EQ(v.at(R"(pgobo_connection_acquires_total{pool="service"})"), "1234");
+  EXPECT_EQ(v.at(R"(pgobo_connection_errors_total{pool="service"})"), "2");
+  EXPECT_EQ(v.at(R"(pgobo_connection_closes_total{pool="service",reason="idle_timeout"})"), "7");
+  EXPECT_EQ(v.at(R"(pgobo_connection_closes_total{pool="service",reason="broken"})"), "1");
+  EXPECT_EQ(v.at(R"(pgobo_connection_closes_total{pool="service",reason="evicted"})"), "0");
+}
+
+TEST(StatsExposition, WaitTimesAreInSeconds) {
+  const auto v = parse_exposition(stats_to_prometheus(service_stats())).values;
+  EXPECT_EQ(v.at(R"(pgobo_connection_wait_time_seconds{pool="service",quantile="0.5"})"), "0");
+  EXPECT_EQ(v.at(R"(pgobo_connection_wait_time_seconds{pool="service",quantile="0.99"})"),
+            "0.001023");
+  EXPECT_EQ(v.at(R"(pgobo_connection_wait_time_seconds{pool="service",quantile="1"})"), "0.0015");
+}
+
+TEST(StatsExposition, UserPoolValuesMatchTheSnapshot) {
+  const auto v = parse_exposition(stats_to_prometheus(user_stats())).values;
+  EXPECT_EQ(v.at(R"(db_client_connection_count{pool="users",state="idle"})"), "4");
+  EXPECT_EQ(v.at(R"(db_client_connection_count{pool="users",state="used"})"), "3");
+  EXPECT_EQ(v.at(R"(pgobo_connection_opening{pool="users"})"), "1");
+  EXPECT_EQ(v.at(R"(db_client_connection_max{pool="users"})"), "40");
+  // Waiting in a pool and waiting for room under the global limit.
+  EXPECT_EQ(v.at(R"(db_client_connection_pending_requests{pool="users"})"), "3");
+  EXPECT_EQ(v.at(R"(pgobo_connection_budget_pending_requests{pool="users"})"), "1");
+  EXPECT_EQ(v.at(R"(db_client_connection_timeouts_total{pool="users"})"), "3");
+  EXPECT_EQ(v.at(R"(db_client_connection_create_total{pool="users"})"), "30");
+  EXPECT_EQ(v.at(R"(pgobo_pools{pool="users",state="current"})"), "3");
+  EXPECT_EQ(v.at(R"(pgobo_pools{pool="users",state="draining"})"), "1");
+  EXPECT_EQ(v.at(R"(pgobo_pools_created_total{pool="users"})"), "9");
+  EXPECT_EQ(v.at(R"(pgobo_pool_rebuilds_total{pool="users"})"), "2");
+  EXPECT_EQ(v.at(R"(pgobo_pools_removed_total{pool="users"})"), "5");
+  EXPECT_EQ(v.at(R"(pgobo_pool_evictions_total{pool="users"})"), "0");
+  EXPECT_EQ(v.at(R"(pgobo_connection_evictions_total{pool="users"})"), "6");
+  EXPECT_EQ(v.at(R"(pgobo_connection_budget_timeouts_total{pool="users"})"), "1");
+  EXPECT_EQ(v.at(R"(pgobo_sweeps_total{pool="users"})"), "77");
+}
+
+TEST(StatsExposition, LimitsThatAreOffHaveNoSample) {
+  PoolManagerStats unlimited = user_stats();
+  unlimited.max_total_connections = 0;
+  unlimited.max_pools = 0;
+  const auto parsed = parse_exposition(stats_to_prometheus(unlimited));
+  ASSERT_EQ(parsed.error, "");
+  EXPECT_EQ(parsed.families.count("db_client_connection_max"), 0U);
+  EXPECT_EQ(parsed.families.count("pgobo_pools_max"), 0U);
+
+  PoolManagerStats limited = user_stats();
+  limited.max_pools = 12;
+  EXPECT_EQ(
+      parse_exposition(stats_to_prometheus(limited)).values.at(R"(pgobo_pools_max{pool="users"})"),
+      "12");
+}
+
+TEST(StatsExposition, APoolsNameNeverBecomesALabel) {
+  PoolStats user_pool = service_stats();
+  user_pool.name = "user:alice@example.com";
+  const std::string text = stats_to_prometheus(user_pool, "users");
+  EXPECT_EQ(text.find("alice"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"(db_client_connection_max{pool="users"} 10)"), std::string::npos);
+}
+
+TEST(StatsExposition, NoUserKeyReachesTheMetricsOfARealManager) {
+  FakeClock::reset();
+  BasicPoolManager<FakeDriver, FakeClock>::Options options;
+  options.user_pool = fake_pool_options(2);
+  options.sweep_interval = 0ms;
+  options.credentials_for = [](const UserContext&) {
+    return std::make_shared<StaticPassword>(Secret("pw"));
+  };
+  FakeDriver driver;
+  BasicPoolManager<FakeDriver, FakeClock> manager(std::move(options), driver);
+  const UserContext alice = make_user_context("u-alice-17", "alice@example.com", "token-a");
+  const UserContext bob = make_user_context("u-bob-42", "", "token-b");
+  manager.get_pool(alice)->query("SELECT 1");
+  auto lease = manager.get_pool(bob)->connect();
+
+  const std::string text = stats_to_prometheus(manager.stats());
+  const std::vector<std::string> forbidden{
+      "alice", "u-alice-17", "bob", "u-bob-42", "token-a", alice.token_fingerprint(), "user:"};
+  for (const std::string& secret_or_key : forbidden) {
+    EXPECT_EQ(text.find(secret_or_key), std::string::npos) << secret_or_key << " in\n" << text;
+  }
+  const auto parsed = parse_exposition(text);
+  ASSERT_EQ(parsed.error, "") << text;
+  EXPECT_EQ(parsed.values.at(R"(pgobo_pools{pool="users",state="current"})"), "2");
+  EXPECT_EQ(parsed.values.at(R"(db_client_connection_count{pool="users",state="idle"})"), "1");
+  EXPECT_EQ(parsed.values.at(R"(db_client_connection_count{pool="users",state="used"})"), "1");
+  EXPECT_EQ(parsed.values.at(R"(db_client_connection_create_total{pool="users"})"), "2");
+
+  const std::string json = stats_to_json(manager.stats()).dump();
+  EXPECT_EQ(json.find("alice"), std::string::npos) << json;
+  EXPECT_EQ(json.find("u-bob-42"), std::string::npos) << json;
+}
+
+TEST(StatsExposition, LabelValuesAreEscaped) {
+  const std::string text = stats_to_prometheus(service_stats(), "a\"b\\c\nd");
+  EXPECT_NE(text.find(R"(db_client_connection_max{pool="a\"b\\c\nd"} 10)"), std::string::npos)
+      << text;
+  EXPECT_EQ(parse_exposition(text).error, "");
+}
+
+TEST(StatsExposition, JsonHasTheShapeOfToJson) {
+  const RoutingStats stats{service_stats(), user_stats()};
+  const nlohmann::json json = stats_to_json(stats);
+  EXPECT_EQ(json["service"]["name"], "sp");
+  EXPECT_EQ(json["service"]["idle"], 2);
+  EXPECT_EQ(json["service"]["acquire_wait_us"]["p99"], 1023);
+  EXPECT_EQ(json["users"]["rebuilds"], 2);
+  EXPECT_EQ(json["users"]["pools"], 3);
+  EXPECT_EQ(json, nlohmann::json(stats));
+  EXPECT_EQ(stats_to_json(stats.service), nlohmann::json(stats.service));
+  EXPECT_EQ(stats_to_json(stats.users), nlohmann::json(stats.users));
+}
+
+TEST(StatsExposition, TheParserRejectsBrokenText) {
+  // The checks above are only as good as the parser: it must catch these.
+  EXPECT_NE(parse_exposition("# HELP a x\n# TYPE a gauge\na 1").error, "");           // no final LF
+  EXPECT_NE(parse_exposition("# HELP a x\n# TYPE a counter\na 1\n").error, "");       // no _total
+  EXPECT_NE(parse_exposition("# HELP a x\n# TYPE a gauge\nb 1\n").error, "");         // foreign
+  EXPECT_NE(parse_exposition("# HELP a x\n# TYPE a gauge\na{l=\"x} 1\n").error, "");  // quote
+  EXPECT_NE(parse_exposition("# HELP a x\n# TYPE a gauge\na one\n").error, "");       // value
+  EXPECT_NE(parse_exposition("# HELP a x\n# TYPE a gauge\na 1\na 2\n").error, "");    // duplicate
+  EXPECT_NE(parse_exposition("# HELP a x\n# TYPE a gauge\na 1\n# HELP b y\n# TYPE b gauge\nb 1\n"
+                             "# HELP a x\n# TYPE a gauge\na{l=\"2\"} 1\n")
+                .error,
+            "");  // a in two places
+  EXPECT_EQ(parse_exposition("# HELP a x\n# TYPE a gauge\na{l=\"q\\\"\"} 1\n").error, "");
+}
+
+}  // namespace
+}  // namespace pgobo::test
