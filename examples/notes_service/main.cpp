@@ -105,6 +105,7 @@ Settings read_settings(int argc, char** argv) {
   return s;
 }
 
+// snippet-begin: make_router
 std::unique_ptr<pgobo::RoutingPool> make_router(const Settings& settings) {
   pgobo::RoutingConfig config = pgobo::RoutingConfig::from_env();
   if (settings.user_credentials == "token") {
@@ -118,6 +119,7 @@ std::unique_ptr<pgobo::RoutingPool> make_router(const Settings& settings) {
   // database credentials with each user's token (needs LAKEBASE_ENDPOINT).
   return pgobo::RoutingPool::create(std::move(config));
 }
+// snippet-end
 
 // Written to a temporary name and renamed, so a reader never sees half a file.
 void write_port_file(const std::string& path, int port) {
@@ -192,7 +194,8 @@ int main(int argc, char** argv) {
                settings.development_fallback
                    ? "; DEVELOPMENT FALLBACK ON: requests without a token run as the service"
                    : "");
-  const bool listened = server.listen_after_bind();
+  // snippet-begin: shutdown
+  const bool listened = server.listen_after_bind();  // returns after server.stop()
 
   if (!listened) {
     // The server stopped on its own: wake the signal thread so it can end.
@@ -202,5 +205,6 @@ int main(int argc, char** argv) {
   // Waits for leases, closes every user pool and the service's pool.
   db->end();
   spdlog::info("stopped; all pools closed");
+  // snippet-end
   return listened ? 0 : 1;
 }

@@ -49,6 +49,7 @@ void NotesService::register_routes(httplib::Server& server) {
   });
 }
 
+// snippet-begin: route
 httplib::Server::Handler NotesService::route(ActsFor acts_for, Handler handler) {
   return [this, acts_for, handler](const httplib::Request& request, httplib::Response& response) {
     const auto started = std::chrono::steady_clock::now();
@@ -83,6 +84,7 @@ httplib::Server::Handler NotesService::route(ActsFor acts_for, Handler handler) 
                  acting_as, took.count());
   };
 }
+// snippet-end
 
 void NotesService::list_notes(const httplib::Request&, httplib::Response& response) {
   // One read-only statement on a connection of the caller's pool: the role
