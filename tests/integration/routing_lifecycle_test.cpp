@@ -487,6 +487,37 @@ TEST_F(RoutingLifecycle, GlobalLimitHoldsOnTheServerAndNoRequestWaitsPastItsDead
          " ms; evictions: " + std::to_string(stats.connection_evictions));
 }
 
+TEST_F(RoutingLifecycle, AtTheGlobalLimitWithNothingIdleARequestTimesOutAtItsDeadline) {
+  constexpr auto kAcquireTimeout = 300ms;
+  constexpr auto kMargin = 250ms;
+  const auto users = make_users("full", 4);
+  RoutingConfig c = config();
+  c.user_pool.max_size = 1;
+  c.max_total_connections = 3;
+  c.user_pool.acquire_timeout = kAcquireTimeout;
+  auto db = RoutingPool::create(std::move(c));
+  std::vector<Lease> held;
+  for (std::size_t i = 0; i < 3; ++i) held.push_back(db->as_user(users[i]).connect());
+
+  const auto asked = Clock::now();
+  try {
+    (void)db->as_user(users[3]).connect();
+    FAIL() << "a fourth connection opened under a limit of three";
+  } catch (const AcquireTimeout& e) {
+    const auto waited = Clock::now() - asked;
+    EXPECT_THAT(e.what(), HasSubstr("global connection limit (3)"));
+    EXPECT_GE(waited, kAcquireTimeout);
+    EXPECT_LE(waited, kAcquireTimeout + kMargin);
+  }
+  EXPECT_EQ(backends_of(users[3]->key()), 0);
+  EXPECT_EQ(db->stats().users.budget_timeouts, 1U);
+
+  held.pop_back();  // an idle connection the limit can close to make room
+  auto next = db->as_user(users[3]);
+  EXPECT_EQ(next.query("SELECT current_user")[0][0].as<std::string>(), users[3]->key());
+  EXPECT_TRUE(eventually([&] { return backends_of(users[2]->key()) == 0; }));
+}
+
 // --- end() ----------------------------------------------------------------------------
 
 TEST_F(RoutingLifecycle, EndLeavesNoBackendOfAnyRoleAndStopsTheSweeper) {
