@@ -393,8 +393,11 @@ class BasicPoolManager {
     const std::string& fingerprint = user.token_fingerprint();
     bool holding_pool_slot = false;
     for (;;) {
-      throw_if_closed();
       std::unique_lock lock(shard.mutex);
+      // Under the shard's lock: close_all() marks the manager closed before it
+      // empties the shards, so a pool added here is either refused or ended
+      // by it, never left open behind it.
+      throw_if_closed();
       auto it = shard.entries.find(key);
       if (it != shard.entries.end()) {
         if (holding_pool_slot) {  // someone else created it meanwhile

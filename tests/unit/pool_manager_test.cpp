@@ -322,6 +322,43 @@ TEST_F(PoolManagerTest, CloseAllEndsEveryPoolAndRefusesNewRequests) {
   manager.close_all();  // idempotent
 }
 
+TEST_F(PoolManagerTest, PoolsCreatedWhileCloseAllRunsAreEndedToo) {
+  auto o = options();
+  // A credential source that takes a moment to build holds its shard's lock
+  // that long: requests for other keys of that shard queue behind it, as
+  // close_all() may.
+  o.credentials_for = [](const UserContext& u) {
+    std::this_thread::sleep_for(20us);
+    return std::make_shared<StaticPassword>(Secret("pw-for-" + u.key()));
+  };
+  Manager manager(std::move(o), driver);
+  constexpr int kThreads = 8;
+  std::atomic<int> created{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      // New users until the manager refuses: each races close_all() for its shard.
+      for (int i = 0;; ++i) {
+        try {
+          auto pool = manager.get_pool(user("u" + std::to_string(t) + "-" + std::to_string(i)));
+          ++created;
+          pool->query("SELECT 1");
+        } catch (const PoolClosed&) {
+          return;
+        }
+      }
+    });
+  }
+  const bool busy = eventually([&] { return created.load() >= 200; });
+  manager.close_all();
+  for (auto& t : threads) t.join();
+
+  EXPECT_TRUE(busy);
+  EXPECT_EQ(driver.open_now(), 0U) << "a pool created during close_all() kept a connection";
+  EXPECT_EQ(manager.size(), 0U);
+  EXPECT_EQ(manager.stats().pools, 0U);
+}
+
 TEST_F(PoolManagerTest, SweeperThreadRunsEveryIntervalAndStopsAtOnceOnCloseAll) {
   auto o = options();
   o.sweep_interval = 5ms;
