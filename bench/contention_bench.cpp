@@ -14,7 +14,6 @@
 //   build/release/bench/contention_bench --repetitions=5
 //
 // Prints a markdown table, medians over the repetitions. Asserts nothing.
-#include <atomic>
 #include <cstdio>
 #include <latch>
 #include <thread>
@@ -35,7 +34,6 @@ constexpr std::chrono::milliseconds kService{1};
 
 struct Run {
   double p50 = 0, p99 = 0, p999 = 0, max = 0, wall_ms = 0;
-  double pool_p99_us = 0;
 };
 
 Run run(int threads, int per_thread) {
@@ -77,7 +75,6 @@ Run run(int threads, int per_thread) {
   r.p99 = all.percentile(0.99);
   r.p999 = all.percentile(0.999);
   r.max = all.max();
-  r.pool_p99_us = static_cast<double>(pool.stats().acquire_wait_p99.count());
   return r;
 }
 
@@ -106,8 +103,8 @@ int main(int argc, char** argv) try {
       wall.push_back(r.wall_ms);
     }
     const int requests = sc.threads * sc.per_thread;
-    const double ideal_ms = static_cast<double>(requests) / kConnections *
-                            static_cast<double>(kService.count());
+    const double ideal_ms =
+        static_cast<double>(requests) / kConnections * static_cast<double>(kService.count());
     std::printf("| %s | %d | %s | %s | %s | %s | %s | %.1f ms | %.0f ms |\n", sc.name, requests,
                 with_ns(median_of(p50)).c_str(), with_ns(median_of(p99)).c_str(),
                 with_ns(median_of(p999)).c_str(), with_ns(median_of(max)).c_str(),

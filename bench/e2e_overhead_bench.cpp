@@ -94,22 +94,30 @@ int main(int argc, char** argv) try {
          pqxx::nontransaction tx(raw);
          return tx.exec_params(kSql, id).size();
        },
-       queries, {}, {}, 0},
-      {"(b) Pool::query",
-       [&](int id) { return pool.query(kSql, id).size(); }, queries, {}, {}, 0},
+       queries,
+       {},
+       {},
+       0},
+      {"(b) Pool::query", [&](int id) { return pool.query(kSql, id).size(); }, queries, {}, {}, 0},
       {"(c) RoutingPool::query in a UserScope",
        [&](int id) {
          const pgobo::UserScope scope(user);
          return router->query(kSql, id).size();
        },
-       queries, {}, {}, 0},
+       queries,
+       {},
+       {},
+       0},
       {"(d) new connection per request",
        [&](int id) {
          pqxx::connection c(conninfo);
          pqxx::nontransaction tx(c);
          return tx.exec_params(kSql, id).size();
        },
-       connects, {}, {}, 0},
+       connects,
+       {},
+       {},
+       0},
   }};
 
   // Warm up: every path open, caches and the plan cache hot; check the rows.

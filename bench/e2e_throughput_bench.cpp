@@ -1,9 +1,8 @@
 // Multi-user throughput: W threads (1, 2, 8, 32) each run Q queries for U
 // users (20, 200) in turn, (r) through one RoutingPool, each query inside a
 // UserScope of its user (user pools of one connection), against (x) the same
-// threads on one raw libpqxx
-// connection per user (each behind its own mutex: the least any design that
-// shares a user's connection between threads needs).
+// threads on one raw libpqxx connection per user (each behind its own mutex:
+// the least any design that shares a user's connection between threads needs).
 //
 // Thread t's i-th query is for user (t·U/W + i) mod U, the same sequence for
 // both, so threads start spread over the users and rarely want the same one.
@@ -174,7 +173,8 @@ int main(int argc, char** argv) try {
     }
     router->end();
   }
-  const double worst = cpu_ratios.empty() ? 0 : *std::max_element(cpu_ratios.begin(), cpu_ratios.end());
+  const double worst =
+      cpu_ratios.empty() ? 0 : *std::max_element(cpu_ratios.begin(), cpu_ratios.end());
   const double mid = median_of(cpu_ratios);
   std::printf(
       "\nAim: client CPU per routed query ≤ 1.15× raw: %s (median ratio over the rows %s, worst "

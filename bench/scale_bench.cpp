@@ -14,7 +14,8 @@
 //                  and with one idle FakeConnection
 //
 //   build/release/bench/scale_bench --repetitions=5
-//   build/release/bench/scale_bench --users=100000 --lookups=200000   # one size, e.g. under callgrind
+//   build/release/bench/scale_bench --users=100000 --lookups=200000   # one size, e.g. under
+//   callgrind
 //
 // Prints markdown tables; medians over the repetitions. Reports, asserts nothing.
 #include <malloc.h>
@@ -78,8 +79,8 @@ Size measure(std::size_t users, long lookups, int repetitions) {
   for (std::size_t u = 0; u < users; ++u) {
     char id[32];
     std::snprintf(id, sizeof id, "user-%06zu", u);
-    contexts.push_back(std::make_shared<const pgobo::UserContext>(
-        pgobo::make_user_context(id, std::string(id) + "@example.com", "token-" + std::to_string(u))));
+    contexts.push_back(std::make_shared<const pgobo::UserContext>(pgobo::make_user_context(
+        id, std::string(id) + "@example.com", "token-" + std::to_string(u))));
   }
   auto router = make_router();
   auto& manager = router->manager();
@@ -93,8 +94,7 @@ Size measure(std::size_t users, long lookups, int repetitions) {
     keep(lease);
   }
   const std::size_t with_connections = heap_in_use();
-  size.bytes_empty_pool =
-      static_cast<double>(with_pools - before) / static_cast<double>(users);
+  size.bytes_empty_pool = static_cast<double>(with_pools - before) / static_cast<double>(users);
   size.bytes_pool_with_connection =
       static_cast<double>(with_connections - before) / static_cast<double>(users);
 
@@ -167,8 +167,9 @@ int main(int argc, char** argv) try {
                 with_ns(sweep).c_str(), with_ns(sweep / static_cast<double>(s.users)).c_str(),
                 s.bytes_empty_pool, s.bytes_pool_with_connection);
   }
-  std::printf("\nBuilding one request's UserContext (make_user_context, SHA-256 of the token): %s.\n",
-              with_ns(context_cost.median()).c_str());
+  std::printf(
+      "\nBuilding one request's UserContext (make_user_context, SHA-256 of the token): %s.\n",
+      with_ns(context_cost.median()).c_str());
   if (sizes.size() == 4) {
     const double small = median_of(sizes.front().lookup_turn_ns);
     const double large = median_of(sizes.back().lookup_turn_ns);

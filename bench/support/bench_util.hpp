@@ -131,8 +131,8 @@ struct Server {
   std::string password;
 
   static Server from_env() {
-    Server s{env_or("PGOBO_PG_HOST"), env_or("PGOBO_PG_PORT"), env_or("PGOBO_PG_DATABASE", "postgres"),
-             env_or("PGOBO_BENCH_PASSWORD")};
+    Server s{env_or("PGOBO_PG_HOST"), env_or("PGOBO_PG_PORT"),
+             env_or("PGOBO_PG_DATABASE", "postgres"), env_or("PGOBO_BENCH_PASSWORD")};
     if (s.host.empty() || s.port.empty() || s.password.empty()) {
       throw std::runtime_error(
           "no server: run under scripts/bench (needs PGOBO_PG_HOST, PGOBO_PG_PORT and "
@@ -143,8 +143,8 @@ struct Server {
 
   // libpq conninfo for `role` over TCP (scram-sha-256), as pgobo's pools log in.
   [[nodiscard]] std::string conninfo(std::string_view role) const {
-    return "host=" + host + " port=" + port + " dbname=" + quote(database) + " user=" + quote(role) +
-           " password=" + quote(password) + " sslmode=disable";
+    return "host=" + host + " port=" + port + " dbname=" + quote(database) +
+           " user=" + quote(role) + " password=" + quote(password) + " sslmode=disable";
   }
 
   static std::string quote(std::string_view value) {
