@@ -21,5 +21,6 @@
 #include "pgobo/secret.hpp"
 #include "pgobo/sql_policy.hpp"
 #include "pgobo/stats.hpp"
+#include "pgobo/stats_exposition.hpp"
 #include "pgobo/version.hpp"
 #include "pgobo/workspace.hpp"
