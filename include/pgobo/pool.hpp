@@ -314,6 +314,15 @@ class BasicPool {
     return last_used_;
   }
 
+  // The last attempt to open a connection was refused at login or for want of
+  // a credential (and none has opened since): this pool's credential is bad.
+  // PoolManager then lets an older, working token replace it.
+  [[nodiscard]] bool login_failing() const {
+    std::lock_guard lock(mutex_);
+    return consecutive_failures_ > 0 && (last_failure_ == detail::ConnectFailure::authentication ||
+                                         last_failure_ == detail::ConnectFailure::credential);
+  }
+
   // No connection (idle, leased or opening) and nobody waiting: the pool can
   // be dropped without anyone noticing.
   [[nodiscard]] bool is_idle_and_empty() const {

@@ -162,7 +162,8 @@ class BasicPoolManager {
       std::shared_lock lock(shard.mutex);
       if (auto it = shard.entries.find(key); it != shard.entries.end()) {
         Entry& entry = it->second;
-        if (entry.fingerprint == fingerprint || entry.knows(fingerprint)) return entry.current;
+        if (entry.fingerprint == fingerprint) return entry.current;
+        if (entry.knows(fingerprint) && !entry.current->login_failing()) return entry.current;
       }
     }
     return create_or_replace(user, shard);
@@ -295,7 +296,10 @@ class BasicPoolManager {
       pool_count_.fetch_sub(removed, std::memory_order_relaxed);
       for (std::size_t i = 0; i < removed; ++i) release_pool_slot();
       pools_removed_.fetch_add(removed, std::memory_order_relaxed);
-      for (auto& pool : pools) pool->end();  // nothing left: returns at once
+      for (auto& pool : pools) {
+        pool->end();  // nothing left: returns at once
+        absorb_counters(*pool);
+      }
     }
     sweep_retired();
     for (auto& extra : also_reap_snapshot()) extra->reap();
@@ -325,6 +329,10 @@ class BasicPoolManager {
       s.timeouts += p.timeouts;
       s.connect_errors += p.connect_errors;
     });
+    s.connections_created += dropped_created_.load(std::memory_order_relaxed);
+    s.acquired += dropped_acquired_.load(std::memory_order_relaxed);
+    s.timeouts += dropped_timeouts_.load(std::memory_order_relaxed);
+    s.connect_errors += dropped_connect_errors_.load(std::memory_order_relaxed);
     s.pools_created = pools_created_.load(std::memory_order_relaxed);
     s.rebuilds = rebuilds_.load(std::memory_order_relaxed);
     s.pools_removed = pools_removed_.load(std::memory_order_relaxed);
@@ -408,8 +416,15 @@ class BasicPoolManager {
           continue;
         }
         Entry& entry = it->second;
-        if (entry.fingerprint == fingerprint || entry.knows(fingerprint)) return entry.current;
-        // A token never seen for this user: replace the pool once.
+        if (entry.fingerprint == fingerprint) return entry.current;
+        // An older token normally keeps using the current pool. But if the
+        // current pool's token cannot log in (a bad or revoked token arrived
+        // last), a working older one must not be locked out behind it: it
+        // replaces the failing pool.
+        if (entry.knows(fingerprint) && !entry.current->login_failing()) return entry.current;
+        // A token never seen for this user (or a known one replacing a pool
+        // whose login fails): replace the pool once.
+        std::erase(entry.older_fingerprints, fingerprint);
         auto fresh = make_pool(user);
         auto old = std::exchange(entry.current, fresh);
         entry.older_fingerprints.push_back(std::exchange(entry.fingerprint, fingerprint));
@@ -491,7 +506,20 @@ class BasicPoolManager {
         return true;
       });
     }
-    for (auto& pool : done) pool->end();
+    for (auto& pool : done) {
+      pool->end();
+      absorb_counters(*pool);
+    }
+  }
+
+  // A pool the manager stops tracking hands its counters to the manager, so
+  // stats() counters never go down (Prometheus would read a reset).
+  void absorb_counters(const Pool& pool) {
+    const PoolStats p = pool.stats();
+    dropped_created_.fetch_add(p.created, std::memory_order_relaxed);
+    dropped_acquired_.fetch_add(p.acquired, std::memory_order_relaxed);
+    dropped_timeouts_.fetch_add(p.timeouts, std::memory_order_relaxed);
+    dropped_connect_errors_.fetch_add(p.connect_errors, std::memory_order_relaxed);
   }
 
   std::vector<std::shared_ptr<Pool>> also_reap_snapshot() {
@@ -513,6 +541,8 @@ class BasicPoolManager {
         for (const auto& old : entry.draining) f(*old, false);
       }
     }
+    std::lock_guard lock(retired_mutex_);  // closed with close_pool(), still draining
+    for (const auto& old : retired_) f(*old, false);
   }
 
   // The connection budget's evictor: closes the idle connection of the user
@@ -581,6 +611,7 @@ class BasicPoolManager {
     pool_count_.fetch_sub(1, std::memory_order_relaxed);
     pool_evictions_.fetch_add(1, std::memory_order_relaxed);
     victim->end();
+    absorb_counters(*victim);
     victim.reset();
     release_pool_slot();  // hands the slot to the head waiter
     return true;
@@ -607,7 +638,7 @@ class BasicPoolManager {
   std::array<Shard, kShards> shards_;
   std::atomic<std::size_t> pool_count_{0};
 
-  std::mutex retired_mutex_;
+  mutable std::mutex retired_mutex_;
   std::vector<std::shared_ptr<Pool>> retired_;
   std::vector<std::weak_ptr<Pool>> also_reap_;
 
@@ -616,6 +647,11 @@ class BasicPoolManager {
   std::atomic<std::uint64_t> pools_removed_{0};
   std::atomic<std::uint64_t> pool_evictions_{0};
   std::atomic<std::uint64_t> sweeps_{0};
+  // Counters of pools no longer tracked (swept, evicted, drained).
+  std::atomic<std::uint64_t> dropped_created_{0};
+  std::atomic<std::uint64_t> dropped_acquired_{0};
+  std::atomic<std::uint64_t> dropped_timeouts_{0};
+  std::atomic<std::uint64_t> dropped_connect_errors_{0};
 
   mutable std::mutex sweeper_mutex_;
   std::condition_variable sweeper_wake_;
