@@ -76,9 +76,7 @@ std::size_t ConnectionBudget::in_use() const {
   return in_use_;
 }
 
-std::size_t ConnectionBudget::waiting() const {
-  return waiting_.load(std::memory_order_relaxed);
-}
+std::size_t ConnectionBudget::waiting() const { return waiting_.load(std::memory_order_relaxed); }
 
 std::uint64_t ConnectionBudget::timeouts() const {
   std::lock_guard lock(mutex_);

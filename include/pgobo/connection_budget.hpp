@@ -16,8 +16,8 @@
 // served, until a slot is released or its deadline passes.
 #pragma once
 
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
