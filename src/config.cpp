@@ -1,4 +1,5 @@
 #include "pgobo/config.hpp"
+#include "pgobo/connection_params.hpp"
 
 #include <fmt/format.h>
 
@@ -110,16 +111,6 @@ class Value {
   bool secret_ = false;
 };
 
-bool is_setting_name(std::string_view name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '.';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 void set_setting(PoolConfig& config, const std::string& name, std::string value) {
   auto& settings = config.pool.connection.settings;
   for (auto& [existing, existing_value] : settings) {
@@ -181,7 +172,7 @@ constexpr std::array<Field, 31> kFields{{
      [](PoolConfig& c, const Value& v) {
        if (!v.json()->is_object()) v.reject("an object of server settings");
        for (const auto& [name, value] : v.json()->items()) {
-         if (!is_setting_name(name)) {
+         if (!is_server_setting_name(name)) {
            throw ConfigError(
                fmt::format("{}: '{}' is not a PostgreSQL setting name (letters, digits, _ and .)",
                            v.name(), printable(name)));

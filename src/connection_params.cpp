@@ -17,16 +17,6 @@ constexpr std::array<std::pair<SslMode, std::string_view>, 6> kSslModes{{
     {SslMode::verify_full, "verify-full"},
 }};
 
-bool is_setting_name(std::string_view name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '.';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 // The server splits `options` into arguments at whitespace (isspace in the C
 // locale) and treats backslash as an escape (pg_split_opts), so whitespace
 // and backslashes in a setting's value are backslash-escaped.
@@ -43,6 +33,16 @@ std::string escape_option_value(std::string_view value) {
 }
 
 }  // namespace
+
+bool is_server_setting_name(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
 
 std::string_view to_string(SslMode mode) noexcept {
   for (const auto& [m, name] : kSslModes) {
@@ -91,7 +91,7 @@ std::string ConnectionParams::to_conninfo() const {
   if (!settings.empty()) {
     std::string options;
     for (const auto& [name, value] : settings) {
-      if (!is_setting_name(name)) {
+      if (!is_server_setting_name(name)) {
         throw ConfigError("server setting name '" + name +
                           "' is not a PostgreSQL setting name (letters, digits, _ and .)");
       }

@@ -58,6 +58,10 @@ struct ConnectionParams {
   friend bool operator==(const ConnectionParams&, const ConnectionParams&) = default;
 };
 
+// True for a name PostgreSQL accepts as a server setting in `options`
+// (letters, digits, _ and ., e.g. "statement_timeout", "app.tenant").
+[[nodiscard]] bool is_server_setting_name(std::string_view name);
+
 // Quotes one conninfo value by libpq's rules: 'value' with ' and \ escaped.
 // Throws ConfigError if the value contains a NUL byte (libpq cannot carry it);
 // the message names `what`, never the value.
