@@ -29,8 +29,8 @@ bool ConnectionBudget::acquire(Clock::time_point deadline) {
   enqueue(self);
   // Make room by closing someone's idle connection. Its release() hands the
   // freed slot to the head of the queue, which is fair even if that is not us.
-  // Each waiter evicts at most once per wake-up, so an idle-less system does not
-  // spin.
+  // Each waiter evicts until the evictor finds nothing, then once more per
+  // wake-up, so an idle-less system does not spin.
   auto evictor = evictor_;
   while (!self.granted && !closed_) {
     if (evictor) {
@@ -39,9 +39,13 @@ bool ConnectionBudget::acquire(Clock::time_point deadline) {
       lock.lock();
       if (evicted) {
         ++evictions_;
-        continue;  // the slot may be ours now; re-check before waiting
+      } else {
+        evictor = nullptr;  // nothing idle anywhere: wait for a release
       }
-      evictor = nullptr;  // nothing idle anywhere: wait for a release
+      // The lock was down: a release() may have granted us the slot, and its
+      // notify found nobody waiting. Re-check before waiting, or we would
+      // sleep to the deadline holding a granted slot.
+      continue;
     }
     if (self.ready.wait_until(lock, deadline) == std::cv_status::timeout && !self.granted) break;
     evictor = evictor_;  // woken by a release or close: room may be made again

@@ -119,6 +119,26 @@ TEST(ConnectionBudget, WithNothingIdleTheWaiterWaitsForARelease) {
   EXPECT_EQ(budget.in_use(), 0U);
 }
 
+// The slot can be handed over while the waiter runs the evictor (its lock
+// down): another pool closes a connection at that moment, and the evictor
+// itself then finds nothing idle. The waiter must notice the grant rather
+// than sleep to its deadline holding it (the stall seen with 8 threads).
+TEST(ConnectionBudget, ASlotGrantedWhileTheEvictorRunsIsTakenAtOnce) {
+  ConnectionBudget budget(1);
+  ASSERT_TRUE(budget.try_acquire());
+  budget.set_evictor([&] {
+    budget.release();  // someone else's connection closes: the slot is ours
+    return false;      // and there was nothing idle to evict
+  });
+  const auto start = Clock::now();
+  EXPECT_TRUE(budget.acquire(start + 60s));
+  // Without the re-check this returns only at the 60 s deadline.
+  EXPECT_LT(Clock::now() - start, 30s);
+  EXPECT_EQ(budget.in_use(), 1U);
+  EXPECT_EQ(budget.waiting(), 0U);
+  EXPECT_EQ(budget.timeouts(), 0U);
+}
+
 TEST(ConnectionBudget, CloseWakesWaitersWithARefusalAndRefusesLaterCalls) {
   ConnectionBudget budget(1);
   ASSERT_TRUE(budget.try_acquire());

@@ -432,7 +432,7 @@ TEST_F(PoolManagerTest, ConcurrentUsersNeverShareAConnection) {
 // of the session that wrote the budget; kept here, disabled, as the
 // reproduction for the fix (run with --gtest_also_run_disabled_tests
 // --gtest_repeat=20).
-TEST_F(PoolManagerTest, DISABLED_ConcurrentUsersUnderAGlobalLimitNeverStall) {
+TEST_F(PoolManagerTest, ConcurrentUsersUnderAGlobalLimitNeverStall) {
   auto o = options();
   o.user_pool.max_size = 2;
   o.max_total_connections = 8;
