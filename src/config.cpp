@@ -21,11 +21,14 @@ enum class Origin { env, json, code };
 constexpr std::int64_t kMaxMilliseconds = 31LL * 24 * 60 * 60 * 1000;  // 31 days
 constexpr std::int64_t kMaxPoolSize = 100'000;
 
+// An excerpt of a value for a message: at most 60 bytes of printable ASCII
+// (anything else shown as '?'), so a hostile value can neither flood nor
+// split a log line, nor make the message invalid UTF-8.
 std::string printable(std::string_view text) {
   std::string out;
   for (char c : text.substr(0, 60)) {
     const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u == 0x7f) ? '?' : c;
+    out += (u < 0x20 || u >= 0x7f) ? '?' : c;
   }
   if (text.size() > 60) out += "...";
   return out;
@@ -43,14 +46,37 @@ class Value {
 
   [[noreturn]] void reject(std::string_view expected) const {
     if (secret_) throw ConfigError(fmt::format("{}: expected {}", name_, expected));
-    const std::string got = json_ ? printable(json_->dump()) : "'" + printable(text_) + "'";
+    // dump() would throw on a string that is not UTF-8 (possible in a JSON
+    // value built in code): replace such bytes instead.
+    const std::string got =
+        json_ ? printable(json_->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+              : "'" + printable(text_) + "'";
     throw ConfigError(fmt::format("{}: expected {}, got {}", name_, expected, got));
   }
 
+  // Every string setting ends up in a C string (libpq's conninfo, libcurl's
+  // options), where a NUL byte would silently cut it short.
   [[nodiscard]] std::string string() const {
-    if (!json_) return text_;
-    if (!json_->is_string()) reject("a string");
-    return json_->get<std::string>();
+    if (json_ && !json_->is_string()) reject("a string");
+    std::string value = json_ ? json_->get<std::string>() : text_;
+    if (value.find('\0') != std::string::npos) {
+      throw ConfigError(fmt::format("{}: must not contain a NUL byte", name_));
+    }
+    return value;
+  }
+
+  // A string sent in an HTTP header: no control characters either.
+  [[nodiscard]] std::string header_safe_string() const {
+    std::string value = string();
+    for (const char c : value) {
+      const auto u = static_cast<unsigned char>(c);
+      if (u < 0x20 || u == 0x7f) {
+        throw ConfigError(fmt::format(
+            "{}: must not contain control characters (CR, LF...): it is sent in an HTTP header",
+            name_));
+      }
+    }
+    return value;
   }
 
   [[nodiscard]] std::string non_empty_string(std::string_view expected) const {
@@ -178,7 +204,12 @@ constexpr std::array<Field, 31> kFields{{
                            v.name(), printable(name)));
          }
          if (value.is_string()) {
-           set_setting(c, name, value.get<std::string>());
+           std::string text = value.get<std::string>();
+           if (text.find('\0') != std::string::npos) {
+             throw ConfigError(
+                 fmt::format("{}: setting '{}' must not contain a NUL byte", v.name(), name));
+           }
+           set_setting(c, name, std::move(text));
          } else if (value.is_number() || value.is_boolean()) {
            set_setting(c, name, value.dump());
          } else {
@@ -234,7 +265,7 @@ constexpr std::array<Field, 31> kFields{{
     {"DATABRICKS_CLIENT_SECRET", "client_secret", true,
      [](PoolConfig& c, const Value& v) { c.client_secret = Secret(v.string()); }},
     {"DATABRICKS_TOKEN", "workspace_token", true,
-     [](PoolConfig& c, const Value& v) { c.workspace_token = Secret(v.string()); }},
+     [](PoolConfig& c, const Value& v) { c.workspace_token = Secret(v.header_safe_string()); }},
     {"PGOBO_CREDENTIAL_REFRESH_AHEAD_MS", "credential_refresh_ahead_ms", false,
      [](PoolConfig& c, const Value& v) { c.credential_refresh_ahead = v.milliseconds(); }},
     {"PGOBO_HTTP_CONNECT_TIMEOUT_MS", "http_connect_timeout_ms", false,
@@ -394,8 +425,13 @@ PoolConfig PoolConfig::from_json_text(std::string_view text) {
   try {
     parsed = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
-    // nlohmann's message names the position, not the content: no secret leaks.
-    throw ConfigError(fmt::format("the JSON configuration is not valid JSON: {}", e.what()));
+    // nlohmann's message ends with "; last read: '<the text around the
+    // error>'", which may be a password: keep only what comes before.
+    std::string_view message = e.what();
+    if (const auto last_read = message.find("; last read:"); last_read != std::string_view::npos) {
+      message = message.substr(0, last_read);
+    }
+    throw ConfigError(fmt::format("the JSON configuration is not valid JSON: {}", message));
   }
   return from_json(parsed);
 }

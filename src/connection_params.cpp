@@ -32,6 +32,19 @@ std::string escape_option_value(std::string_view value) {
   return out;
 }
 
+// A name for an error message: at most 60 bytes, control and non-ASCII
+// bytes shown as '?', so a hostile name cannot flood or split a log line.
+std::string printable_excerpt(std::string_view text) {
+  constexpr std::size_t kLimit = 60;
+  std::string out;
+  for (char c : text.substr(0, kLimit)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u >= 0x7f) ? '?' : c;
+  }
+  if (text.size() > kLimit) out += "...";
+  return out;
+}
+
 }  // namespace
 
 bool is_server_setting_name(std::string_view name) {
@@ -92,7 +105,7 @@ std::string ConnectionParams::to_conninfo() const {
     std::string options;
     for (const auto& [name, value] : settings) {
       if (!is_server_setting_name(name)) {
-        throw ConfigError("server setting name '" + name +
+        throw ConfigError("server setting name '" + printable_excerpt(name) +
                           "' is not a PostgreSQL setting name (letters, digits, _ and .)");
       }
       if (value.find('\0') != std::string::npos) {

@@ -90,6 +90,19 @@ UserContext::UserContext(std::string user_id, std::string email, Secret access_t
   if (user_id_.empty() && email_.empty()) {
     throw AuthenticationError("missing user identity: both user id and email are empty");
   }
+  // The same rule as for the forwarded headers: the token travels in an HTTP
+  // header (Lakebase credential requests) and the key becomes a role name and
+  // a log field, where CR/LF would inject lines and NUL would truncate.
+  const auto refuse_control = [](std::string_view value, std::string_view field) {
+    if (has_control_character(value)) {
+      throw AuthenticationError(std::string(field) +
+                                " contains a control character (CR, LF, NUL…)");
+    }
+  };
+  refuse_control(user_id_, "user id");
+  refuse_control(email_, "email");
+  refuse_control(access_token_.reveal(), "access token");
+  if (preferred_username_) refuse_control(*preferred_username_, "preferred username");
   token_fingerprint_ = token_fingerprint_of(access_token_);
 }
 

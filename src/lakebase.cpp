@@ -9,6 +9,19 @@
 #include "pgobo/errors.hpp"
 
 namespace pgobo {
+namespace {
+
+// The workspace token goes into an Authorization header line, the database
+// token into a conninfo: neither may hold CR, LF, NUL or other controls.
+bool has_control_character(std::string_view text) {
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 void validate_lakebase_endpoint(std::string_view endpoint, std::string_view what) {
   static constexpr std::array<std::string_view, 3> kCollections{"projects", "branches",
@@ -59,12 +72,20 @@ Credential LakebaseCredentials::get() {
   request.url = url_;
   request.bearer = &bearer;
   request.json_body = nlohmann::json{{"endpoint", options_.endpoint}}.dump();
+  if (has_control_character(bearer.reveal())) {
+    throw CredentialError(detail::describe_call(request) +
+                          ": the workspace token contains a control character (CR, LF, NUL...)");
+  }
   const nlohmann::json body = detail::send_for_json(request, options_.http);
 
   const auto token = body.find("token");
   if (token == body.end() || !token->is_string() || token->get_ref<const std::string&>().empty()) {
     throw CredentialError(detail::describe_call(request) +
                           " returned no token (expected a non-empty string)");
+  }
+  if (has_control_character(token->get_ref<const std::string&>())) {
+    throw CredentialError(detail::describe_call(request) +
+                          " returned a token containing a control character (CR, LF, NUL...)");
   }
   const auto expire_time = body.find("expire_time");
   if (expire_time == body.end() || !expire_time->is_string()) {

@@ -8,8 +8,21 @@
 namespace pgobo {
 namespace {
 
+// The pool's name as a message shows it: at most 60 bytes of printable
+// ASCII. A user pool's name holds the user's key, which came from a request.
+std::string shown_name(std::string_view name) {
+  constexpr std::size_t kLimit = 60;
+  std::string out;
+  for (const char c : name.substr(0, kLimit)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u >= 0x7f) ? '?' : c;
+  }
+  if (name.size() > kLimit) out += "...";
+  return out;
+}
+
 [[noreturn]] void reject(const PoolOptions& options, const std::string& what) {
-  throw ConfigError("pool '" + options.name + "': " + what);
+  throw ConfigError("pool '" + shown_name(options.name) + "': " + what);
 }
 
 }  // namespace
@@ -42,6 +55,13 @@ void PoolOptions::validate() const {
   }
   if (connection.connect_timeout.count() < 0) {
     reject(*this, "connection.connect_timeout must not be negative");
+  }
+  // What libpq cannot carry (a NUL byte, a malformed setting name) is found
+  // now rather than at the first connect.
+  try {
+    (void)connection.to_conninfo();
+  } catch (const ConfigError& e) {
+    reject(*this, std::string("connection: ") + e.what());
   }
 }
 

@@ -95,8 +95,10 @@ class Scanner {
                   "; only SELECT, WITH, SHOW, EXPLAIN, DESCRIBE and DESC are allowed");
   }
 
+  // PostgreSQL's lexer ends a -- comment at a line feed or a carriage
+  // return: "SELECT 1 -- x\r; DELETE …" runs the DELETE.
   void skip_line_comment() {
-    while (pos_ < sql_.size() && sql_[pos_] != '\n') ++pos_;
+    while (pos_ < sql_.size() && sql_[pos_] != '\n' && sql_[pos_] != '\r') ++pos_;
   }
 
   // PostgreSQL block comments nest.
@@ -120,16 +122,18 @@ class Scanner {
   // a literal that never closes.
   bool skip_token() {
     const char c = sql_[pos_];
-    if (c == '\'') {
-      // E'…' (backslash escapes) when the quote directly follows a lone E.
-      const bool escape_string = pos_ > 0 && (sql_[pos_ - 1] == 'E' || sql_[pos_ - 1] == 'e') &&
-                                 (pos_ < 2 || !is_ident_char(sql_[pos_ - 2]));
-      return skip_quoted('\'', escape_string, "unterminated string literal");
-    }
+    if (c == '\'') return skip_quoted('\'', false, "unterminated string literal");
     if (c == '"') return skip_quoted('"', false, "unterminated quoted identifier");
     if (c == '$') return skip_dollar();
     if (is_ident_start(c)) {
+      const std::size_t start = pos_;
       while (pos_ < sql_.size() && is_ident_char(sql_[pos_])) ++pos_;
+      // E'…' (backslash escapes) when the quote follows a word that is just
+      // E. Digits do not join the word: PostgreSQL (before 15) reads 1E'…'
+      // as the number 1 and an escape string, and so does this scanner.
+      if (pos_ - start == 1 && (c == 'E' || c == 'e') && pos_ < sql_.size() && sql_[pos_] == '\'') {
+        return skip_quoted('\'', true, "unterminated string literal");
+      }
       return true;
     }
     ++pos_;
@@ -186,6 +190,9 @@ class Scanner {
 
 }  // namespace
 
+// A NUL byte is an ordinary character here. libpq sends only the text before
+// it, and that prefix of an accepted text is itself read-only: it holds the
+// same statement starts, with the same first keywords.
 ReadOnlyVerdict classify_read_only(std::string_view sql) { return Scanner(sql).run(); }
 
 void check_read_only(std::string_view sql) {

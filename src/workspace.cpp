@@ -8,6 +8,19 @@
 namespace pgobo {
 namespace {
 
+// A workspace token is sent as "Authorization: Bearer <token>"; libcurl
+// sends header lines verbatim, so a CR or LF in it would add header lines of
+// the token's choosing. NUL would cut it short.
+bool has_control_character(std::string_view text) {
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return true;
+  }
+  return false;
+}
+
+constexpr std::string_view kControlCharacters = "a control character (CR, LF, NUL...)";
+
 bool is_loopback_host(std::string_view host_and_rest) {
   for (std::string_view host : {"127.0.0.1", "localhost", "[::1]"}) {
     if (host_and_rest.substr(0, host.size()) == host) {
@@ -46,6 +59,10 @@ class OAuthTokenFetcher final : public CredentialProvider {
         token->get_ref<const std::string&>().empty()) {
       throw CredentialError(detail::describe_call(request) +
                             " returned no access_token (expected a non-empty string)");
+    }
+    if (has_control_character(token->get_ref<const std::string&>())) {
+      throw CredentialError(fmt::format("{} returned an access_token containing {}",
+                                        detail::describe_call(request), kControlCharacters));
     }
     const auto expires_in = body.find("expires_in");
     if (expires_in == body.end() || !expires_in->is_number_integer() || *expires_in < 0) {
@@ -108,10 +125,18 @@ std::string normalize_workspace_url(std::string_view url, std::string_view what)
 
 PersonalAccessToken::PersonalAccessToken(Secret token) : token_(std::move(token)) {
   if (token_.empty()) throw ConfigError("PersonalAccessToken: the token is empty");
+  if (has_control_character(token_.reveal())) {
+    throw ConfigError(
+        fmt::format("PersonalAccessToken: the token contains {}", kControlCharacters));
+  }
 }
 
 ForwardedUserToken::ForwardedUserToken(Secret token) {
   if (token.empty()) throw ConfigError("ForwardedUserToken: the user's token is empty");
+  if (has_control_character(token.reveal())) {
+    throw ConfigError(
+        fmt::format("ForwardedUserToken: the user's token contains {}", kControlCharacters));
+  }
   source_ = [fixed = std::move(token)] { return fixed; };
 }
 
@@ -123,6 +148,10 @@ ForwardedUserToken::ForwardedUserToken(std::function<Secret()> source)
 Secret ForwardedUserToken::token() {
   Secret token = source_();
   if (token.empty()) throw CredentialError("the user's forwarded access token is empty");
+  if (has_control_character(token.reveal())) {
+    throw CredentialError(
+        fmt::format("the user's forwarded access token contains {}", kControlCharacters));
+  }
   return token;
 }
 
@@ -153,12 +182,22 @@ std::string fetch_current_user_name(const std::string& workspace_url, WorkspaceT
   request.url =
       normalize_workspace_url(workspace_url, "workspace URL") + "/api/2.0/preview/scim/v2/Me";
   request.bearer = &bearer;
+  // Any WorkspaceToken may be asked, including an application's own.
+  if (has_control_character(bearer.reveal())) {
+    throw CredentialError(fmt::format("{}: the workspace token contains {}",
+                                      detail::describe_call(request), kControlCharacters));
+  }
   const nlohmann::json body = detail::send_for_json(request, http);
   const auto user_name = body.find("userName");
   if (user_name == body.end() || !user_name->is_string() ||
       user_name->get_ref<const std::string&>().empty()) {
     throw CredentialError(detail::describe_call(request) +
                           " returned no userName (expected a non-empty string)");
+  }
+  // The user name becomes the PostgreSQL role and a log field.
+  if (has_control_character(user_name->get_ref<const std::string&>())) {
+    throw CredentialError(fmt::format("{} returned a userName containing {}",
+                                      detail::describe_call(request), kControlCharacters));
   }
   return user_name->get<std::string>();
 }

@@ -40,8 +40,11 @@ namespace pgobo {
 
 class UserContext {
  public:
-  // Throws AuthenticationError when the token is empty, or when both the
-  // user id and the email are empty. Prefer make_user_context() at call sites.
+  // Throws AuthenticationError when the token is empty, when both the user
+  // id and the email are empty, or when any field holds a control character
+  // (CR, LF, NUL, ESC…; a tab is allowed, as in HTTP field values). Any other
+  // bytes, including invalid UTF-8, are kept as given. Prefer
+  // make_user_context() at call sites.
   UserContext(std::string user_id, std::string email, Secret access_token,
               std::optional<std::string> preferred_username = std::nullopt);
 
@@ -76,9 +79,9 @@ class UserContext {
   std::string token_fingerprint_;
 };
 
-// Builds a context; throws AuthenticationError on an empty token, or on an
-// empty user id together with an empty email. The messages name the missing
-// field, never a value.
+// Builds a context; throws AuthenticationError on an empty token, on an
+// empty user id together with an empty email, or on a control character in
+// any field. The messages name the field, never a value.
 [[nodiscard]] UserContext make_user_context(
     std::string user_id, std::string email, Secret access_token,
     std::optional<std::string> preferred_username = std::nullopt);

@@ -4,6 +4,7 @@
 // split the text into statements on `;` (ignoring semicolons inside comments,
 // quoted strings, quoted identifiers and dollar quotes) and require every
 // statement to start with SELECT, WITH, SHOW, EXPLAIN, DESCRIBE or DESC.
+// Comments end where PostgreSQL ends them (-- at CR or LF; /* */ nested).
 //
 //   pgobo::check_read_only("SELECT * FROM app.notes");   // ok
 //   pgobo::check_read_only("DELETE FROM app.notes");     // throws SqlPolicyError
