@@ -1,5 +1,6 @@
 #include "pgobo/connection_budget.hpp"
 
+#include <atomic>
 #include <utility>
 
 namespace pgobo {
@@ -35,6 +36,7 @@ bool ConnectionBudget::acquire(Clock::time_point deadline) {
   while (!self.granted && !closed_) {
     if (evictor) {
       lock.unlock();
+      std::atomic_thread_fence(std::memory_order_seq_cst);  // see retry_eviction()
       const bool evicted = evictor();
       lock.lock();
       if (evicted) {
@@ -73,6 +75,16 @@ void ConnectionBudget::close() noexcept {
   std::lock_guard lock(mutex_);
   closed_ = true;
   for (Waiter* w = head_; w != nullptr; w = w->next) w->ready.notify_one();
+}
+
+void ConnectionBudget::retry_eviction() noexcept {
+  // Pairs with the fence before each evictor call in acquire(): either this
+  // load sees the waiter, or the waiter's evictor sees whatever the caller
+  // released just before calling us (e.g. its reference to a pool).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!has_waiters()) return;
+  std::lock_guard lock(mutex_);
+  if (head_ != nullptr) head_->ready.notify_one();
 }
 
 std::size_t ConnectionBudget::in_use() const {

@@ -48,6 +48,11 @@ class ConnectionBudget {
   void release() noexcept;
   // Wakes every waiter with a refusal; later acquire() calls fail at once.
   void close() noexcept;
+  // Something may have become evictable without a slot being released (for
+  // the pool budget: a user pool's last lease came back): the first waiter
+  // runs the evictor again rather than sleep to its deadline. Cheap when
+  // nobody waits.
+  void retry_eviction() noexcept;
 
   [[nodiscard]] std::size_t max_total() const noexcept { return max_total_; }
   [[nodiscard]] std::size_t in_use() const;

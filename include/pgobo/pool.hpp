@@ -156,49 +156,13 @@ class BasicPool {
   // acquire_timeout. Throws AcquireTimeout, PoolClosed, a ConnectError
   // subclass or CredentialError (when a new connection had to be opened for
   // this caller and that failed).
-  [[nodiscard]] Lease connect() {
-    std::optional<std::chrono::steady_clock::time_point> started;  // set once we wait or open
-    std::unique_lock lock(mutex_);
-    for (;;) {
-      throw_if_not_accepting_locked();
-      if (waiters_.empty()) {  // nobody queued before us: no barging
-        if (Slot* slot = idle_.pop_front()) {
-          const time_point now = Clock::now();
-          last_used_ = now;
-          if (const auto reason = expiry_of(*slot, now, idle_.size() + 1)) {
-            close_and_unlock(lock, slot, *reason, now);
-            lock.lock();
-            continue;
-          }
-          ++leased_;
-          if (needs_validation(*slot, now)) {
-            lock.unlock();
-            const bool alive = driver_.ping(*slot->connection);
-            lock.lock();
-            if (!alive) {
-              --leased_;
-              close_and_unlock(lock, slot, CloseReason::validation_failed, now);
-              lock.lock();
-              continue;
-            }
-          }
-          record_acquired_locked(started);
-          return Lease(this, slot);
-        }
-        if (may_open_locked(Clock::now())) {
-          ++opening_;
-          if (!started) started = std::chrono::steady_clock::now();
-          lock.unlock();
-          return open_for_caller(*started);
-        }
-        if (total_locked() == 0) throw_backing_off_locked();
-      } else {
-        // A backoff may have ended since the queue last moved.
-        serve_waiters_locked(Clock::now());
-      }
-      if (!started) started = std::chrono::steady_clock::now();
-      return wait_in_line(lock, *started);
-    }
+  [[nodiscard]] Lease connect() { return acquire(std::nullopt); }
+
+  // The same, waiting until `deadline` instead: for a caller that already
+  // spent part of its time budget elsewhere (PoolManager, waiting for room
+  // under max_pools), so one request never waits longer than its deadline.
+  [[nodiscard]] Lease connect(std::chrono::steady_clock::time_point deadline) {
+    return acquire(deadline);
   }
 
   // Runs one statement outside a transaction on a leased connection and
@@ -371,6 +335,65 @@ class BasicPool {
  private:
   enum class State { open, draining, closed };
 
+  using SteadyTime = std::chrono::steady_clock::time_point;
+
+  // When a caller stops waiting: its own deadline, or acquire_timeout after
+  // it started to wait or open (read from the clock only then: an idle
+  // connection is lent without a clock read).
+  struct Deadline {
+    SteadyTime started;
+    SteadyTime until;
+  };
+  [[nodiscard]] Deadline deadline_from(std::optional<SteadyTime> explicit_deadline) const {
+    const SteadyTime now = std::chrono::steady_clock::now();
+    return {now, explicit_deadline ? *explicit_deadline : now + options_.acquire_timeout};
+  }
+
+  Lease acquire(std::optional<SteadyTime> explicit_deadline) {
+    std::optional<Deadline> deadline;  // set once we wait or open
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      throw_if_not_accepting_locked();
+      if (waiters_.empty()) {  // nobody queued before us: no barging
+        if (Slot* slot = idle_.pop_front()) {
+          const time_point now = Clock::now();
+          last_used_ = now;
+          if (const auto reason = expiry_of(*slot, now, idle_.size() + 1)) {
+            close_and_unlock(lock, slot, *reason, now);
+            lock.lock();
+            continue;
+          }
+          ++leased_;
+          if (needs_validation(*slot, now)) {
+            lock.unlock();
+            const bool alive = driver_.ping(*slot->connection);
+            lock.lock();
+            if (!alive) {
+              --leased_;
+              close_and_unlock(lock, slot, CloseReason::validation_failed, now);
+              lock.lock();
+              continue;
+            }
+          }
+          record_acquired_locked(deadline ? std::optional(deadline->started) : std::nullopt);
+          return Lease(this, slot);
+        }
+        if (may_open_locked(Clock::now())) {
+          ++opening_;
+          if (!deadline) deadline = deadline_from(explicit_deadline);
+          lock.unlock();
+          return open_for_caller(*deadline);
+        }
+        if (total_locked() == 0) throw_backing_off_locked();
+      } else {
+        // A backoff may have ended since the queue last moved.
+        serve_waiters_locked(Clock::now());
+      }
+      if (!deadline) deadline = deadline_from(explicit_deadline);
+      return wait_in_line(lock, *deadline);
+    }
+  }
+
   enum class CloseReason {
     idle_timeout,
     max_lifetime,
@@ -461,28 +484,28 @@ class BasicPool {
 
   // Queues the caller and blocks until a connection is handed over, it may
   // open one, the pool closes, or the deadline passes.
-  Lease wait_in_line(std::unique_lock<std::mutex>& lock,
-                     std::chrono::steady_clock::time_point started) {
-    const auto deadline = started + options_.acquire_timeout;
+  Lease wait_in_line(std::unique_lock<std::mutex>& lock, const Deadline& deadline) {
     Waiter waiter;
     waiters_.push_back(waiter);
     while (waiter.outcome == Waiter::Outcome::waiting) {
-      if (waiter.wake.wait_until(lock, deadline) == std::cv_status::timeout &&
+      if (waiter.wake.wait_until(lock, deadline.until) == std::cv_status::timeout &&
           waiter.outcome == Waiter::Outcome::waiting) {
         waiters_.erase(waiter);
         ++timeouts_;
+        const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::max(deadline.until - deadline.started, std::chrono::nanoseconds{0}));
         throw AcquireTimeout(
             "pool '" + options_.name + "': no connection available within " +
-            std::to_string(options_.acquire_timeout.count()) + " ms (max_size " +
-            std::to_string(options_.max_size) + ", " + std::to_string(leased_) + " leased, " +
-            std::to_string(opening_) + " opening, " + std::to_string(waiters_.size() + 1) +
+            std::to_string(waited.count()) + " ms (max_size " + std::to_string(options_.max_size) +
+            ", " + std::to_string(leased_) + " leased, " + std::to_string(opening_) + " opening, " +
+            std::to_string(waiters_.size() + 1) +
             " waiting including this one); raise max_size or acquire_timeout, or hold "
             "connections for less time");
       }
     }
     switch (waiter.outcome) {
       case Waiter::Outcome::handed:
-        record_acquired_locked(started);
+        record_acquired_locked(deadline.started);
         return Lease(this, waiter.slot);
       case Waiter::Outcome::may_open:  // the slot was reserved for us (opening_)
         if (state_ == State::closed) {
@@ -491,7 +514,7 @@ class BasicPool {
           break;
         }
         lock.unlock();
-        return open_for_caller(started);
+        return open_for_caller(deadline);
       case Waiter::Outcome::failed:
         throw_backing_off_locked();
       case Waiter::Outcome::closed:
@@ -502,8 +525,8 @@ class BasicPool {
   }
 
   // Opens a connection in a slot already counted in opening_ and lends it.
-  Lease open_for_caller(std::chrono::steady_clock::time_point started) {
-    Slot* slot = open_reserved_slot(started + options_.acquire_timeout);
+  Lease open_for_caller(const Deadline& deadline) {
+    Slot* slot = open_reserved_slot(deadline.until);
     std::unique_lock lock(mutex_);
     --opening_;
     if (state_ == State::closed) {
@@ -515,7 +538,7 @@ class BasicPool {
     }
     ++leased_;
     last_used_ = slot->returned_at;
-    record_acquired_locked(started);
+    record_acquired_locked(deadline.started);
     return Lease(this, slot);
   }
 

@@ -40,6 +40,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -67,6 +68,7 @@ struct PoolManagerStats {
   std::size_t leased = 0;
   std::size_t waiting = 0;                // connect() calls queued in user pools
   std::size_t budget_waiting = 0;         // waiting for a slot under max_total_connections
+  std::size_t pool_budget_waiting = 0;    // waiting for room for a new pool under max_pools
   std::size_t max_total_connections = 0;  // 0 = no limit
   std::size_t max_pools = 0;              // 0 = no limit
 
@@ -76,6 +78,7 @@ struct PoolManagerStats {
   std::uint64_t connection_evictions = 0;  // idle connections closed to make room
   std::uint64_t pool_evictions = 0;        // idle pools closed to make room
   std::uint64_t budget_timeouts = 0;       // acquires that hit the global limit's deadline
+  std::uint64_t pool_budget_timeouts = 0;  // new pools refused at max_pools at the deadline
   std::uint64_t sweeps = 0;
   std::uint64_t connections_created = 0;  // summed over live pools
   std::uint64_t acquired = 0;             // summed over live pools
@@ -155,6 +158,62 @@ class BasicPoolManager {
   // Throws PoolClosed after close_all(), AcquireTimeout when max_pools is
   // reached and no pool is idle before the acquire deadline.
   [[nodiscard]] std::shared_ptr<Pool> get_pool(const UserContext& user) {
+    std::optional<SteadyTime> deadline;
+    return get_pool(user, deadline);
+  }
+
+  // A connection of the user's pool (get_pool()), which the lease keeps
+  // alive. A pool replaced between being found and being asked for a
+  // connection (a new token, close_pool()) refuses new work; the request then
+  // goes to the pool that replaced it, so a rotation fails no request that
+  // arrived just before it. One acquire_timeout covers the whole request: time
+  // spent waiting for room under max_pools is not granted again for the
+  // connection. Throws what get_pool() and Pool::connect() throw.
+  [[nodiscard]] typename Pool::Lease connect(const UserContext& user) {
+    std::optional<SteadyTime> deadline;  // set once the request has waited
+    for (int attempt = 1;; ++attempt) {
+      std::shared_ptr<Pool> pool = get_pool(user, deadline);
+      try {
+        typename Pool::Lease lease = deadline ? pool->connect(*deadline) : pool->connect();
+        if (pool_budget_) {
+          // Under max_pools, this lease coming back may make its pool
+          // evictable: tell a request waiting for room to look again.
+          lease.keep_alive(std::make_shared<const PoolHold>(std::move(pool), pool_budget_));
+        } else {
+          lease.keep_alive(std::move(pool));
+        }
+        return lease;
+      } catch (const PoolClosed&) {
+        // Still the current pool: it was ended (close_all), not replaced.
+        if (attempt == kReplacedPoolRetries || find_pool(user.key()) == pool) throw;
+      }
+    }
+  }
+
+ private:
+  using SteadyTime = std::chrono::steady_clock::time_point;
+
+  // What a lease keeps alive when max_pools is set: its pool, and on release
+  // a nudge to the pool budget (a pool is evictable only once no lease holds
+  // it, and nothing else would wake a request waiting for that).
+  struct PoolHold {
+    PoolHold(std::shared_ptr<Pool> p, std::shared_ptr<ConnectionBudget> b)
+        : pool(std::move(p)), budget(std::move(b)) {}
+    PoolHold(const PoolHold&) = delete;
+    PoolHold& operator=(const PoolHold&) = delete;
+    ~PoolHold() {
+      pool.reset();  // before the nudge: the evictor must see it gone
+      budget->retry_eviction();
+    }
+    std::shared_ptr<Pool> pool;
+    std::shared_ptr<ConnectionBudget> budget;
+  };
+
+  // get_pool(); a wait for room under max_pools ends at `deadline`, which is
+  // set (now + acquire_timeout) if it was not, so the caller's connect can
+  // end at the same time.
+  [[nodiscard]] std::shared_ptr<Pool> get_pool(const UserContext& user,
+                                               std::optional<SteadyTime>& deadline) {
     const std::string& key = user.key();
     const std::string& fingerprint = user.token_fingerprint();
     Shard& shard = shard_for(key);
@@ -166,28 +225,10 @@ class BasicPoolManager {
         if (entry.knows(fingerprint) && !entry.current->login_failing()) return entry.current;
       }
     }
-    return create_or_replace(user, shard);
+    return create_or_replace(user, shard, deadline);
   }
 
-  // A connection of the user's pool (get_pool()), which the lease keeps
-  // alive. A pool replaced between being found and being asked for a
-  // connection (a new token, close_pool()) refuses new work; the request then
-  // goes to the pool that replaced it, so a rotation fails no request that
-  // arrived just before it. Throws what get_pool() and Pool::connect() throw.
-  [[nodiscard]] typename Pool::Lease connect(const UserContext& user) {
-    for (int attempt = 1;; ++attempt) {
-      std::shared_ptr<Pool> pool = get_pool(user);
-      try {
-        typename Pool::Lease lease = pool->connect();
-        lease.keep_alive(std::move(pool));
-        return lease;
-      } catch (const PoolClosed&) {
-        // Still the current pool: it was ended (close_all), not replaced.
-        if (attempt == kReplacedPoolRetries || find_pool(user.key()) == pool) throw;
-      }
-    }
-  }
-
+ public:
   // The key's current pool, or null; never creates one.
   [[nodiscard]] std::shared_ptr<Pool> find_pool(std::string_view key) const {
     const Shard& shard = shard_for(key);
@@ -343,6 +384,10 @@ class BasicPoolManager {
       s.connection_evictions = connection_budget_->evictions();
       s.budget_timeouts = connection_budget_->timeouts();
     }
+    if (pool_budget_) {
+      s.pool_budget_waiting = pool_budget_->waiting();
+      s.pool_budget_timeouts = pool_budget_->timeouts();
+    }
     return s;
   }
 
@@ -396,7 +441,8 @@ class BasicPoolManager {
     return shards_[KeyHash{}(key) % kShards];
   }
 
-  std::shared_ptr<Pool> create_or_replace(const UserContext& user, Shard& shard) {
+  std::shared_ptr<Pool> create_or_replace(const UserContext& user, Shard& shard,
+                                          std::optional<SteadyTime>& deadline) {
     const std::string& key = user.key();
     const std::string& fingerprint = user.token_fingerprint();
     bool holding_pool_slot = false;
@@ -442,8 +488,9 @@ class BasicPoolManager {
         // Wait for room under max_pools without holding the shard lock: the
         // evictor may need it to drop an idle pool.
         lock.unlock();
-        const auto deadline = std::chrono::steady_clock::now() + options_.user_pool.acquire_timeout;
-        if (!pool_budget_->acquire(deadline)) {
+        if (!deadline)
+          deadline = std::chrono::steady_clock::now() + options_.user_pool.acquire_timeout;
+        if (!pool_budget_->acquire(*deadline)) {
           throw_if_closed();
           throw AcquireTimeout("PoolManager: the global limit max_pools (" +
                                std::to_string(options_.max_pools) +

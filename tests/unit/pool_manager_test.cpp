@@ -26,6 +26,12 @@ UserContext user(const std::string& email, const std::string& token = "token-1")
   return make_user_context("id-" + email, email, token);
 }
 
+// A request is queued for room under max_pools (the pool budget).
+template <class M>
+bool bob_waiting(const M& manager) {
+  return manager.stats().pool_budget_waiting == 1U;
+}
+
 class PoolManagerTest : public ::testing::Test {
  protected:
   void SetUp() override { FakeClock::reset(); }
@@ -295,6 +301,68 @@ TEST_F(PoolManagerTest, MaxPoolsWithEveryPoolInUseTimesOutNamingTheLimit) {
   } catch (const AcquireTimeout& e) {
     EXPECT_NE(std::string(e.what()).find("max_pools"), std::string::npos) << e.what();
   }
+}
+
+TEST_F(PoolManagerTest, ARequestWaitingForMaxPoolsGetsAPoolWhoseLastLeaseComesBack) {
+  auto o = options();
+  o.max_pools = 1;
+  o.user_pool.acquire_timeout = 60s;
+  Manager manager(std::move(o), driver);
+  auto alice_lease = manager.connect(user("alice@example.com"));  // alice's pool: in use
+
+  std::atomic<bool> bob_served{false};
+  std::thread bob(
+      [&] { bob_served = static_cast<bool>(manager.connect(user("bob@example.com"))); });
+  ASSERT_TRUE(
+      eventually([&] { return manager.stats().pool_evictions == 0 && bob_waiting(manager); }));
+  // Nothing releases a pool slot here: only the nudge from the lease makes
+  // the waiting request evict alice's now unused pool, long before 60 s.
+  alice_lease.release();
+  bob.join();
+  EXPECT_TRUE(bob_served.load());
+  EXPECT_FALSE(manager.has_pool("alice@example.com"));
+  EXPECT_EQ(manager.stats().pool_evictions, 1U);
+}
+
+TEST_F(PoolManagerTest, ARequestWaitsForMaxPoolsAndForAConnectionWithinOneAcquireTimeout) {
+  auto o = options();
+  o.max_pools = 2;
+  o.max_total_connections = 2;
+  o.user_pool.max_size = 2;
+  o.user_pool.acquire_timeout = 3s;
+  Manager manager(std::move(o), driver);
+  auto alice = manager.connect(user("alice@example.com"));
+  auto carol = manager.connect(user("carol@example.com"));
+
+  // bob waits for room under max_pools...
+  const auto started = std::chrono::steady_clock::now();
+  std::thread bob([&] {
+    try {
+      (void)manager.connect(user("bob@example.com"));
+      ADD_FAILURE() << "bob expected AcquireTimeout";
+    } catch (const AcquireTimeout& e) {
+      EXPECT_NE(std::string(e.what()).find("global connection limit"), std::string::npos)
+          << e.what();
+    }
+  });
+  ASSERT_TRUE(eventually([&] { return bob_waiting(manager); }));
+  std::this_thread::sleep_for(1500ms);  // half of bob's time passes in the first wait
+  // ...alice asks for a second connection (queued for the connection limit),
+  // then carol's pool empties: its connection goes to alice, and bob gets
+  // carol's pool slot but no connection.
+  std::atomic<bool> bob_done{false};
+  std::thread alice_second([&] {
+    auto second = manager.connect(user("alice@example.com"));
+    // Held until bob is done, so bob cannot get its connection.
+    ASSERT_TRUE(eventually([&] { return bob_done.load(); }));
+  });
+  ASSERT_TRUE(eventually([&] { return manager.stats().budget_waiting == 1U; }));
+  carol.release();
+  bob.join();
+  bob_done = true;
+  // One deadline for the whole request: about 3 s, not 1.5 s + 3 s.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
+  alice_second.join();
 }
 
 TEST_F(PoolManagerTest, ClosePoolDrainsAndANewRequestGetsAFreshPool) {
