@@ -10,6 +10,14 @@
 //   workspace.release(FakeWorkspace::Endpoint::database_credential); // …until released
 //   EXPECT_EQ(workspace.calls(FakeWorkspace::Endpoint::database_credential), 1);
 //
+// Outages, for fault tests (until undone):
+//   workspace.stop_listening();   // down: connections to url() are refused
+//   workspace.start_listening();  // up again, same port
+//   workspace.set_latency(FakeWorkspace::Endpoint::database_credential, 2s);  // slow
+//   workspace.set_sticky_fault(FakeWorkspace::Endpoint::database_credential,
+//                              FakeWorkspace::garbage());  // every answer is garbage
+//   workspace.set_sticky_fault(FakeWorkspace::Endpoint::database_credential, std::nullopt);
+//
 // Endpoints, as the real workspace answers them:
 //   POST /oidc/v1/token                    client_credentials with HTTP basic auth
 //                                          → {"access_token","token_type","expires_in","scope"}
@@ -101,14 +109,7 @@ class FakeWorkspace {
     port_ = server_.bind_to_any_port("127.0.0.1");
     if (port_ <= 0) throw std::runtime_error("FakeWorkspace: cannot bind 127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
-    // The socket already listens; one request proves the accept loop runs, so
-    // stop() in the destructor cannot race with its start.
-    httplib::Client probe("127.0.0.1", port_);
-    if (!probe.Get("/ready")) {
-      server_.stop();
-      thread_.join();
-      throw std::runtime_error("FakeWorkspace: the server did not answer");
-    }
+    await_ready();
   }
 
   ~FakeWorkspace() {
@@ -119,7 +120,7 @@ class FakeWorkspace {
     }
     changed_.notify_all();
     server_.stop();
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
   }
 
   FakeWorkspace(const FakeWorkspace&) = delete;
@@ -149,6 +150,48 @@ class FakeWorkspace {
   void fail_next(Endpoint endpoint, Fault fault, int times = 1) {
     const std::lock_guard lock(mutex_);
     for (int i = 0; i < times; ++i) faults_[index(endpoint)].push_back(fault);
+  }
+
+  // Every request to `endpoint` gets `fault` (nullopt: answers again), until
+  // changed; unlike fail_next(), for an outage of unknown length. Queued
+  // fail_next() faults go first.
+  void set_sticky_fault(Endpoint endpoint, std::optional<Fault> fault) {
+    const std::lock_guard lock(mutex_);
+    sticky_faults_[index(endpoint)] = std::move(fault);
+  }
+
+  // An answer that is not what the API returns: 200 with an HTML error page,
+  // as a misconfigured proxy in front of the workspace would send.
+  static Fault garbage() {
+    return Fault{200, "<html><body><h1>502 Bad Gateway</h1>\x01\xff</body></html>", "text/html"};
+  }
+
+  // Requests to `endpoint` are answered only after `latency` (0: at once):
+  // a slow workspace. Counted when they arrive.
+  void set_latency(Endpoint endpoint, std::chrono::milliseconds latency) {
+    {
+      const std::lock_guard lock(mutex_);
+      latency_[index(endpoint)] = latency;
+    }
+    changed_.notify_all();  // requests already waiting use the new latency
+  }
+
+  // The workspace goes down: the listening socket closes, so new connections
+  // to url() are refused (requests in progress finish). Idempotent.
+  void stop_listening() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Up again on the same port (url() is unchanged), once it answers.
+  void start_listening() {
+    if (thread_.joinable()) return;
+    if (!server_.bind_to_port("127.0.0.1", port_)) {
+      throw std::runtime_error("FakeWorkspace: cannot listen on port " + std::to_string(port_) +
+                               " again");
+    }
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    await_ready();
   }
 
   // Requests to `endpoint` wait (after being counted) until release().
@@ -248,6 +291,17 @@ class FakeWorkspace {
 
   static std::size_t index(Endpoint endpoint) { return static_cast<std::size_t>(endpoint); }
 
+  // The socket already listens; one request proves the accept loop runs, so
+  // a later stop() cannot race with its start.
+  void await_ready() {
+    httplib::Client probe("127.0.0.1", port_);
+    if (!probe.Get("/ready")) {
+      server_.stop();
+      thread_.join();
+      throw std::runtime_error("FakeWorkspace: the server did not answer");
+    }
+  }
+
   static void error(httplib::Response& res, int status, const std::string& code,
                     const std::string& message) {
     res.status = status;
@@ -272,9 +326,18 @@ class FakeWorkspace {
         changed_.wait(lock, [&] { return !held_[i] || stopping_; });
         --waiting_[i];
       }
+      if (latency_[i].count() > 0) {
+        // Interruptible, so the destructor never waits out a long latency.
+        const auto arrived = std::chrono::steady_clock::now();
+        changed_.wait_until(lock, arrived + latency_[i], [&] {
+          return stopping_ || std::chrono::steady_clock::now() >= arrived + latency_[i];
+        });
+      }
       if (!faults_[i].empty()) {
         fault = faults_[i].front();
         faults_[i].erase(faults_[i].begin());
+      } else if (sticky_faults_[i]) {
+        fault = sticky_faults_[i];
       }
     }
     if (fault) {
@@ -424,6 +487,8 @@ class FakeWorkspace {
   int serial_ = 0;
   std::map<std::string, TokenInfo> tokens_;
   std::array<std::vector<Fault>, 3> faults_;
+  std::array<std::optional<Fault>, 3> sticky_faults_;
+  std::array<std::chrono::milliseconds, 3> latency_{};
   std::array<bool, 3> held_{};
   std::array<int, 3> waiting_{};
   std::array<int, 3> calls_{};
