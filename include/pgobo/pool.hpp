@@ -38,6 +38,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -776,73 +777,38 @@ class BasicPool {
     }
   }
 
-  void count_close_locked(CloseReason reason) noexcept {
-    switch (reason) {
-      case CloseReason::idle_timeout:
-        ++closed_.idle_timeout;
-        break;
-      case CloseReason::max_lifetime:
-        ++closed_.max_lifetime;
-        break;
-      case CloseReason::broken:
-        ++closed_.broken;
-        break;
-      case CloseReason::rollback_failed:
-        ++closed_.rollback_failed;
-        break;
-      case CloseReason::reset_failed:
-        ++closed_.reset_failed;
-        break;
-      case CloseReason::validation_failed:
-        ++closed_.validation_failed;
-        break;
-      case CloseReason::discarded:
-        ++closed_.discarded;
-        break;
-      case CloseReason::evicted:
-        ++closed_.evicted;
-        break;
-      case CloseReason::pool_ended:
-        ++closed_.pool_ended;
-        break;
-    }
+  // Per close reason: its counter in PoolCloseCounts, how the log names it,
+  // and whether it is worth a warning (the connection misbehaved) or only a
+  // debug line (the pool closed it on purpose). Indexed by CloseReason.
+  struct CloseReasonInfo {
+    std::uint64_t PoolCloseCounts::*counter;
+    const char* description;
+    bool warn;
+  };
+  static constexpr CloseReasonInfo kCloseReasons[] = {
+      {&PoolCloseCounts::idle_timeout, "idle past idle_timeout", false},
+      {&PoolCloseCounts::max_lifetime, "past max_lifetime", false},
+      {&PoolCloseCounts::broken, "broken", true},
+      {&PoolCloseCounts::rollback_failed, "returned in a transaction that did not roll back", true},
+      {&PoolCloseCounts::reset_failed, "reset_query failed", true},
+      {&PoolCloseCounts::validation_failed, "failed validation", true},
+      {&PoolCloseCounts::discarded, "discarded by its lease", false},
+      {&PoolCloseCounts::evicted, "evicted", false},
+      {&PoolCloseCounts::pool_ended, "pool ended", false},
+  };
+  static_assert(std::size(kCloseReasons) == static_cast<std::size_t>(CloseReason::pool_ended) + 1,
+                "one entry per CloseReason, in order");
+  static constexpr const CloseReasonInfo& info(CloseReason reason) noexcept {
+    return kCloseReasons[static_cast<std::size_t>(reason)];
   }
 
-  static const char* describe(CloseReason reason) noexcept {
-    switch (reason) {
-      case CloseReason::idle_timeout:
-        return "idle past idle_timeout";
-      case CloseReason::max_lifetime:
-        return "past max_lifetime";
-      case CloseReason::broken:
-        return "broken";
-      case CloseReason::rollback_failed:
-        return "returned in a transaction that did not roll back";
-      case CloseReason::reset_failed:
-        return "reset_query failed";
-      case CloseReason::validation_failed:
-        return "failed validation";
-      case CloseReason::discarded:
-        return "discarded by its lease";
-      case CloseReason::evicted:
-        return "evicted";
-      case CloseReason::pool_ended:
-        return "pool ended";
-    }
-    return "closed";
-  }
+  void count_close_locked(CloseReason reason) noexcept { ++(closed_.*info(reason).counter); }
 
   // Destroying the connection closes it (network I/O): never under the lock.
   void close_slot(Slot* slot, CloseReason reason) noexcept {
     std::unique_ptr<Slot> owned(slot);
-    const bool warn = reason == CloseReason::broken || reason == CloseReason::rollback_failed ||
-                      reason == CloseReason::reset_failed ||
-                      reason == CloseReason::validation_failed;
-    if (warn) {
-      logger()->warn("pool '{}': closing a connection: {}", options_.name, describe(reason));
-    } else {
-      logger()->debug("pool '{}': closing a connection: {}", options_.name, describe(reason));
-    }
+    logger()->log(info(reason).warn ? spdlog::level::warn : spdlog::level::debug,
+                  "pool '{}': closing a connection: {}", options_.name, info(reason).description);
     owned.reset();
     if (options_.budget) options_.budget->release();
   }
