@@ -107,8 +107,13 @@ std::string normalize_workspace_url(std::string_view url, std::string_view what)
             "{}: http:// is only allowed for 127.0.0.1, localhost or [::1]; use https://", what));
       }
     } else if (scheme != "https") {
-      throw ConfigError(fmt::format("{}: expected an https:// URL (got scheme '{}')", what,
-                                    scheme.substr(0, 20)));
+      // Quoted as printable ASCII: the message may end up in JSON or a log.
+      std::string shown(scheme.substr(0, 20));
+      for (char& c : shown) {
+        if (static_cast<unsigned char>(c) >= 0x7f) c = '?';
+      }
+      if (scheme.size() > 20) shown += "...";
+      throw ConfigError(fmt::format("{}: expected an https:// URL (got scheme '{}')", what, shown));
     }
     normalized = std::string(scheme) + "://";
   } else {

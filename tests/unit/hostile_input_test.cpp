@@ -470,6 +470,20 @@ TEST(HostileConfigJson, EveryStringKeyGivesAConfigErrorNamingTheKeyOrKeepsTheVal
   }
 }
 
+// Found by the config_json fuzzer: the scheme was quoted with its raw bytes,
+// so a non-UTF-8 scheme made the message invalid UTF-8.
+TEST(HostileConfigJson, WorkspaceUrlSchemeIsQuotedAsPrintableAscii) {
+  for (const Hostile& h : hostile_values()) {
+    SCOPED_TRACE(h.name);
+    expect_error<pgobo::ConfigError>(
+        [&] { (void)pgobo::normalize_workspace_url(h.value + "://host", "DATABRICKS_HOST"); },
+        "DATABRICKS_HOST", false);
+  }
+  expect_error<pgobo::ConfigError>(
+      [] { (void)pgobo::normalize_workspace_url("h\x8etps://x", "DATABRICKS_HOST"); },
+      "got scheme 'h?tps'", false);
+}
+
 TEST(HostileConfigJson, ServerSettingsKeysAndValues) {
   for (const Hostile& h : hostile_values()) {
     SCOPED_TRACE(h.name);
@@ -794,6 +808,23 @@ TEST_F(HostileWorkspace, RawBodiesAreCredentialErrorsForSuccessAndErrorStatuses)
       }
     }
   }
+}
+
+// Known gap in src/http.cpp (owned elsewhere): describe_error_body() cuts the
+// API's error text to 200/500 bytes before scrub() replaces the secrets, so a
+// token the body echoes across the cut leaves its first bytes in the message.
+// Enable once the scrub runs before the excerpt.
+TEST_F(HostileWorkspace, DISABLED_ErrorTextCutInsideAnEchoedTokenShowsNoPartOfIt) {
+  const std::string token = workspace.add_token_for("alice@example.com");
+  workspace.fail_next(Endpoint::database_credential,
+                      {500, std::string(180, '.') + token, "text/plain"});
+  pgobo::LakebaseCredentials credentials(
+      {workspace.url(), workspace.options().endpoint,
+       std::make_shared<pgobo::PersonalAccessToken>(pgobo::Secret(token)), pgobo::HttpOptions{}});
+  const auto message = error_of<pgobo::CredentialError>([&] { (void)credentials.get(); });
+  ASSERT_TRUE(message.has_value());
+  // The first 20 bytes: "dapi-fake-<n>-" and the start of the random part.
+  EXPECT_THAT(*message, Not(HasSubstr(token.substr(0, 20))));
 }
 
 TEST_F(HostileWorkspace, WorkspaceTokensWithControlCharactersAreRefusedBeforeAnyRequest) {
