@@ -103,6 +103,9 @@ class BasicPoolManager {
     // The PostgreSQL role a user logs in as. Null: the key (email, else user id).
     std::function<std::string(const UserContext&)> role_for;
     // The password source of a user's pool, called once per pool (required).
+    // Called, like role_for, while the user's shard (1/64 of the users) is
+    // locked for the new pool: build the provider and return; fetch nothing
+    // here (providers fetch when a connection opens, outside any lock).
     std::function<std::shared_ptr<CredentialProvider>(const UserContext&)> credentials_for;
     // Connections of all user pools together; 0 = no limit.
     std::size_t max_total_connections = 0;
