@@ -73,7 +73,9 @@ class FaultShutdown : public PgTest {
         server(), "pgobo-fault-shutdown",
         [](PoolOptions& p) {
           p.max_size = 3;
-          p.acquire_timeout = 5s;
+          // Long enough that, under a noisy machine's load, only end() can
+          // end a wait (for a connection or for room under the limit).
+          p.acquire_timeout = 15s;
           p.end_timeout = 10s;
         },
         50ms);  // a sweeper thread runs, and must stop
