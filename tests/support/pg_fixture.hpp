@@ -15,6 +15,9 @@
 //          owner = current_user; alice owns 2 rows, bob 1.
 //   every role's password is password_for(role); no backend of a test role
 //   is left from an earlier test.
+//
+// Every password_for() value and the superuser's password are registered with
+// the secret guard (secret_guard.hpp): none may ever reach pgobo's log.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -26,6 +29,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "secret_guard.hpp"
 
 namespace pgobo::test {
 
@@ -83,6 +88,7 @@ struct PgServer {
     s.database = env("PGOBO_PG_DATABASE");
     s.superuser = env("PGOBO_PG_SUPERUSER");
     s.superuser_password = env("PGOBO_PG_SUPERUSER_PASSWORD");
+    if (s.superuser_password.size() >= 8) register_secret(s.superuser_password);
     return s;
   }
 };
@@ -97,7 +103,9 @@ inline std::string password_for(std::string_view role) {
     for (int i = 0; i < 20; ++i) s += alphabet[rd() % 57];
     return s;
   }();
-  return "pw-" + std::string(role.substr(0, role.find('@'))) + "-" + suffix;
+  std::string password = "pw-" + std::string(role.substr(0, role.find('@'))) + "-" + suffix;
+  register_secret(password);
+  return password;
 }
 
 class PgTest : public ::testing::Test {

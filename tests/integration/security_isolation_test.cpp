@@ -1,0 +1,322 @@
+// Isolation under load (issue #9, Security): 16 threads query as 50 users in
+// random order, through every way of carrying a user's context — UserScope on
+// the thread, as_user(), connect() under a scope, bind_context'd jobs run on
+// another thread or under another user's scope, Tasks resumed on a worker —
+// and now and then as the service principal. Each user owns a different number
+// of rows of app.notes, so one statement,
+//   SELECT current_user, count(*) FROM app.notes
+// proves both who the connection logged in as and what row-level security let
+// it see. Zero mismatches are allowed.
+//
+// The user pools (2 connections each) share max_total_connections = 90, less
+// than the 100 that 50 users could want: idle connections are evicted and
+// reopened for other users now and then, and the server's max_connections
+// (150) is respected with room to spare (90 + the service principal's 3 + the
+// test's own). A sampler checks the live backends of the test roles against
+// the limit.
+//
+// The number of queries is PGOBO_SECURITY_ISOLATION_QUERIES when set, else
+// 100,000; under AddressSanitizer or ThreadSanitizer (detected at compile
+// time) it is 20,000, which keeps the test near a minute there (measured:
+// docs in the test's report line).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <iostream>
+#include <latch>
+#include <memory>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <random>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "pg_fixture.hpp"
+#include "pgobo/context.hpp"
+#include "pgobo/routing_pool.hpp"
+#include "worker_threads.hpp"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define PGOBO_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define PGOBO_TEST_SANITIZED 1
+#endif
+#endif
+
+namespace pgobo::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using UserPtr = std::shared_ptr<const UserContext>;
+
+#ifdef PGOBO_TEST_SANITIZED
+constexpr long kDefaultQueries = 20'000;
+#else
+constexpr long kDefaultQueries = 100'000;
+#endif
+
+long total_queries() {
+  if (const char* text = std::getenv("PGOBO_SECURITY_ISOLATION_QUERIES")) {
+    const long n = std::strtol(text, nullptr, 10);
+    if (n > 0) return n;
+  }
+  return kDefaultQueries;
+}
+
+constexpr int kThreads = 16;
+constexpr int kUsers = 50;
+constexpr std::size_t kPerUser = 2;
+constexpr std::size_t kMaxTotal = 90;
+
+// Peak number of client backends of roles matching a LIKE pattern, sampled
+// on a connection of its own until stop().
+class BackendPeak {
+ public:
+  BackendPeak(const std::string& conninfo, std::string pattern)
+      : connection_(conninfo), pattern_(std::move(pattern)), thread_([this] { run(); }) {}
+  BackendPeak(const BackendPeak&) = delete;
+  BackendPeak& operator=(const BackendPeak&) = delete;
+  ~BackendPeak() { (void)stop(); }
+
+  int stop() {
+    stopping_ = true;
+    if (thread_.joinable()) thread_.join();
+    return peak_;
+  }
+
+ private:
+  void run() {
+    while (!stopping_) {
+      pqxx::nontransaction tx(connection_);
+      const int n = tx.exec_params(
+                          "SELECT count(*) FROM pg_stat_activity "
+                          "WHERE usename LIKE $1 AND backend_type = 'client backend'",
+                          pattern_)[0][0]
+                        .as<int>();
+      peak_ = std::max(peak_, n);
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+
+  pqxx::connection connection_;
+  std::string pattern_;
+  int peak_ = 0;  // written by the sampling thread only, read after join
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;  // last: starts once the rest exists
+};
+
+class SecurityIsolation : public PgTest {
+ protected:
+  [[nodiscard]] RoutingConfig config() const {
+    RoutingConfig c;
+    c.service.pool.name = "sp";
+    c.service.pool.connection.host = server().host;
+    c.service.pool.connection.port = static_cast<std::uint16_t>(server().port);
+    c.service.pool.connection.dbname = server().database;
+    c.service.pool.connection.user = kServiceRole;
+    c.service.pool.connection.sslmode = SslMode::disable;
+    c.service.pool.connection.application_name = "pgobo-security-test";
+    c.service.pool.connection.connect_timeout = 10s;
+    c.service.pool.max_size = 3;
+    c.service.pool.acquire_timeout = 60s;
+    c.service.password = Secret(password_for(kServiceRole));
+    c.user_credentials = [](const UserContext& u) {
+      return std::make_shared<StaticPassword>(Secret(password_for(u.key())));
+    };
+    c.user_pool.max_size = kPerUser;
+    c.user_pool.acquire_timeout = 60s;  // slow logins under sanitizers: no false timeouts
+    c.max_total_connections = kMaxTotal;
+    c.sweep_interval = 0ms;
+    return c;
+  }
+};
+
+struct User {
+  UserPtr context;
+  int rows = 0;
+};
+
+// What a statement saw, from its one row.
+struct Seen {
+  std::string role;
+  long rows = 0;
+};
+
+Seen seen(const pqxx::result& result) {
+  return Seen{result[0][0].as<std::string>(), result[0][1].as<long>()};
+}
+
+constexpr const char* kCheck = "SELECT current_user, count(*) FROM app.notes";
+
+TEST_F(SecurityIsolation, ManyThreadsAndUsersInRandomOrderNeverSeeAnotherIdentity) {
+  const long queries = total_queries();
+  // Users iso00…iso49; user i owns i + 1 rows, so every user's count differs.
+  std::vector<User> users;
+  long all_rows = 3;  // the fixture's rows of alice and bob
+  {
+    auto conn = superuser();
+    pqxx::work tx(conn);
+    for (int i = 0; i < kUsers; ++i) {
+      const std::string email =
+          std::string("iso") + (i < 10 ? "0" : "") + std::to_string(i) + "@example.com";
+      ensure_user_role(tx, email);
+      users.push_back({std::make_shared<const UserContext>(
+                           make_user_context("id-" + email, email, "token-of-" + email)),
+                       i + 1});
+      all_rows += i + 1;
+    }
+    tx.exec("SET ROLE " + tx.quote_name(kServiceRole));
+    for (const auto& user : users) {
+      tx.exec_params(
+          "INSERT INTO app.notes (owner, body) SELECT $1, 'note ' || n FROM generate_series(1, $2) "
+          "n",
+          user.context->key(), user.rows);
+    }
+    tx.exec("RESET ROLE");
+    tx.commit();
+  }
+  auto db = RoutingPool::create(config());
+  WorkerThreads workers(4);
+  BackendPeak peak(server().superuser_conninfo(), "iso%");
+
+  std::atomic<long> done{0};
+  std::atomic<long> mismatches{0};
+  std::atomic<long> failures{0};
+  std::mutex first_mutex;
+  std::string first_problem;
+  auto problem = [&](std::atomic<long>& counter, const std::string& what) {
+    ++counter;
+    const std::lock_guard lock(first_mutex);
+    if (first_problem.empty()) first_problem = what;
+  };
+  std::vector<std::atomic<long>> per_path(7);
+
+  std::latch start(kThreads);
+  const auto started = Clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    const long mine = queries / kThreads + (t < queries % kThreads ? 1 : 0);
+    threads.emplace_back([&, t, mine] {
+      std::mt19937 random(static_cast<std::mt19937::result_type>(1000 + t));
+      std::uniform_int_distribution<int> pick(0, kUsers - 1);
+      std::uniform_int_distribution<int> pick_path(0, 12);
+      start.arrive_and_wait();
+      for (long i = 0; i < mine; ++i) {
+        const User& who = users[static_cast<std::size_t>(pick(random))];
+        const User& decoy = users[static_cast<std::size_t>(pick(random))];
+        const int draw = pick_path(random);
+        // Paths 1-6 weigh double; path 0 (the service principal) single.
+        const int path = draw == 0 ? 0 : (draw + 1) / 2;
+        std::string expected_role = who.context->key();
+        long expected_rows = who.rows;
+        try {
+          Seen got;
+          switch (path) {
+            case 0:  // no context: the service principal, which owns the table
+              got = seen(db->query(kCheck));
+              expected_role = kServiceRole;
+              expected_rows = all_rows;
+              break;
+            case 1: {  // UserScope on this thread
+              const UserScope scope(who.context);
+              got = seen(db->query(kCheck));
+              break;
+            }
+            case 2: {  // as_user(), whatever this thread's context (here: another user's)
+              const UserScope scope(decoy.context);
+              got = seen(db->as_user(who.context).query(kCheck));
+              break;
+            }
+            case 3: {  // a leased connection of the active user
+              const UserScope scope(who.context);
+              auto lease = db->connect();
+              pqxx::nontransaction tx(*lease);
+              got = seen(tx.exec(kCheck));
+              break;
+            }
+            case 4: {  // bound here, run on a worker thread (which has no context)
+              auto job = [&] {
+                const UserScope scope(who.context);
+                return bind_context([&db] { return seen(db->query(kCheck)); });
+              }();
+              got = workers.run(std::move(job));
+              break;
+            }
+            case 5: {  // bound, then run here under another user's scope
+              auto job = [&] {
+                const UserScope scope(who.context);
+                return bind_context([&db] { return seen(db->query(kCheck)); });
+              }();
+              const UserScope scope(decoy.context);
+              got = job();
+              break;
+            }
+            default: {  // a Task created for `who`, resumed on a worker, awaited as another
+              auto task = [&]() -> Task<Seen> {
+                co_await ResumeOn{workers};
+                co_return seen(db->query(kCheck));
+              };
+              Task<Seen> created = [&] {
+                const UserScope scope(who.context);
+                return task();
+              }();
+              const UserScope scope(decoy.context);
+              got = sync_wait(std::move(created));
+              break;
+            }
+          }
+          ++per_path[static_cast<std::size_t>(path)];
+          if (got.role != expected_role || got.rows != expected_rows) {
+            problem(mismatches, "path " + std::to_string(path) + ": expected " + expected_role +
+                                    " with " + std::to_string(expected_rows) + " rows, got " +
+                                    got.role + " with " + std::to_string(got.rows));
+          }
+          ++done;
+        } catch (const std::exception& e) {
+          problem(failures, "path " + std::to_string(path) + ": " + e.what());
+        }
+      }
+      if (current_user_ptr() != nullptr) {
+        problem(mismatches, "a worker thread kept a user context after its loop");
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  const auto elapsed = Clock::now() - started;
+  const int most_backends = peak.stop();
+  const auto stats = db->stats();
+
+  EXPECT_EQ(failures.load(), 0) << first_problem;
+  EXPECT_EQ(mismatches.load(), 0) << first_problem;
+  EXPECT_EQ(done.load(), queries);
+  for (std::size_t path = 0; path < per_path.size(); ++path) {
+    EXPECT_GT(per_path[path].load(), 0) << "path " << path << " was exercised";
+  }
+  EXPECT_LE(most_backends, static_cast<int>(kMaxTotal)) << "max_total_connections held";
+  EXPECT_GT(most_backends, 0) << "the sampler saw the load";
+  EXPECT_LE(stats.users.connections, kMaxTotal);
+
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+  const std::string measured =
+      std::to_string(done.load()) + " queries (" + std::to_string(kThreads) + " threads, " +
+      std::to_string(kUsers) + " users) in " + std::to_string(ms) +
+      " ms; most user backends at once: " + std::to_string(most_backends) + " (limit " +
+      std::to_string(kMaxTotal) +
+      "); user connections opened: " + std::to_string(stats.users.connections_created) +
+      ", evicted: " + std::to_string(stats.users.connection_evictions) +
+      ", pools evicted: " + std::to_string(stats.users.pool_evictions);
+  std::cout << "[ measured ] " << measured << std::endl;
+  RecordProperty("measured", measured);
+}
+
+}  // namespace
+}  // namespace pgobo::test
