@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <latch>
 #include <memory>
@@ -76,40 +77,50 @@ constexpr int kThreads = 16;
 constexpr int kUsers = 50;
 constexpr std::size_t kPerUser = 2;
 constexpr std::size_t kMaxTotal = 90;
+constexpr std::size_t kExitingBackends = 5;
 
-// Peak number of client backends of roles matching a LIKE pattern, sampled
-// on a connection of its own until stop().
-class BackendPeak {
+// Peaks, sampled every few milliseconds on a thread and a connection of its
+// own until stop(): client backends on the server of roles matching a LIKE
+// pattern, and the connections the router itself counts (`count`).
+class Peaks {
  public:
-  BackendPeak(const std::string& conninfo, std::string pattern)
-      : connection_(conninfo), pattern_(std::move(pattern)), thread_([this] { run(); }) {}
-  BackendPeak(const BackendPeak&) = delete;
-  BackendPeak& operator=(const BackendPeak&) = delete;
-  ~BackendPeak() { (void)stop(); }
+  Peaks(const std::string& conninfo, std::string pattern, std::function<std::size_t()> count)
+      : connection_(conninfo),
+        pattern_(std::move(pattern)),
+        count_(std::move(count)),
+        thread_([this] { run(); }) {}
+  Peaks(const Peaks&) = delete;
+  Peaks& operator=(const Peaks&) = delete;
+  ~Peaks() { stop(); }
 
-  int stop() {
+  void stop() {
     stopping_ = true;
     if (thread_.joinable()) thread_.join();
-    return peak_;
   }
+  // Valid after stop().
+  [[nodiscard]] int server() const { return server_; }
+  [[nodiscard]] std::size_t client() const { return client_; }
 
  private:
   void run() {
     while (!stopping_) {
+      client_ = std::max(client_, count_());
       pqxx::nontransaction tx(connection_);
       const int n = tx.exec_params(
                           "SELECT count(*) FROM pg_stat_activity "
                           "WHERE usename LIKE $1 AND backend_type = 'client backend'",
                           pattern_)[0][0]
                         .as<int>();
-      peak_ = std::max(peak_, n);
+      server_ = std::max(server_, n);
       std::this_thread::sleep_for(5ms);
     }
   }
 
   pqxx::connection connection_;
   std::string pattern_;
-  int peak_ = 0;  // written by the sampling thread only, read after join
+  std::function<std::size_t()> count_;
+  int server_ = 0;  // written by the sampling thread only, read after join
+  std::size_t client_ = 0;
   std::atomic<bool> stopping_{false};
   std::thread thread_;  // last: starts once the rest exists
 };
@@ -186,7 +197,8 @@ TEST_F(SecurityIsolation, ManyThreadsAndUsersInRandomOrderNeverSeeAnotherIdentit
   }
   auto db = RoutingPool::create(config());
   WorkerThreads workers(4);
-  BackendPeak peak(server().superuser_conninfo(), "iso%");
+  Peaks peaks(server().superuser_conninfo(), "iso%",
+              [&db] { return db->stats().users.connections; });
 
   std::atomic<long> done{0};
   std::atomic<long> mismatches{0};
@@ -292,7 +304,8 @@ TEST_F(SecurityIsolation, ManyThreadsAndUsersInRandomOrderNeverSeeAnotherIdentit
   }
   for (auto& thread : threads) thread.join();
   const auto elapsed = Clock::now() - started;
-  const int most_backends = peak.stop();
+  peaks.stop();
+  const int most_backends = peaks.server();
   const auto stats = db->stats();
 
   EXPECT_EQ(failures.load(), 0) << first_problem;
@@ -301,7 +314,14 @@ TEST_F(SecurityIsolation, ManyThreadsAndUsersInRandomOrderNeverSeeAnotherIdentit
   for (std::size_t path = 0; path < per_path.size(); ++path) {
     EXPECT_GT(per_path[path].load(), 0) << "path " << path << " was exercised";
   }
-  EXPECT_LE(most_backends, static_cast<int>(kMaxTotal)) << "max_total_connections held";
+  // The router's own count ("open or opening") includes slots a pool has
+  // reserved while it still waits for the global budget: at most one per
+  // thread above the limit. The server-side count below is the real check.
+  EXPECT_LE(peaks.client(), kMaxTotal + kThreads);
+  // On the server a closed connection's backend takes a moment to exit, so
+  // right after an eviction the old backend and its replacement may both be
+  // listed: allow a few of those, far below max_connections (150).
+  EXPECT_LE(most_backends, static_cast<int>(kMaxTotal + kExitingBackends));
   EXPECT_GT(most_backends, 0) << "the sampler saw the load";
   EXPECT_LE(stats.users.connections, kMaxTotal);
 
@@ -309,11 +329,10 @@ TEST_F(SecurityIsolation, ManyThreadsAndUsersInRandomOrderNeverSeeAnotherIdentit
   const std::string measured =
       std::to_string(done.load()) + " queries (" + std::to_string(kThreads) + " threads, " +
       std::to_string(kUsers) + " users) in " + std::to_string(ms) +
-      " ms; most user backends at once: " + std::to_string(most_backends) + " (limit " +
-      std::to_string(kMaxTotal) +
-      "); user connections opened: " + std::to_string(stats.users.connections_created) +
-      ", evicted: " + std::to_string(stats.users.connection_evictions) +
-      ", pools evicted: " + std::to_string(stats.users.pool_evictions);
+      " ms; user backends on the server at most " + std::to_string(most_backends) +
+      " (max_total_connections " + std::to_string(kMaxTotal) +
+      "), router's open-or-opening count at most " + std::to_string(peaks.client()) +
+      "; connection evictions: " + std::to_string(stats.users.connection_evictions);
   std::cout << "[ measured ] " << measured << std::endl;
   RecordProperty("measured", measured);
 }
