@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <chrono>
 
 #include "pgobo/detail/http.hpp"
 #include "pgobo/detail/rfc3339.hpp"
@@ -92,8 +93,15 @@ Credential LakebaseCredentials::get() {
     throw CredentialError(detail::describe_call(request) +
                           " returned no expire_time (expected an RFC 3339 time string)");
   }
-  const auto expires_at = detail::parse_rfc3339(expire_time->get_ref<const std::string&>(),
-                                                detail::describe_call(request) + " expire_time");
+  std::chrono::system_clock::time_point expires_at;
+  try {
+    expires_at = detail::parse_rfc3339(expire_time->get_ref<const std::string&>(),
+                                       detail::describe_call(request) + " expire_time");
+  } catch (const CredentialError& e) {
+    // The message quotes the start of the text, which a misbehaving server
+    // may have filled with the bearer token it was sent.
+    throw CredentialError(detail::scrub(request, e.what()));
+  }
   return Credential{Secret(token->get<std::string>()), expires_at};
 }
 

@@ -759,6 +759,21 @@ TEST_F(HostileWorkspace, LakebaseExpireTimeField) {
   }
 }
 
+// Found by the credential_json fuzzer: the refused expire_time is quoted, and
+// a server that echoes the bearer token there had it quoted too.
+TEST_F(HostileWorkspace, ExpireTimeEchoingTheBearerIsQuotedWithoutIt) {
+  const std::string token = workspace.add_token_for("alice@example.com");
+  workspace.fail_next(Endpoint::database_credential,
+                      {200, R"({"token":"db-token","expire_time":")" + token + R"("})"});
+  pgobo::LakebaseCredentials credentials(
+      {workspace.url(), workspace.options().endpoint,
+       std::make_shared<pgobo::PersonalAccessToken>(pgobo::Secret(token)), pgobo::HttpOptions{}});
+  const auto message = error_of<pgobo::CredentialError>([&] { (void)credentials.get(); });
+  ASSERT_TRUE(message.has_value());
+  EXPECT_THAT(*message, HasSubstr("expire_time is not an RFC 3339 time"));
+  EXPECT_THAT(*message, Not(HasSubstr(token)));
+}
+
 TEST_F(HostileWorkspace, OAuthAccessTokenField) {
   for (const Hostile& h : hostile_values()) {
     SCOPED_TRACE(h.name);
