@@ -82,7 +82,10 @@ class PrivatePg {
 
   // Fast shutdown (client backends terminated), waiting until the postmaster
   // is gone: from its return on, connections are refused.
-  void stop() { pg_ctl("-m fast -w -t 30 stop"); }
+  void stop() {
+    monitor_.reset();
+    pg_ctl("-m fast -w -t 30 stop");
+  }
 
   // Starts it again on the same port with the same options, waiting until it
   // accepts connections.
@@ -104,10 +107,15 @@ class PrivatePg {
             " LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE PASSWORD " + tx.quote(password_for(role)));
   }
 
-  // Client backends logged in as a role matching the LIKE `pattern`.
-  [[nodiscard]] int backends_like(std::string_view pattern) const {
-    auto conn = superuser();
-    pqxx::nontransaction tx(conn);
+  // Client backends logged in as a role matching the LIKE `pattern`. Asked
+  // over one superuser connection kept open (not thread-safe): polling with a
+  // new connection each time would leave exiting backends behind, which on a
+  // server with few slots can take the superuser's reserved ones too.
+  [[nodiscard]] int backends_like(std::string_view pattern) {
+    if (!monitor_ || !monitor_->is_open()) {
+      monitor_ = std::make_unique<pqxx::connection>(server_.superuser_conninfo());
+    }
+    pqxx::nontransaction tx(*monitor_);
     return tx
         .exec_params(
             "SELECT count(*) FROM pg_stat_activity "
@@ -193,6 +201,7 @@ class PrivatePg {
   std::string root_;
   PgServer server_;
   std::string postgres_args_;
+  std::unique_ptr<pqxx::connection> monitor_;  // for backends_like()
 };
 
 }  // namespace pgobo::test
