@@ -19,9 +19,8 @@
 // 100,000; under AddressSanitizer or ThreadSanitizer (detected at compile
 // time) it is 20,000. Measured on the 2-core CI machine: 100,000 queries take
 // ~55 s in the dev build, ~63 s under asan, ~112 s under tsan; 20,000 take
-// ~12 s under asan and ~21 s under tsan. A server-side leak, should one
-// appear, shows within a few thousand queries; run the full count under a
-// sanitizer with PGOBO_SECURITY_ISOLATION_QUERIES=100000.
+// ~12 s under asan and ~21 s under tsan. For the full count under a
+// sanitizer, set PGOBO_SECURITY_ISOLATION_QUERIES=100000.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
