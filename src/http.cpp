@@ -80,13 +80,59 @@ void set(CURL* handle, CURLoption option, auto value, const HttpRequest& request
   }
 }
 
+// Length of the well-formed UTF-8 sequence at the start of `text` (1 to 4),
+// or 0 if it does not start with one (a stray continuation byte, an overlong
+// or surrogate form, a sequence cut short).
+std::size_t utf8_sequence_length(std::string_view text) {
+  const auto byte = [&text](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  std::size_t length = 0;
+  unsigned char low = 0x80;
+  unsigned char high = 0xBF;
+  if (lead < 0x80) return 1;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) low = 0xA0;   // no overlong forms
+    if (lead == 0xED) high = 0x9F;  // no surrogates
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) low = 0x90;
+    if (lead == 0xF4) high = 0x8F;  // nothing past U+10FFFF
+  } else {
+    return 0;
+  }
+  if (text.size() < length) return 0;
+  if (byte(1) < low || byte(1) > high) return 0;
+  for (std::size_t i = 2; i < length; ++i) {
+    if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
+  }
+  return length;
+}
+
+// A remote text for an error message: at most `limit` bytes, control
+// characters as spaces, bytes that are not well-formed UTF-8 as '?', and
+// never cut inside a character, so the message stays one valid UTF-8 line
+// while an API's non-English text still reads as it came.
 std::string printable_excerpt(std::string_view text, std::size_t limit) {
   std::string out;
-  for (char c : text.substr(0, limit)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u == 0x7f) ? ' ' : c;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const std::size_t length = utf8_sequence_length(text.substr(at));
+    const std::size_t taken = length == 0 ? 1 : length;
+    if (out.size() + taken > limit) break;
+    const auto u = static_cast<unsigned char>(text[at]);
+    if (length == 0) {
+      out += '?';
+    } else if (u < 0x20 || u == 0x7f) {
+      out += ' ';
+    } else {
+      out.append(text.substr(at, length));
+    }
+    at += taken;
   }
-  if (text.size() > limit) out += "...";
+  if (at < text.size()) out += "...";
   return out;
 }
 
@@ -235,8 +281,13 @@ std::string describe_error_body(const HttpRequest& request, std::string_view bod
       text = code + message;
     }
   }
-  if (text.empty()) text = body.empty() ? "(empty body)" : printable_excerpt(body, 200);
-  return scrub(request, printable_excerpt(text, 500));
+  // Scrub the whole text before cutting it: a secret echoed across the cut
+  // would otherwise leave its first bytes behind.
+  if (text.empty()) {
+    return body.empty() ? "(empty body)"
+                        : printable_excerpt(scrub(request, std::string(body)), 200);
+  }
+  return printable_excerpt(scrub(request, std::move(text)), 500);
 }
 
 nlohmann::json send_for_json(const HttpRequest& request, const HttpOptions& options) {

@@ -79,9 +79,15 @@ constexpr Metric kSweeps{"pgobo_sweeps_total", "counter", "Sweeper passes over t
 using Label = std::pair<std::string_view, std::string_view>;
 
 // Label values escaped as the text format requires: backslash, double quote
-// and line feed.
+// and line feed. Other control characters (CR, NUL…) have no escape and
+// break scrapers that split lines on CR or stop at NUL: they become '?'.
 void append_label_value(std::string& out, std::string_view value) {
   for (const char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\n') || u == 0x7f) {
+      out += '?';
+      continue;
+    }
     switch (c) {
       case '\\':
         out += "\\\\";
@@ -217,8 +223,9 @@ void add_users(Exposition& out, const PoolManagerStats& s) {
   out.add(kConnectionCount, {{"pool", pool}, {"state", "used"}}, s.leased);
   if (s.max_total_connections > 0)
     out.add(kConnectionMax, {{"pool", pool}}, s.max_total_connections);
-  out.add(kPendingRequests, {{"pool", pool}}, s.waiting + s.budget_waiting);
-  out.add(kTimeouts, {{"pool", pool}}, s.timeouts);
+  out.add(kPendingRequests, {{"pool", pool}}, s.waiting + s.budget_waiting + s.pool_budget_waiting);
+  // Pool timeouts include those at max_total_connections; add those at max_pools.
+  out.add(kTimeouts, {{"pool", pool}}, s.timeouts + s.pool_budget_timeouts);
   out.add(kCreated, {{"pool", pool}}, s.connections_created);
   out.add(kOpening, {{"pool", pool}}, opening);
   out.add(kAcquires, {{"pool", pool}}, s.acquired);

@@ -814,9 +814,9 @@ TEST_F(HostileWorkspace, RawBodiesAreCredentialErrorsForSuccessAndErrorStatuses)
       const auto message = error_of<pgobo::CredentialError>([&] { (void)credentials.get(); });
       ASSERT_TRUE(message.has_value());
       EXPECT_THAT(*message, Not(HasSubstr(token)));
-      // The API's error text is quoted with its bytes >= 0x80 as they came
-      // (src/http.cpp), so UTF-8 validity is not asserted here.
-      expect_usable_message(*message, false, /*utf8=*/false);
+      // The API's error text is quoted as valid UTF-8 (bytes that are not
+      // become '?'), never cut inside a character.
+      expect_usable_message(*message, false, /*utf8=*/true);
       if (h.kind != Kind::huge) {
         EXPECT_THAT(*message, HasSubstr(status == 200 ? "not a JSON object"
                                                       : "HTTP " + std::to_string(status)));
@@ -825,11 +825,10 @@ TEST_F(HostileWorkspace, RawBodiesAreCredentialErrorsForSuccessAndErrorStatuses)
   }
 }
 
-// Known gap in src/http.cpp (owned elsewhere): describe_error_body() cuts the
-// API's error text to 200/500 bytes before scrub() replaces the secrets, so a
-// token the body echoes across the cut leaves its first bytes in the message.
-// Enable once the scrub runs before the excerpt.
-TEST_F(HostileWorkspace, DISABLED_ErrorTextCutInsideAnEchoedTokenShowsNoPartOfIt) {
+// describe_error_body() scrubs the API's error text before cutting it to
+// 200/500 bytes: a token the body echoes across the cut leaves no part of
+// itself in the message.
+TEST_F(HostileWorkspace, ErrorTextCutInsideAnEchoedTokenShowsNoPartOfIt) {
   const std::string token = workspace.add_token_for("alice@example.com");
   workspace.fail_next(Endpoint::database_credential,
                       {500, std::string(180, '.') + token, "text/plain"});

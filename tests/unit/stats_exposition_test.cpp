@@ -275,6 +275,23 @@ TEST(StatsExposition, LabelValuesAreEscaped) {
   EXPECT_EQ(parse_exposition(text).error, "");
 }
 
+TEST(StatsExposition, ControlCharactersWithoutAnEscapeBecomeQuestionMarks) {
+  const std::string text = stats_to_prometheus(service_stats(), std::string("a\rb\0c\x7f", 6));
+  EXPECT_NE(text.find(R"(db_client_connection_max{pool="a?b?c?"} 10)"), std::string::npos) << text;
+  EXPECT_EQ(text.find('\r'), std::string::npos);
+  EXPECT_EQ(text.find('\0'), std::string::npos);
+  EXPECT_EQ(parse_exposition(text).error, "");
+}
+
+TEST(StatsExposition, RequestsWaitingOrTimedOutUnderMaxPoolsCountAsPendingAndTimeouts) {
+  PoolManagerStats users = user_stats();
+  users.pool_budget_waiting = 4;
+  users.pool_budget_timeouts = 7;
+  const auto v = parse_exposition(stats_to_prometheus(RoutingStats{service_stats(), users})).values;
+  EXPECT_EQ(v.at(R"(db_client_connection_pending_requests{pool="users"})"), "7");  // 2 + 1 + 4
+  EXPECT_EQ(v.at(R"(db_client_connection_timeouts_total{pool="users"})"), "10");   // 3 + 7
+}
+
 TEST(StatsExposition, JsonHasTheShapeOfToJson) {
   const RoutingStats stats{service_stats(), user_stats()};
   const nlohmann::json json = stats_to_json(stats);
