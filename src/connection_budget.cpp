@@ -87,6 +87,11 @@ void ConnectionBudget::retry_eviction() noexcept {
   if (head_ != nullptr) head_->ready.notify_one();
 }
 
+bool ConnectionBudget::is_closed() const {
+  std::lock_guard lock(mutex_);
+  return closed_;
+}
+
 std::size_t ConnectionBudget::in_use() const {
   std::lock_guard lock(mutex_);
   return in_use_;

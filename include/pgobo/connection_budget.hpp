@@ -55,6 +55,8 @@ class ConnectionBudget {
   void retry_eviction() noexcept;
 
   [[nodiscard]] std::size_t max_total() const noexcept { return max_total_; }
+  // close() was called: a refused acquire() was a shutdown, not a timeout.
+  [[nodiscard]] bool is_closed() const;
   [[nodiscard]] std::size_t in_use() const;
   [[nodiscard]] std::size_t waiting() const;
   // waiting() > 0, read without the lock: pools call it on every release to

@@ -483,26 +483,47 @@ class BasicPool {
                           : std::chrono::microseconds{0});
   }
 
+  // When a waiter should next look up: at its deadline, or sooner when the
+  // pool has room but is backing off, since the backoff's end frees that
+  // room without any release or close to announce it. (The backoff runs on
+  // Clock, the wait on steady_clock: the remaining backoff is carried over
+  // as a duration, at least 1 ms so a test clock cannot make this spin.)
+  [[nodiscard]] SteadyTime wake_time_locked(const Deadline& deadline) const {
+    const time_point now = Clock::now();
+    if (total_locked() >= options_.max_size || !backing_off_locked(now)) return deadline.until;
+    const auto remaining = std::max<std::chrono::nanoseconds>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(backoff_until_ - now),
+        std::chrono::milliseconds{1});
+    return std::min(deadline.until, std::chrono::steady_clock::now() + remaining);
+  }
+
   // Queues the caller and blocks until a connection is handed over, it may
   // open one, the pool closes, or the deadline passes.
   Lease wait_in_line(std::unique_lock<std::mutex>& lock, const Deadline& deadline) {
     Waiter waiter;
     waiters_.push_back(waiter);
     while (waiter.outcome == Waiter::Outcome::waiting) {
-      if (waiter.wake.wait_until(lock, deadline.until) == std::cv_status::timeout &&
-          waiter.outcome == Waiter::Outcome::waiting) {
-        waiters_.erase(waiter);
-        ++timeouts_;
-        const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::max(deadline.until - deadline.started, std::chrono::nanoseconds{0}));
-        throw AcquireTimeout(
-            "pool '" + options_.name + "': no connection available within " +
-            std::to_string(waited.count()) + " ms (max_size " + std::to_string(options_.max_size) +
-            ", " + std::to_string(leased_) + " leased, " + std::to_string(opening_) + " opening, " +
-            std::to_string(waiters_.size() + 1) +
-            " waiting including this one); raise max_size or acquire_timeout, or hold "
-            "connections for less time");
+      if (waiter.wake.wait_until(lock, wake_time_locked(deadline)) != std::cv_status::timeout ||
+          waiter.outcome != Waiter::Outcome::waiting) {
+        continue;
       }
+      if (std::chrono::steady_clock::now() < deadline.until) {
+        // Woken at the end of a backoff: nothing else would tell the queue
+        // that opening is allowed again while every connection is out.
+        serve_waiters_locked(Clock::now());
+        continue;
+      }
+      waiters_.erase(waiter);
+      ++timeouts_;
+      const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::max(deadline.until - deadline.started, std::chrono::nanoseconds{0}));
+      throw AcquireTimeout(
+          "pool '" + options_.name + "': no connection available within " +
+          std::to_string(waited.count()) + " ms (max_size " + std::to_string(options_.max_size) +
+          ", " + std::to_string(leased_) + " leased, " + std::to_string(opening_) + " opening, " +
+          std::to_string(waiters_.size() + 1) +
+          " waiting including this one); raise max_size or acquire_timeout, or hold "
+          "connections for less time");
     }
     switch (waiter.outcome) {
       case Waiter::Outcome::handed:
@@ -550,17 +571,24 @@ class BasicPool {
   // `budget_deadline` nullopt: take a budget slot only if one is free now.
   Slot* open_reserved_slot(std::optional<std::chrono::steady_clock::time_point> budget_deadline) {
     if (options_.budget && !take_budget_slot(budget_deadline)) {
-      // Built before taking our lock: the budget has a lock of its own.
-      std::string message = "pool '" + options_.name + "': the global connection limit (" +
-                            std::to_string(options_.budget->max_total()) +
-                            ") is reached and no idle connection could be closed in time (" +
-                            std::to_string(options_.budget->waiting()) +
-                            " other callers waiting for the limit)";
+      // Refused because the budget's owner is shutting down (PoolManager's
+      // close_all() closes it first), or at the deadline. Built before
+      // taking our lock: the budget has a lock of its own.
+      const bool shut_down = options_.budget->is_closed();
+      std::string message =
+          shut_down ? "pool '" + options_.name +
+                          "' was closed while waiting for room under the global connection limit"
+                    : "pool '" + options_.name + "': the global connection limit (" +
+                          std::to_string(options_.budget->max_total()) +
+                          ") is reached and no idle connection could be closed in time (" +
+                          std::to_string(options_.budget->waiting()) +
+                          " other callers waiting for the limit)";
       std::lock_guard lock(mutex_);
       --opening_;
-      if (budget_deadline) ++timeouts_;
+      if (budget_deadline && !shut_down) ++timeouts_;
       serve_waiters_locked(Clock::now());
       quiescent_.notify_all();
+      if (shut_down) throw PoolClosed(message);
       throw AcquireTimeout(message);
     }
     try {

@@ -196,24 +196,10 @@ TEST_F(FaultShutdown, EndUnderLoadEndsEveryCallWithSuccessOrPoolClosedAndLeavesN
 }
 
 // A limit below the load's demand: requests queue for room under it when
-// end() comes.
-//
-// DISABLED: reveals a bug. Requests waiting for room under
-// max_total_connections when end() runs get AcquireTimeout "the global
-// connection limit (3) is reached and no idle connection could be closed in
-// time" a few ms into their wait, instead of PoolClosed. Cause:
-// BasicPoolManager::close_all() (include/pgobo/pool_manager.hpp) closes the
-// ConnectionBudget before it ends the pools; ConnectionBudget::acquire()
-// (src/connection_budget.cpp) then returns false for "closed" exactly as for
-// "deadline passed", and BasicPool::open_reserved_slot()
-// (include/pgobo/pool.hpp) turns every false into AcquireTimeout (and counts
-// it in timeouts_). Suggested fix: let acquire() say which (an enum, or a
-// closed() query after a false), and have open_reserved_slot() throw
-// PoolClosed ("pool 'x' was closed while waiting for room under the global
-// connection limit") without counting a timeout.
-TEST_F(FaultShutdown, DISABLED_EndUnderLoadWithAGlobalConnectionLimit) {
-  run_shutdown_under_load(3);
-}
+// end() comes. They get PoolClosed, not an AcquireTimeout blaming the limit:
+// close_all() closes the ConnectionBudget before it ends the pools, and a
+// pool tells that refusal from a deadline (ConnectionBudget::is_closed()).
+TEST_F(FaultShutdown, EndUnderLoadWithAGlobalConnectionLimit) { run_shutdown_under_load(3); }
 
 }  // namespace
 }  // namespace pgobo::test

@@ -120,6 +120,25 @@ TEST_F(PoolBackoff, CallerDuringBackoffWaitsForAReturnedConnection) {
   EXPECT_EQ(driver.open_calls(), 2U);
 }
 
+TEST_F(PoolBackoff, ACallerWaitingWithEveryConnectionOutOpensOnceTheBackoffEnds) {
+  FakePool pool(fake_pool_options(2), driver);  // acquire_timeout 10 s
+  auto held = pool.connect();                   // never returned in this test
+  driver.fail_opens<ServerUnavailable>("connection refused");
+  EXPECT_THROW((void)pool.connect(), ServerUnavailable);  // backing off for 50 ms
+
+  int waiter_got = 0;
+  std::jthread waiter([&] { waiter_got = pool.connect()->id(); });
+  ASSERT_TRUE(eventually([&] { return pool.waiting_count() == 1; }));
+  // The backoff ends; no connection comes back and none closes. The waiter
+  // must notice by itself and open, not wait for its 10 s deadline.
+  FakeClock::advance(50ms);
+  waiter.join();
+
+  EXPECT_EQ(waiter_got, 2);  // a new connection: 1 is still held
+  EXPECT_EQ(driver.open_calls(), 3U);
+  EXPECT_EQ(pool.stats().timeouts, 0U);
+}
+
 TEST_F(PoolBackoff, WaitersFailWithTheLastErrorWhenTheLastConnectionBreaksDuringBackoff) {
   FakePool pool(fake_pool_options(2), driver);
   auto held = pool.connect();
