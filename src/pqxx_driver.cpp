@@ -113,16 +113,20 @@ std::unique_ptr<pqxx::connection> PqxxDriver::open(const ConnectionParams& param
   }
 }
 
-void PqxxDriver::check_rls_bypass(pqxx::connection& connection,
-                                  const ConnectionParams& params) const {
+std::string PqxxDriver::rls_bypass_of(pqxx::connection& connection) {
   pqxx::nontransaction tx(connection);
   const auto row = tx.exec(
       "SELECT rolsuper, rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = current_user")[0];
-  const bool superuser = row[0].as<bool>();
-  const bool bypassrls = row[1].as<bool>();
-  if (!superuser && !bypassrls) return;
-  const std::string what = std::string("role '") + params.user + "' is " +
-                           (superuser ? "a SUPERUSER" : "BYPASSRLS") +
+  if (row[0].as<bool>()) return "a SUPERUSER";
+  if (row[1].as<bool>()) return "BYPASSRLS";
+  return {};
+}
+
+void PqxxDriver::check_rls_bypass(pqxx::connection& connection,
+                                  const ConnectionParams& params) const {
+  const std::string bypass = rls_bypass_of(connection);
+  if (bypass.empty()) return;
+  const std::string what = std::string("role '") + params.user + "' is " + bypass +
                            ": row-level security does not apply to it";
   if (rls_bypass_ == RlsBypass::warn) {
     logger()->warn("pgobo: {}; allowed by configuration (allow_rls_bypass_roles)", what);
@@ -167,6 +171,15 @@ bool PqxxDriver::execute(pqxx::connection& connection, const std::string& sql) c
 
 bool PqxxDriver::ping(pqxx::connection& connection) const noexcept {
   try {
+    if (rls_bypass_ == RlsBypass::refuse) {
+      const std::string bypass = rls_bypass_of(connection);
+      if (bypass.empty()) return true;
+      logger()->warn(
+          "pgobo: role '{}' became {} after this connection logged in, so row-level security "
+          "no longer applies to it; closing the connection instead of lending it",
+          connection.username(), bypass);
+      return false;
+    }
     pqxx::nontransaction tx(connection);
     tx.exec("SELECT 1");
     return true;

@@ -61,7 +61,9 @@ struct PoolOptions {
   // with each consecutive failure up to this bound (0 = never back off).
   // Meanwhile connect() waits for a returned connection or, if the pool has
   // none, fails at once with the last error instead of hammering the server.
-  std::chrono::milliseconds connect_backoff_max{2'000};
+  // 1 s: at most one login attempt per second per pool while the server is
+  // down, and back within about a second once it is up again.
+  std::chrono::milliseconds connect_backoff_max{1'000};
   // A limit shared with other pools (PoolManager's max_total_connections):
   // a slot is taken before each open, waiting up to the caller's
   // acquire deadline, and given back when the connection closes. Null = none.

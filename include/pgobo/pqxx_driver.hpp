@@ -58,7 +58,11 @@ class PqxxDriver {
   [[nodiscard]] bool rollback(pqxx::connection& connection) const noexcept;
   // Runs `sql` outside a transaction; false (and a warning) if it failed.
   [[nodiscard]] bool execute(pqxx::connection& connection, const std::string& sql) const noexcept;
-  // "SELECT 1"; false if the server did not answer.
+  // "SELECT 1"; false if the server did not answer. When the RlsBypass check
+  // refuses, the ping is that check instead (the same one round trip): a
+  // role made SUPERUSER or BYPASSRLS after this connection logged in (which
+  // PostgreSQL applies to open sessions at once) fails it, so the pool closes
+  // the connection instead of lending it (with validate_idle_after set).
   [[nodiscard]] bool ping(pqxx::connection& connection) const noexcept;
 
   // One statement, outside a transaction, parameters bound by exec_params
@@ -84,6 +88,9 @@ class PqxxDriver {
 
  private:
   void check_rls_bypass(pqxx::connection& connection, const ConnectionParams& params) const;
+  // What the role logged in on `connection` is, if it bypasses RLS
+  // ("a SUPERUSER", "BYPASSRLS"); empty otherwise. One round trip.
+  [[nodiscard]] static std::string rls_bypass_of(pqxx::connection& connection);
 
   RlsBypass rls_bypass_ = RlsBypass::allow;
 };
