@@ -35,14 +35,18 @@ bool ConnectionBudget::acquire(Clock::time_point deadline) {
   auto evictor = evictor_;
   while (!self.granted && !closed_) {
     if (evictor) {
+      const std::uint64_t nudges_before = nudges_;
       lock.unlock();
       std::atomic_thread_fence(std::memory_order_seq_cst);  // see retry_eviction()
       const bool evicted = evictor();
       lock.lock();
       if (evicted) {
         ++evictions_;
-      } else {
-        evictor = nullptr;  // nothing idle anywhere: wait for a release
+      } else if (nudges_ == nudges_before) {
+        // Nothing idle anywhere, and nothing became evictable while the
+        // evictor ran (a nudge then would have found us busy, not waiting):
+        // wait for a release or a nudge.
+        evictor = nullptr;
       }
       // The lock was down: a release() may have granted us the slot, and its
       // notify found nobody waiting. Re-check before waiting, or we would
@@ -84,6 +88,7 @@ void ConnectionBudget::retry_eviction() noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (!has_waiters()) return;
   std::lock_guard lock(mutex_);
+  ++nudges_;  // for a waiter running its evictor right now: look again
   if (head_ != nullptr) head_->ready.notify_one();
 }
 

@@ -111,10 +111,28 @@ std::size_t utf8_sequence_length(std::string_view text) {
   return length;
 }
 
-// A remote text for an error message: at most `limit` bytes, control
-// characters as spaces, bytes that are not well-formed UTF-8 as '?', and
-// never cut inside a character, so the message stays one valid UTF-8 line
-// while an API's non-English text still reads as it came.
+// The code point of a well-formed sequence of `length` bytes.
+char32_t decode_utf8(std::string_view sequence, std::size_t length) {
+  const auto byte = [&sequence](std::size_t i) {
+    return static_cast<char32_t>(static_cast<unsigned char>(sequence[i]));
+  };
+  if (length == 1) return byte(0);
+  char32_t code = byte(0) & (0x7F >> length);
+  for (std::size_t i = 1; i < length; ++i) code = (code << 6) | (byte(i) & 0x3F);
+  return code;
+}
+
+// Characters that end or reorder a line in some viewer: C0 and C1 controls,
+// DEL, NEL, the line and paragraph separators, bidirectional overrides.
+bool breaks_a_line(char32_t code) {
+  return code < 0x20 || (code >= 0x7F && code <= 0x9F) || code == 0x2028 || code == 0x2029 ||
+         (code >= 0x202A && code <= 0x202E) || (code >= 0x2066 && code <= 0x2069);
+}
+
+// A remote text for an error message: at most `limit` bytes, characters that
+// break or reorder a line as spaces, bytes that are not well-formed UTF-8 as
+// '?', and never cut inside a character, so the message stays one valid
+// UTF-8 line while an API's non-English text still reads as it came.
 std::string printable_excerpt(std::string_view text, std::size_t limit) {
   std::string out;
   std::size_t at = 0;
@@ -122,10 +140,9 @@ std::string printable_excerpt(std::string_view text, std::size_t limit) {
     const std::size_t length = utf8_sequence_length(text.substr(at));
     const std::size_t taken = length == 0 ? 1 : length;
     if (out.size() + taken > limit) break;
-    const auto u = static_cast<unsigned char>(text[at]);
     if (length == 0) {
       out += '?';
-    } else if (u < 0x20 || u == 0x7f) {
+    } else if (breaks_a_line(decode_utf8(text.substr(at), length))) {
       out += ' ';
     } else {
       out.append(text.substr(at, length));

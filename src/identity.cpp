@@ -102,6 +102,12 @@ UserContext::UserContext(std::string user_id, std::string email, Secret access_t
   refuse_control(user_id_, "user id");
   refuse_control(email_, "email");
   refuse_control(access_token_.reveal(), "access token");
+  // A token is one word (a JWT, a PAT): a tab inside one is no token, and the
+  // workspace clients refuse to send it, so refuse it here, as the request
+  // arrives, rather than when its pool first needs a credential.
+  if (access_token_.reveal().find('\t') != std::string::npos) {
+    throw AuthenticationError("access token contains a tab");
+  }
   if (preferred_username_) refuse_control(*preferred_username_, "preferred username");
   token_fingerprint_ = token_fingerprint_of(access_token_);
 }

@@ -1,5 +1,6 @@
 #include "pgobo/pool_options.hpp"
 
+#include <chrono>
 #include <cmath>
 #include <string>
 
@@ -25,6 +26,24 @@ std::string shown_name(std::string_view name) {
   throw ConfigError("pool '" + shown_name(options.name) + "': " + what);
 }
 
+// Durations are added to clock readings (deadlines, expiry times); beyond
+// this they would overflow std::chrono's nanoseconds. The same bound as the
+// configuration readers (PoolConfig) apply.
+constexpr std::chrono::milliseconds kMaxDuration{31LL * 24 * 60 * 60 * 1000};  // 31 days
+
+void check_duration(const PoolOptions& options, std::chrono::milliseconds value, const char* field,
+                    const char* zero_means = nullptr) {
+  if (value.count() < 0) {
+    reject(options, std::string(field) + " must not be negative" +
+                        (zero_means ? std::string(" (0 ") + zero_means + ")" : std::string()));
+  }
+  if (value > kMaxDuration) {
+    reject(options, std::string(field) + " must be at most 31 days (" +
+                        std::to_string(kMaxDuration.count()) + " ms; got " +
+                        std::to_string(value.count()) + " ms)");
+  }
+}
+
 }  // namespace
 
 void PoolOptions::validate() const {
@@ -34,27 +53,22 @@ void PoolOptions::validate() const {
     reject(*this, "min_idle must not exceed max_size (got min_idle " + std::to_string(min_idle) +
                       ", max_size " + std::to_string(max_size) + ")");
   }
-  if (acquire_timeout.count() < 0) reject(*this, "acquire_timeout must not be negative");
-  if (idle_timeout.count() < 0) {
-    reject(*this, "idle_timeout must not be negative (0 disables idle closing)");
-  }
-  if (max_lifetime.count() < 0) {
-    reject(*this, "max_lifetime must not be negative (0 disables the lifetime limit)");
-  }
+  check_duration(*this, acquire_timeout, "acquire_timeout");
+  check_duration(*this, idle_timeout, "idle_timeout", "disables idle closing");
+  check_duration(*this, max_lifetime, "max_lifetime", "disables the lifetime limit");
   if (!std::isfinite(max_lifetime_jitter) || max_lifetime_jitter < 0.0 ||
       max_lifetime_jitter >= 1.0) {
     reject(*this, "max_lifetime_jitter must be a fraction in [0, 1) (got " +
                       std::to_string(max_lifetime_jitter) + ")");
   }
-  if (validate_idle_after && validate_idle_after->count() < 0) {
-    reject(*this, "validate_idle_after must not be negative");
-  }
-  if (end_timeout.count() < 0) reject(*this, "end_timeout must not be negative");
-  if (connect_backoff_max.count() < 0) {
-    reject(*this, "connect_backoff_max must not be negative (0 disables backoff)");
-  }
-  if (connection.connect_timeout.count() < 0) {
-    reject(*this, "connection.connect_timeout must not be negative");
+  if (validate_idle_after) check_duration(*this, *validate_idle_after, "validate_idle_after");
+  check_duration(*this, end_timeout, "end_timeout");
+  check_duration(*this, connect_backoff_max, "connect_backoff_max", "disables backoff");
+  // Seconds: compared as such, since converting a huge value would overflow.
+  if (connection.connect_timeout.count() < 0 ||
+      connection.connect_timeout > std::chrono::duration_cast<std::chrono::seconds>(kMaxDuration)) {
+    reject(*this, "connection.connect_timeout must be from 0 to 31 days (got " +
+                      std::to_string(connection.connect_timeout.count()) + " s)");
   }
   // What libpq cannot carry (a NUL byte, a malformed setting name) is found
   // now rather than at the first connect.

@@ -114,11 +114,16 @@ std::unique_ptr<pqxx::connection> PqxxDriver::open(const ConnectionParams& param
 }
 
 std::string PqxxDriver::rls_bypass_of(pqxx::connection& connection) {
+  // Both the login role and the role in effect: a session left in SET ROLE
+  // must not hide a login role that became a bypass role (or the reverse).
+  // Aggregates: always exactly one row.
   pqxx::nontransaction tx(connection);
-  const auto row = tx.exec(
-      "SELECT rolsuper, rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = current_user")[0];
-  if (row[0].as<bool>()) return "a SUPERUSER";
-  if (row[1].as<bool>()) return "BYPASSRLS";
+  const pqxx::result result = tx.exec(
+      "SELECT coalesce(bool_or(rolsuper), false), coalesce(bool_or(rolbypassrls), false) "
+      "FROM pg_catalog.pg_roles WHERE rolname IN (current_user, session_user)");
+  if (result.size() != 1) return {};
+  if (result[0][0].as<bool>()) return "a SUPERUSER";
+  if (result[0][1].as<bool>()) return "BYPASSRLS";
   return {};
 }
 

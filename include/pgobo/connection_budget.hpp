@@ -92,6 +92,7 @@ class ConnectionBudget {
   Waiter* tail_ = nullptr;
   std::uint64_t timeouts_ = 0;
   std::uint64_t evictions_ = 0;
+  std::uint64_t nudges_ = 0;  // retry_eviction() calls that found waiters
   std::function<bool()> evictor_;
 };
 

@@ -389,6 +389,9 @@ class BasicPool {
       } else {
         // A backoff may have ended since the queue last moved.
         serve_waiters_locked(Clock::now());
+        // If that let everyone queued open, look again for ourselves rather
+        // than queue behind nobody while the pool still has room.
+        if (waiters_.empty()) continue;
       }
       if (!deadline) deadline = deadline_from(explicit_deadline);
       return wait_in_line(lock, *deadline);
@@ -472,7 +475,9 @@ class BasicPool {
   }
 
   [[nodiscard]] bool needs_validation(const Slot& slot, time_point now) const {
-    return options_.validate_idle_after && now - slot.returned_at > *options_.validate_idle_after;
+    // >=: validate_idle_after = 0 checks every idle connection, even one
+    // returned in the same clock tick.
+    return options_.validate_idle_after && now - slot.returned_at >= *options_.validate_idle_after;
   }
 
   void record_acquired_locked(std::optional<std::chrono::steady_clock::time_point> started) {
@@ -503,13 +508,12 @@ class BasicPool {
     Waiter waiter;
     waiters_.push_back(waiter);
     while (waiter.outcome == Waiter::Outcome::waiting) {
-      if (waiter.wake.wait_until(lock, wake_time_locked(deadline)) != std::cv_status::timeout ||
-          waiter.outcome != Waiter::Outcome::waiting) {
-        continue;
-      }
+      waiter.wake.wait_until(lock, wake_time_locked(deadline));
+      if (waiter.outcome != Waiter::Outcome::waiting) break;
       if (std::chrono::steady_clock::now() < deadline.until) {
-        // Woken at the end of a backoff: nothing else would tell the queue
-        // that opening is allowed again while every connection is out.
+        // Woken at the end of a backoff (or told one began, or spuriously):
+        // nothing else would tell the queue that opening is allowed again
+        // while every connection is out. Serving is a no-op otherwise.
         serve_waiters_locked(Clock::now());
         continue;
       }
@@ -625,6 +629,9 @@ class BasicPool {
         const time_point now = Clock::now();
         backoff_until_ = now + backoff;
         serve_waiters_locked(now);
+        // A caller already queued set its wake-up before this backoff began:
+        // have it set one for the backoff's end (wake_time_locked).
+        if (Waiter* first = waiters_.front()) first->wake.notify_one();
         quiescent_.notify_all();
       }
       logger()->warn("{} ({} consecutive failure(s), backing off {} ms)", message, failures,

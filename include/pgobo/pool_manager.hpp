@@ -188,13 +188,25 @@ class BasicPoolManager {
         return lease;
       } catch (const PoolClosed&) {
         // Still the current pool: it was ended (close_all), not replaced.
-        if (attempt == kReplacedPoolRetries || find_pool(user.key()) == pool) throw;
+        const bool ended = find_pool(user.key()) == pool;
+        drop_reference(pool);
+        if (attempt == kReplacedPoolRetries || ended) throw;
+      } catch (...) {
+        drop_reference(pool);
+        throw;
       }
     }
   }
 
  private:
   using SteadyTime = std::chrono::steady_clock::time_point;
+
+  // Lets go of a pool this request held; under max_pools that may make it
+  // evictable, which nothing else would tell a request waiting for room.
+  void drop_reference(std::shared_ptr<Pool>& pool) noexcept {
+    pool.reset();
+    if (pool_budget_) pool_budget_->retry_eviction();
+  }
 
   // What a lease keeps alive when max_pools is set: its pool, and on release
   // a nudge to the pool budget (a pool is evictable only once no lease holds
@@ -315,6 +327,8 @@ class BasicPoolManager {
       }
       for (auto& pool : pools) pool->reap();  // I/O: outside the shard lock
       pools.clear();
+      // These references may have been all that kept a pool from eviction.
+      if (pool_budget_) pool_budget_->retry_eviction();
       std::size_t removed = 0;
       {
         std::unique_lock lock(shard.mutex);
@@ -505,7 +519,15 @@ class BasicPoolManager {
         continue;
       }
       Entry entry;
-      entry.current = make_pool(user);
+      try {
+        entry.current = make_pool(user);  // role_for, credentials_for, validate() may throw
+      } catch (...) {
+        if (holding_pool_slot) {
+          lock.unlock();
+          release_pool_slot();  // else each failure would shrink max_pools for good
+        }
+        throw;
+      }
       entry.fingerprint = fingerprint;
       auto pool = entry.current;
       shard.entries.emplace(key, std::move(entry));

@@ -173,7 +173,14 @@ TEST_F(FaultCredentialService, OpenConnectionsServeNewOnesFailWithCredentialErro
        [](FakeWorkspace& w) { w.start_listening(); },
        AnyOf(HasSubstr("Connection refused"), HasSubstr("onnect"))},
       {"slow", [](FakeWorkspace& w) { w.set_latency(Endpoint::database_credential, 3s); },
-       [](FakeWorkspace& w) { w.set_latency(Endpoint::database_credential, 0ms); },
+       [](FakeWorkspace& w) {
+         // The requests whose callers timed out still issue a credential,
+         // which (in this fake) becomes the role's only password: let them
+         // finish before recovery fetches the credential that must work.
+         // (Real Lakebase keeps every issued credential valid until expiry.)
+         w.set_latency(Endpoint::database_credential, 0ms);
+         ASSERT_TRUE(w.wait_until_answered(Endpoint::database_credential));
+       },
        HasSubstr("timed out")},
       {"garbage",
        [](FakeWorkspace& w) {

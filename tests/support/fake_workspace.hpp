@@ -14,6 +14,7 @@
 //   workspace.stop_listening();   // down: connections to url() are refused
 //   workspace.start_listening();  // up again, same port
 //   workspace.set_latency(FakeWorkspace::Endpoint::database_credential, 2s);  // slow
+//   workspace.wait_until_answered(FakeWorkspace::Endpoint::database_credential);
 //   workspace.set_sticky_fault(FakeWorkspace::Endpoint::database_credential,
 //                              FakeWorkspace::garbage());  // every answer is garbage
 //   workspace.set_sticky_fault(FakeWorkspace::Endpoint::database_credential, std::nullopt);
@@ -207,6 +208,16 @@ class FakeWorkspace {
     changed_.notify_all();
   }
   // Blocks until `count` requests are waiting at a held `endpoint` (or 10 s).
+  // Waits (at most 10 s) until no request to `endpoint` is being handled:
+  // e.g. after a slow outage, for the requests whose callers gave up but
+  // which still issue a credential (and run on_database_credential) when
+  // their latency ends. False on timeout.
+  bool wait_until_answered(Endpoint endpoint) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::seconds(10),
+                             [&] { return in_flight_[index(endpoint)] == 0; });
+  }
+
   bool wait_until_held(Endpoint endpoint, int count) {
     std::unique_lock lock(mutex_);
     return changed_.wait_for(lock, std::chrono::seconds{10},
@@ -313,6 +324,22 @@ class FakeWorkspace {
   template <class Answer>
   void handle(Endpoint endpoint, const httplib::Request& req, httplib::Response& res,
               Answer answer) {
+    // Counted until the answer is built (hooks such as on_database_credential
+    // included), for wait_until_answered().
+    struct InFlight {
+      FakeWorkspace& self;
+      std::size_t i;
+      ~InFlight() {
+        const std::lock_guard lock(self.mutex_);
+        --self.in_flight_[i];
+        self.changed_.notify_all();
+      }
+    };
+    {
+      const std::lock_guard lock(mutex_);
+      ++in_flight_[index(endpoint)];
+    }
+    const InFlight in_flight{*this, index(endpoint)};
     std::optional<Fault> fault;
     {
       std::unique_lock lock(mutex_);
@@ -491,6 +518,7 @@ class FakeWorkspace {
   std::array<std::chrono::milliseconds, 3> latency_{};
   std::array<bool, 3> held_{};
   std::array<int, 3> waiting_{};
+  std::array<int, 3> in_flight_{};
   std::array<int, 3> calls_{};
   std::array<std::string, 3> last_body_;
   std::array<std::string, 3> last_authorization_;

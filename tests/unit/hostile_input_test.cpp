@@ -264,10 +264,15 @@ TEST(HostileUserContext, EmptyUserIdAndEmailAreRefused) {
       true);
 }
 
-TEST(HostileUserContext, TabInsideAValueIsAccepted) {
+TEST(HostileUserContext, TabInsideAnIdIsAcceptedButNotInsideAToken) {
   // A tab is legal inside an HTTP field value; the header path accepts it too.
-  const auto user = pgobo::make_user_context("12\t34", "", "tok\ten");
+  const auto user = pgobo::make_user_context("12\t34", "", "token");
   EXPECT_EQ(user.key(), "12\t34");
+  // A token is one word, and the workspace clients refuse to send a tab: it
+  // is refused on arrival, not when the user's pool first needs a credential.
+  expect_error<pgobo::AuthenticationError>(
+      [] { (void)pgobo::make_user_context("12", "", "tok\ten"); }, "access token contains a tab",
+      true);
 }
 
 // ---------------------------------------------------------------------------
@@ -772,6 +777,22 @@ TEST_F(HostileWorkspace, ExpireTimeEchoingTheBearerIsQuotedWithoutIt) {
   ASSERT_TRUE(message.has_value());
   EXPECT_THAT(*message, HasSubstr("expire_time is not an RFC 3339 time"));
   EXPECT_THAT(*message, Not(HasSubstr(token)));
+}
+
+// A token longer than the quoted excerpt (any OAuth JWT): scrubbing only the
+// excerpt would leave its first bytes behind.
+TEST_F(HostileWorkspace, ExpireTimeEchoingALongBearerShowsNoPrefixOfIt) {
+  std::string token = "eyJhbGciOiJSUzI1NiJ9.";
+  for (int i = 0; token.size() < 160; ++i) token += static_cast<char>('a' + i % 26);
+  workspace.fail_next(Endpoint::database_credential,
+                      {200, R"({"token":"db-token","expire_time":")" + token + R"("})"});
+  pgobo::LakebaseCredentials credentials(
+      {workspace.url(), workspace.options().endpoint,
+       std::make_shared<pgobo::PersonalAccessToken>(pgobo::Secret(token)), pgobo::HttpOptions{}});
+  const auto message = error_of<pgobo::CredentialError>([&] { (void)credentials.get(); });
+  ASSERT_TRUE(message.has_value());
+  EXPECT_THAT(*message, HasSubstr("expire_time is not an RFC 3339 time"));
+  EXPECT_THAT(*message, Not(HasSubstr(token.substr(0, 16)))) << *message;
 }
 
 TEST_F(HostileWorkspace, OAuthAccessTokenField) {

@@ -217,4 +217,26 @@ TEST(NormalizeWorkspaceUrl, RefusesOtherSchemesEmptyAndSpaces) {
   EXPECT_THROW((void)pgobo::normalize_workspace_url("https://a b.com", "x"), pgobo::ConfigError);
 }
 
+// The API's error text in a message: one line whatever a viewer treats as a
+// line break, valid UTF-8, never cut inside a character.
+TEST(HttpErrorText, StaysOneValidUtf8LineAndKeepsReadableText) {
+  HttpRequest request;
+  request.call = "credential request";
+  request.url = "https://example.invalid/x";
+  const std::string text = pgobo::detail::describe_error_body(
+      request,
+      "{\"error_code\":\"BAD\",\"message\":\"caf\u00e9 a\u2028b\u2029c\u0085d\u202ee\\nf\"}");
+  EXPECT_EQ(text,
+            "BAD: caf"
+            "\xc3\xa9"
+            " a b c d e f");  // é kept, as UTF-8
+
+  // Cut at 200 bytes: a two-byte character straddling the cut is left out whole.
+  const std::string body = std::string(199, 'x') + "\xc3\xa9" + "tail";
+  const std::string cut = pgobo::detail::describe_error_body(request, body);
+  EXPECT_EQ(cut, std::string(199, 'x') + "...");
+  // Bytes that are not UTF-8 become '?'.
+  EXPECT_EQ(pgobo::detail::describe_error_body(request, "a\xff\xc3(b"), "a?" "?(b");
+}
+
 }  // namespace

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <string>
 #include <thread>
 
 #include "fake_driver.hpp"
@@ -136,6 +137,60 @@ TEST_F(PoolBackoff, ACallerWaitingWithEveryConnectionOutOpensOnceTheBackoffEnds)
 
   EXPECT_EQ(waiter_got, 2);  // a new connection: 1 is still held
   EXPECT_EQ(driver.open_calls(), 3U);
+  EXPECT_EQ(pool.stats().timeouts, 0U);
+}
+
+TEST_F(PoolBackoff, ACallerQueuedBeforeTheBackoffBeganOpensOnceItEnds) {
+  FakePool pool(fake_pool_options(2), driver);
+  auto held = pool.connect();  // never returned in this test
+  driver.hang_opens();
+  driver.fail_opens<ServerUnavailable>("connection refused");
+  std::jthread opener([&] { EXPECT_THROW((void)pool.connect(), ServerUnavailable); });
+  driver.wait_for_hanging_opens(1);
+
+  // The pool is full (one lease, one open under way): this caller queues
+  // with its deadline as its only wake-up...
+  std::string waiter_error;
+  int waiter_got = 0;
+  std::jthread waiter([&] {
+    try {
+      waiter_got = pool.connect()->id();
+    } catch (const std::exception& e) {
+      waiter_error = e.what();
+    }
+  });
+  ASSERT_TRUE(eventually([&] { return pool.waiting_count() == 1; }));
+  // ...then the open fails and a backoff begins, then ends.
+  driver.release_opens();
+  opener.join();
+  FakeClock::advance(50ms);
+  waiter.join();
+
+  EXPECT_EQ(waiter_error, "");
+  EXPECT_EQ(waiter_got, 2);
+  EXPECT_EQ(pool.stats().timeouts, 0U);
+}
+
+TEST_F(PoolBackoff, ANewcomerWhoLetsTheQueueOpenDoesNotQueueBehindNobody) {
+  FakePool pool(fake_pool_options(3), driver);
+  auto held = pool.connect();
+  driver.fail_opens<ServerUnavailable>("connection refused");
+  EXPECT_THROW((void)pool.connect(), ServerUnavailable);  // backing off for 50 ms
+  std::jthread first([&] { EXPECT_NO_THROW((void)pool.connect()); });
+  ASSERT_TRUE(eventually([&] { return pool.waiting_count() == 1; }));
+
+  // The backoff ends; a newcomer arrives (most likely before the queued
+  // caller wakes) and lets that caller open. The pool still has room for
+  // the newcomer: it must open too, not queue until its deadline.
+  FakeClock::advance(50ms);
+  std::string error;
+  try {
+    auto lease = pool.connect();
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  first.join();
+  EXPECT_EQ(error, "");
   EXPECT_EQ(pool.stats().timeouts, 0U);
 }
 

@@ -303,6 +303,23 @@ TEST_F(PoolManagerTest, MaxPoolsWithEveryPoolInUseTimesOutNamingTheLimit) {
   }
 }
 
+TEST_F(PoolManagerTest, APoolThatCannotBeBuiltGivesItsMaxPoolsSlotBack) {
+  auto o = options();
+  o.max_pools = 1;
+  o.user_pool.acquire_timeout = 50ms;
+  o.credentials_for = [](const UserContext& u) -> std::shared_ptr<CredentialProvider> {
+    if (u.key() == "mallory@example.com") throw ConfigError("no credentials for this user");
+    return std::make_shared<StaticPassword>(Secret("pw"));
+  };
+  Manager manager(std::move(o), driver);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_THROW((void)manager.get_pool(user("mallory@example.com")), ConfigError);
+  }
+  // Had the failures kept their slot, the limit of one would be used up.
+  EXPECT_NO_THROW(manager.get_pool(user("alice@example.com"))->query("SELECT 1"));
+  EXPECT_EQ(manager.size(), 1U);
+}
+
 TEST_F(PoolManagerTest, ARequestWaitingForMaxPoolsGetsAPoolWhoseLastLeaseComesBack) {
   auto o = options();
   o.max_pools = 1;

@@ -4,6 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
+#include <utility>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "fake_driver.hpp"
@@ -27,6 +31,35 @@ std::string validation_error(const PoolOptions& options) {
 }
 
 TEST(PoolOptions, DefaultsAreValid) { EXPECT_NO_THROW(PoolOptions{}.validate()); }
+
+// Durations are added to clock readings: a huge one would overflow a deadline
+// (undefined behaviour, in practice a deadline in the past) rather than mean
+// "a long time".
+TEST(PoolOptions, DurationsBeyond31DaysAreRefusedNamingTheField) {
+  using std::chrono::milliseconds;
+  const auto huge = milliseconds::max();
+  const std::vector<std::pair<const char*, std::function<void(PoolOptions&)>>> cases = {
+      {"acquire_timeout", [&](PoolOptions& o) { o.acquire_timeout = huge; }},
+      {"idle_timeout", [&](PoolOptions& o) { o.idle_timeout = huge; }},
+      {"max_lifetime", [&](PoolOptions& o) { o.max_lifetime = huge; }},
+      {"validate_idle_after", [&](PoolOptions& o) { o.validate_idle_after = huge; }},
+      {"end_timeout", [&](PoolOptions& o) { o.end_timeout = huge; }},
+      {"connect_backoff_max", [&](PoolOptions& o) { o.connect_backoff_max = huge; }},
+      {"connection.connect_timeout",
+       [](PoolOptions& o) { o.connection.connect_timeout = std::chrono::seconds::max(); }},
+  };
+  for (const auto& [field, set] : cases) {
+    SCOPED_TRACE(field);
+    PoolOptions options;
+    set(options);
+    const std::string error = validation_error(options);
+    EXPECT_THAT(error, HasSubstr(field));
+    EXPECT_THAT(error, HasSubstr("31 days"));
+  }
+  PoolOptions longest;
+  longest.acquire_timeout = std::chrono::hours(24 * 31);
+  EXPECT_NO_THROW(longest.validate());
+}
 
 TEST(PoolOptions, DefaultsMatchTheReferencePool) {
   const PoolOptions options;

@@ -149,6 +149,17 @@ TEST_F(PoolRelease, RecentlyUsedConnectionIsLentWithoutACheck) {
   EXPECT_EQ(driver.pings(), 0U);
 }
 
+TEST_F(PoolRelease, ZeroValidateIdleAfterChecksEveryIdleConnectionEvenInTheSameClockTick) {
+  auto options = fake_pool_options();
+  options.validate_idle_after = std::chrono::milliseconds{0};
+  FakePool pool(options, driver);
+  { auto lease = pool.connect(); }
+  // FakeClock stands still: the connection was returned "just now".
+  auto lease = pool.connect();
+
+  EXPECT_EQ(driver.pings(), 1U);
+}
+
 TEST_F(PoolRelease, ConnectionFailingTheCheckIsClosedAndReplaced) {
   auto options = fake_pool_options();
   options.validate_idle_after = 1s;
