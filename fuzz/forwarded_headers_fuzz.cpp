@@ -57,6 +57,7 @@ bool blank_edges(std::string_view value) {
 
 bool known_message(std::string_view message) {
   if (message == "missing user token (header x-forwarded-access-token)") return true;
+  if (message == "access token contains a tab") return true;
   if (message == "missing user identity (headers x-forwarded-user, x-forwarded-email)") {
     return true;
   }
@@ -72,6 +73,7 @@ bool known_message(std::string_view message) {
 void check_context(const pgobo::UserContext& user) {
   const std::string& token = user.access_token().reveal();
   if (token.empty() || user.key().empty()) fail("accepted an empty token or key");
+  if (token.find('\t') != std::string::npos) fail("accepted a tab inside a token", token);
   for (const std::string* field : {&token, &user.user_id(), &user.email()}) {
     if (has_control(*field)) fail("accepted a control character", *field);
     if (blank_edges(*field)) fail("kept surrounding blanks", *field);

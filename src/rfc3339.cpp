@@ -117,6 +117,9 @@ system_clock::time_point parse_rfc3339(std::string_view text, std::string_view w
                                          std::chrono::month{static_cast<unsigned>(*month)},
                                          std::chrono::day{static_cast<unsigned>(*day)}};
   if (!date.ok()) reject(text, what, "no such date");
+  // system_clock counts nanoseconds in 64 bits: years past 2262 (or before
+  // 1677) would overflow. No credential expires outside these years.
+  if (*year < 1970 || *year > 2200) reject(text, what, "year outside 1970 to 2200");
   if (*hour > 23 || *minute > 59 || *second > 60) reject(text, what, "time of day out of range");
 
   const auto local = std::chrono::sys_days{date} + std::chrono::hours{*hour} +

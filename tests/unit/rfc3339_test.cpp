@@ -77,6 +77,22 @@ INSTANTIATE_TEST_SUITE_P(
                       "2026-11-26T21:17:26+01:60", "2026-11-26T21:17:26Zjunk", "26-11-26T21:17:26Z",
                       "1764191846", "２026-11-26T21:17:26Z"));
 
+// system_clock counts nanoseconds in 64 bits (years 1677 to 2262): a far
+// year must be refused, not overflow (found by the credential_json fuzzer).
+TEST(Rfc3339, YearsAClockCannotHoldAreRefused) {
+  for (const char* text : {"9099-01-01T00:00:00Z", "2263-01-01T00:00:00Z", "0001-01-01T00:00:00Z",
+                           "1600-01-01T00:00:00Z"}) {
+    SCOPED_TRACE(text);
+    try {
+      (void)parse_rfc3339(text, "expire_time");
+      FAIL() << "accepted";
+    } catch (const pgobo::CredentialError& e) {
+      EXPECT_THAT(e.what(), ::testing::HasSubstr("year outside 1970 to 2200"));
+    }
+  }
+  EXPECT_NO_THROW((void)parse_rfc3339("2200-12-31T23:59:59Z", "expire_time"));
+}
+
 TEST(Rfc3339, MessageQuotesAtMostFortyCharactersOfTheText) {
   const std::string long_text(100, 'x');
   try {
