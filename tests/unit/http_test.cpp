@@ -236,7 +236,9 @@ TEST(HttpErrorText, StaysOneValidUtf8LineAndKeepsReadableText) {
   const std::string cut = pgobo::detail::describe_error_body(request, body);
   EXPECT_EQ(cut, std::string(199, 'x') + "...");
   // Bytes that are not UTF-8 become '?'.
-  EXPECT_EQ(pgobo::detail::describe_error_body(request, "a\xff\xc3(b"), "a?" "?(b");
+  EXPECT_EQ(pgobo::detail::describe_error_body(request, "a\xff\xc3(b"),
+            "a?"
+            "?(b");
 }
 
 }  // namespace
