@@ -85,6 +85,18 @@ class Value {
     return value;
   }
 
+  // A role or database name. PostgreSQL cuts names past 63 bytes without a
+  // word, so two longer names would meet as one.
+  [[nodiscard]] std::string postgres_name(std::string_view expected, bool required) const {
+    std::string value = required ? non_empty_string(expected) : string();
+    constexpr std::size_t kMaxNameBytes = 63;
+    if (value.size() > kMaxNameBytes) {
+      throw ConfigError(fmt::format("{}: {} is {} bytes; PostgreSQL cuts names at 63 bytes", name_,
+                                    expected, value.size()));
+    }
+    return value;
+  }
+
   [[nodiscard]] std::int64_t integer(std::int64_t min, std::int64_t max,
                                      std::string_view expected) const {
     std::int64_t value = 0;
@@ -176,10 +188,12 @@ constexpr std::array<Field, 31> kFields{{
      }},
     {"PGDATABASE", "database", false,
      [](PoolConfig& c, const Value& v) {
-       c.pool.connection.dbname = v.non_empty_string("the database name");
+       c.pool.connection.dbname = v.postgres_name("the database name", /*required=*/true);
      }},
     {"PGUSER", "user", false,
-     [](PoolConfig& c, const Value& v) { c.pool.connection.user = v.string(); }},
+     [](PoolConfig& c, const Value& v) {
+       c.pool.connection.user = v.postgres_name("the role name", /*required=*/false);
+     }},
     {"PGPASSWORD", "password", true,
      [](PoolConfig& c, const Value& v) { c.password = Secret(v.string()); }},
     {"PGSSLMODE", "sslmode", false,

@@ -38,7 +38,16 @@ bool ConnectionBudget::acquire(Clock::time_point deadline) {
       const std::uint64_t nudges_before = nudges_;
       lock.unlock();
       std::atomic_thread_fence(std::memory_order_seq_cst);  // see retry_eviction()
-      const bool evicted = evictor();
+      bool evicted = false;
+      try {
+        evicted = evictor();
+      } catch (...) {
+        // `self` lives in this frame: it must not stay linked, and a slot
+        // granted to it meanwhile goes to the next waiter.
+        lock.lock();
+        abandon_locked(self);
+        throw;
+      }
       lock.lock();
       if (evicted) {
         ++evictions_;
@@ -64,6 +73,10 @@ bool ConnectionBudget::acquire(Clock::time_point deadline) {
 
 void ConnectionBudget::release() noexcept {
   std::lock_guard lock(mutex_);
+  release_locked();
+}
+
+void ConnectionBudget::release_locked() noexcept {
   if (head_ != nullptr) {
     // Hand the slot over: in_use_ stays the same.
     Waiter* w = head_;
@@ -73,6 +86,14 @@ void ConnectionBudget::release() noexcept {
     return;
   }
   if (in_use_ > 0) --in_use_;
+}
+
+void ConnectionBudget::abandon_locked(Waiter& w) noexcept {
+  if (w.granted) {
+    release_locked();  // already unlinked by the release that granted it
+  } else {
+    unlink(w);
+  }
 }
 
 void ConnectionBudget::close() noexcept {

@@ -86,6 +86,21 @@ std::string quote_conninfo_value(std::string_view value, std::string_view what) 
   return out;
 }
 
+namespace {
+
+// PostgreSQL keeps names of at most NAMEDATALEN - 1 = 63 bytes and cuts
+// longer ones silently, so two long user keys would log in as one role.
+void check_name_length(std::string_view value, std::string_view what) {
+  constexpr std::size_t kMaxNameBytes = 63;
+  if (value.size() <= kMaxNameBytes) return;
+  throw ConfigError(std::string(what) + " is " + std::to_string(value.size()) +
+                    " bytes; PostgreSQL cuts names at 63 bytes, so two longer names would meet as "
+                    "one. Use a shorter name (for user pools: a role_for that maps long keys to "
+                    "roles of at most 63 bytes)");
+}
+
+}  // namespace
+
 std::string ConnectionParams::to_conninfo() const {
   std::string out;
   auto add = [&out](std::string_view key, std::string_view value) {
@@ -117,6 +132,9 @@ std::string ConnectionParams::to_conninfo() const {
     }
     add("options", options);
   }
+  // After the NUL checks, which name the worse problem.
+  check_name_length(user, "user (the role)");
+  check_name_length(dbname, "dbname");
   return out;
 }
 

@@ -1,8 +1,10 @@
 #include "pgobo/pool_options.hpp"
 
 #include <chrono>
+#include <cctype>
 #include <cmath>
 #include <string>
+#include <string_view>
 
 #include "pgobo/errors.hpp"
 
@@ -44,6 +46,34 @@ void check_duration(const PoolOptions& options, std::chrono::milliseconds value,
   }
 }
 
+// ASCII lowercase with runs of whitespace as one space: enough to find two
+// keywords in a statement however it is spaced or cased.
+std::string folded(std::string_view sql) {
+  std::string out;
+  for (const char c : sql) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isspace(u) != 0) {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+    } else {
+      out += static_cast<char>(std::tolower(u));
+    }
+  }
+  return out;
+}
+
+void check_reset_query(const PoolOptions& options) {
+  const std::string sql = folded(options.reset_query);
+  if (sql.find("discard all") != std::string::npos || sql.find("deallocate") != std::string::npos) {
+    reject(options,
+           "reset_query must not contain DISCARD ALL or DEALLOCATE: the server would forget the "
+           "prepared statements libpqxx still knows, and the next lease would fail with "
+           "\"prepared statement does not exist\". The session reset (session_reset, on by "
+           "default) already releases advisory locks, resets settings and the role, ends LISTEN, "
+           "closes cursors and drops temporary tables; remove reset_query or use DISCARD TEMP, "
+           "DISCARD PLANS, DISCARD SEQUENCES");
+  }
+}
+
 }  // namespace
 
 void PoolOptions::validate() const {
@@ -70,6 +100,7 @@ void PoolOptions::validate() const {
     reject(*this, "connection.connect_timeout must be from 0 to 31 days (got " +
                       std::to_string(connection.connect_timeout.count()) + " s)");
   }
+  check_reset_query(*this);
   // What libpq cannot carry (a NUL byte, a malformed setting name) is found
   // now rather than at the first connect.
   try {

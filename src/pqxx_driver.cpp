@@ -174,6 +174,10 @@ bool PqxxDriver::execute(pqxx::connection& connection, const std::string& sql) c
   }
 }
 
+bool PqxxDriver::reset_session(pqxx::connection& connection) const noexcept {
+  return execute(connection, kSessionReset);
+}
+
 bool PqxxDriver::ping(pqxx::connection& connection) const noexcept {
   try {
     if (rls_bypass_ == RlsBypass::refuse) {

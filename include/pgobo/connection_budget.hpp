@@ -40,7 +40,8 @@ class ConnectionBudget {
   void set_evictor(std::function<bool()> evictor);
 
   // Takes a slot, waiting FIFO until `deadline`. False at the deadline or
-  // once close() has been called.
+  // once close() has been called. An exception from the evictor goes on to
+  // the caller, with nothing taken and nothing left queued.
   [[nodiscard]] bool acquire(Clock::time_point deadline);
   // Takes a slot only if one is free now and nobody is waiting.
   [[nodiscard]] bool try_acquire();
@@ -82,6 +83,10 @@ class ConnectionBudget {
 
   void enqueue(Waiter& w);
   void unlink(Waiter& w) noexcept;
+  void release_locked() noexcept;
+  // A waiter leaves without its slot (the evictor threw): unlinked, or its
+  // granted slot passed on.
+  void abandon_locked(Waiter& w) noexcept;
 
   const std::size_t max_total_;
   mutable std::mutex mutex_;

@@ -49,7 +49,9 @@ struct ConnectionParams {
   std::vector<std::pair<std::string, std::string>> settings;
 
   // A libpq connection string without a password (libpq then falls back to
-  // ~/.pgpass or PGPASSWORD, as it would for any client).
+  // ~/.pgpass or PGPASSWORD, as it would for any client). Both forms throw
+  // ConfigError for a NUL byte, and for a user or dbname over 63 bytes
+  // (PostgreSQL would cut it, and two long names would meet as one).
   [[nodiscard]] std::string to_conninfo() const;
   // A libpq connection string with `password`. The result contains the
   // secret: pass it to libpq and drop it; never log it.

@@ -41,6 +41,17 @@ class AuthenticationError : public Error {
   using Error::Error;
 };
 
+// The request's user key (email, else user id) already names a pool built
+// for another identity: same key, other user id or email (user A with email
+// x and user B whose user id is x). Its pool logs in with the first one's
+// role and credentials, so PoolManager refuses rather than lend them to the
+// second. A proxy or identity source that mixes emails and user ids; maps to
+// HTTP 403 rather than 401 (retrying with the same headers cannot help).
+class IdentityConflict : public AuthenticationError {
+ public:
+  using AuthenticationError::AuthenticationError;
+};
+
 // connect() waited past its acquire deadline. The message names the pool,
 // its size and how many requests were waiting (or the global limit).
 class AcquireTimeout : public Error {

@@ -28,8 +28,11 @@
 // in tests) and its clock (for ages: idle time, lifetime, backoff; deadlines
 // of blocking waits always use std::chrono::steady_clock).
 //
-// Thread-safe. A pool must outlive its leases (Lease::keep_alive() can see to
-// that for a pool owned by a shared_ptr).
+// Thread-safe. A lease may outlive its pool: it holds the pool's core, and
+// a connection given back after the pool ended is closed. When a lease comes
+// back from connect(), its session is reset (advisory locks, settings,
+// LISTEN, portals, temp tables; prepared statements stay): see
+// PoolOptions::session_reset.
 #pragma once
 
 #include <algorithm>
@@ -61,7 +64,17 @@
 namespace pgobo {
 
 template <PoolDriver Driver, class Clock = std::chrono::steady_clock>
-class BasicPool {
+class BasicPool;
+
+namespace detail {
+
+// Everything a pool is: its connections, waiters, counters and driver.
+// BasicPool owns it through a shared_ptr, and so does every Lease, so a
+// lease that outlives its BasicPool (or the RoutingPool around it) still
+// gives its connection back into live memory: that connection then closes
+// (the pool has ended), and the core goes with the last lease.
+template <PoolDriver Driver, class Clock>
+class PoolCore {
  public:
   using Connection = typename Driver::Connection;
   using time_point = typename Clock::time_point;
@@ -74,22 +87,27 @@ class BasicPool {
     std::unique_ptr<Connection> connection;
     time_point retire_at;    // created + max_lifetime, less jitter
     time_point returned_at;  // last time it went idle
+    // The borrower could change session state (settings, advisory locks,
+    // LISTEN, temp tables): reset the session before lending it again.
+    bool needs_reset = false;
   };
 
  public:
   // Move-only handle on one lent connection. Destroying it (or release())
-  // gives the connection back; discard() closes it instead.
+  // gives the connection back; discard() closes it instead. It holds the
+  // pool's core, so it may outlive the pool: given back after the pool
+  // ended, its connection simply closes.
   class Lease {
    public:
     Lease() noexcept = default;
     Lease(Lease&& other) noexcept
-        : pool_(std::exchange(other.pool_, nullptr)),
+        : pool_(std::move(other.pool_)),
           slot_(std::exchange(other.slot_, nullptr)),
           owner_(std::move(other.owner_)) {}
     Lease& operator=(Lease&& other) noexcept {
       if (this != &other) {
         release();
-        pool_ = std::exchange(other.pool_, nullptr);
+        pool_ = std::move(other.pool_);
         slot_ = std::exchange(other.slot_, nullptr);
         owner_ = std::move(other.owner_);
       }
@@ -106,77 +124,77 @@ class BasicPool {
     [[nodiscard]] explicit operator bool() const noexcept { return slot_ != nullptr; }
 
     // Gives the connection back now.
-    void release() noexcept {
-      if (slot_ != nullptr) std::exchange(pool_, nullptr)->release(std::exchange(slot_, nullptr));
-      owner_.reset();  // after the connection is back: this may destroy the pool
-    }
+    void release() noexcept { give_back(/*discard=*/false); }
     // Closes the connection instead of giving it back: for session state
     // that must not reach the next borrower, or a connection you know is bad.
-    void discard() noexcept {
-      if (slot_ != nullptr) {
-        std::exchange(pool_, nullptr)->release(std::exchange(slot_, nullptr), /*discard=*/true);
-      }
-      owner_.reset();
+    void discard() noexcept { give_back(/*discard=*/true); }
+    // Whether the session is reset when the connection comes back (see
+    // PoolOptions::session_reset). connect() sets it, the pool's own query()
+    // does not; a caller that ran statements of its own choosing on a lease
+    // it got otherwise sets it too. Under SessionReset::always or ::never
+    // the option decides.
+    void set_session_reset(bool needed) noexcept {
+      if (slot_ != nullptr) slot_->needs_reset = needed;
     }
-    // Keeps `owner` (the shared_ptr that owns the pool) alive until the
-    // connection is back, so a pool held only by a PoolManager cannot be
-    // destroyed under an outstanding lease.
+    // Keeps `owner` alive until the connection is back: PoolManager keeps
+    // the user's pool (and its place under max_pools) for as long as a
+    // request holds one of its connections.
     void keep_alive(std::shared_ptr<const void> owner) noexcept { owner_ = std::move(owner); }
 
    private:
-    friend class BasicPool;
-    Lease(BasicPool* pool, Slot* slot) noexcept : pool_(pool), slot_(slot) {}
+    friend class PoolCore;
+    Lease(std::shared_ptr<PoolCore> pool, Slot* slot) noexcept
+        : pool_(std::move(pool)), slot_(slot) {}
 
-    BasicPool* pool_ = nullptr;
+    void give_back(bool discard) noexcept {
+      if (slot_ != nullptr) pool_->release(std::exchange(slot_, nullptr), discard);
+      pool_.reset();   // may be the core's last owner: the pool was destroyed meanwhile
+      owner_.reset();  // after the connection is back: this may destroy the pool
+    }
+
+    std::shared_ptr<PoolCore> pool_;
     Slot* slot_ = nullptr;
     std::shared_ptr<const void> owner_;
   };
 
   // Throws ConfigError if options.validate() does.
-  explicit BasicPool(PoolOptions options, Driver driver = Driver{})
+  explicit PoolCore(PoolOptions options, Driver driver)
       : options_(std::move(options)), driver_(std::move(driver)), last_used_(Clock::now()) {
     options_.validate();
   }
 
-  BasicPool(const BasicPool&) = delete;
-  BasicPool& operator=(const BasicPool&) = delete;
+  PoolCore(const PoolCore&) = delete;
+  PoolCore& operator=(const PoolCore&) = delete;
 
-  // end(). A lease still out after end_timeout would dangle, so the
-  // destructor then keeps waiting for it, with an error in the log.
-  ~BasicPool() {
-    end();
-    std::unique_lock lock(mutex_);
-    if (leased_ + opening_ > 0) {
-      logger()->error("pool '{}': destroyed with {} lease(s) still out; waiting for them",
-                      options_.name, leased_ + opening_);
-      quiescent_.wait(lock, [this] { return leased_ + opening_ == 0; });
+  // Only once no lease, opening or closing connection is left (each holds
+  // or waits for the core): closes what is still idle.
+  ~PoolCore() {
+    std::vector<Slot*> to_close;
+    {
+      std::lock_guard lock(mutex_);
+      state_ = State::closed;
+      take_idle_locked(to_close, CloseReason::pool_ended);
     }
+    for (Slot* slot : to_close) close_slot(slot, CloseReason::pool_ended);
   }
 
-  // A connection for the caller's exclusive use, waiting up to
-  // acquire_timeout. Throws AcquireTimeout, PoolClosed, a ConnectError
-  // subclass or CredentialError (when a new connection had to be opened for
-  // this caller and that failed).
-  [[nodiscard]] Lease connect() { return acquire(std::nullopt); }
-
-  // The same, waiting until `deadline` instead: for a caller that already
-  // spent part of its time budget elsewhere (PoolManager, waiting for room
-  // under max_pools), so one request never waits longer than its deadline.
-  [[nodiscard]] Lease connect(std::chrono::steady_clock::time_point deadline) {
-    return acquire(deadline);
+  // The public operations are BasicPool's, documented there. `self` is this
+  // core's owner, for the lease to keep; `exposed`: the caller gets the
+  // connection itself, so its session is reset on return.
+  [[nodiscard]] Lease connect(std::shared_ptr<PoolCore> self,
+                              std::optional<std::chrono::steady_clock::time_point> deadline,
+                              bool exposed) {
+    Lease lease = acquire(std::move(self), deadline);
+    lease.slot_->needs_reset = exposed;
+    return lease;
   }
 
-  // Runs one statement outside a transaction on a leased connection and
-  // returns its result (for Pool: pqxx::result, parameters by exec_params).
   template <class... Params>
-  auto query(std::string_view sql, const Params&... params) {
-    Lease lease = connect();
+  auto query(std::shared_ptr<PoolCore> self, std::string_view sql, const Params&... params) {
+    Lease lease = connect(std::move(self), std::nullopt, /*exposed=*/false);
     return driver_.query(*lease, sql, params...);
   }
 
-  // Closes the pool: connect() and waiters get PoolClosed, idle connections
-  // close, outstanding leases are awaited up to end_timeout and close when
-  // they come back. Idempotent; the destructor calls it.
   void end() {
     std::vector<Slot*> to_close;
     std::unique_lock lock(mutex_);
@@ -190,18 +208,14 @@ class BasicPool {
     close_all(to_close, CloseReason::pool_ended);
     lock.lock();
     const auto deadline = std::chrono::steady_clock::now() + options_.end_timeout;
-    if (!quiescent_.wait_until(lock, deadline, [this] { return leased_ + opening_ == 0; })) {
+    if (!quiescent_.wait_until(lock, deadline, [this] { return quiescent_locked(); })) {
       logger()->warn(
           "pool '{}': end() gave up after {} ms with {} lease(s) still out; they close when "
           "returned",
-          options_.name, options_.end_timeout.count(), leased_ + opening_);
+          options_.name, options_.end_timeout.count(), leased_ + opening_ + closing_);
     }
   }
 
-  // Stops taking new connect() calls (they get PoolClosed) but keeps serving
-  // the callers already waiting and the leases already out; each connection
-  // closes when it comes back with nobody waiting. is_drained() tells when
-  // nothing is left. For a pool replaced by a newer one (token rotation).
   void begin_drain() {
     std::vector<Slot*> to_close;
     {
@@ -213,15 +227,11 @@ class BasicPool {
     close_all(to_close, CloseReason::pool_ended);
   }
 
-  // Draining or ended, and no connection, lease or waiter is left.
   [[nodiscard]] bool is_drained() const {
     std::lock_guard lock(mutex_);
-    return state_ != State::open && total_locked() == 0 && waiters_.empty();
+    return state_ != State::open && total_locked() == 0 && closing_ == 0 && waiters_.empty();
   }
 
-  // Closes idle connections past idle_timeout (keeping min_idle) or past
-  // their lifetime, then opens connections until min_idle are idle. What a
-  // sweeper calls periodically. Returns how many connections it closed.
   std::size_t reap() {
     std::vector<Slot*> expired_idle;
     std::vector<Slot*> expired_life;
@@ -236,7 +246,7 @@ class BasicPool {
         if (!reason) return;
         idle_.erase(slot);
         --keep;
-        count_close_locked(*reason);
+        start_close_locked(*reason);
         (*reason == CloseReason::idle_timeout ? expired_idle : expired_life).push_back(&slot);
       });
       serve_waiters_locked(now);
@@ -247,7 +257,6 @@ class BasicPool {
     return expired_idle.size() + expired_life.size();
   }
 
-  // Closes every idle connection (leases are untouched). Returns how many.
   std::size_t close_idle_connections() {
     std::vector<Slot*> to_close;
     {
@@ -258,44 +267,34 @@ class BasicPool {
     return to_close.size();
   }
 
-  // Closes the least recently returned idle connection, if any: how a
-  // global connection budget makes room for another pool.
   bool close_one_idle() {
     Slot* slot = nullptr;
     {
       std::lock_guard lock(mutex_);
       slot = idle_.pop_back();
       if (slot == nullptr) return false;
-      count_close_locked(CloseReason::evicted);
+      start_close_locked(CloseReason::evicted);
     }
     close_slot(slot, CloseReason::evicted);
     return true;
   }
 
-  // When a connection was last lent or given back (construction time before
-  // that): for least-recently-used eviction across pools.
   [[nodiscard]] time_point last_used() const {
     std::lock_guard lock(mutex_);
     return last_used_;
   }
 
-  // The last attempt to open a connection was refused at login or for want of
-  // a credential (and none has opened since): this pool's credential is bad.
-  // PoolManager then lets an older, working token replace it.
   [[nodiscard]] bool login_failing() const {
     std::lock_guard lock(mutex_);
     return consecutive_failures_ > 0 && (last_failure_ == detail::ConnectFailure::authentication ||
                                          last_failure_ == detail::ConnectFailure::credential);
   }
 
-  // No connection (idle, leased or opening) and nobody waiting: the pool can
-  // be dropped without anyone noticing.
   [[nodiscard]] bool is_idle_and_empty() const {
     std::lock_guard lock(mutex_);
-    return total_locked() == 0 && waiters_.empty();
+    return total_locked() == 0 && closing_ == 0 && waiters_.empty();
   }
 
-  // Idle + leased + opening.
   [[nodiscard]] std::size_t total_count() const {
     std::lock_guard lock(mutex_);
     return total_locked();
@@ -350,7 +349,7 @@ class BasicPool {
     return {now, explicit_deadline ? *explicit_deadline : now + options_.acquire_timeout};
   }
 
-  Lease acquire(std::optional<SteadyTime> explicit_deadline) {
+  Lease acquire(std::shared_ptr<PoolCore> self, std::optional<SteadyTime> explicit_deadline) {
     std::optional<Deadline> deadline;  // set once we wait or open
     std::unique_lock lock(mutex_);
     for (;;) {
@@ -377,13 +376,13 @@ class BasicPool {
             }
           }
           record_acquired_locked(deadline ? std::optional(deadline->started) : std::nullopt);
-          return Lease(this, slot);
+          return Lease(std::move(self), slot);
         }
         if (may_open_locked(Clock::now())) {
           ++opening_;
           if (!deadline) deadline = deadline_from(explicit_deadline);
           lock.unlock();
-          return open_for_caller(*deadline);
+          return open_for_caller(std::move(self), *deadline);
         }
         if (total_locked() == 0) throw_backing_off_locked();
       } else {
@@ -394,7 +393,7 @@ class BasicPool {
         if (waiters_.empty()) continue;
       }
       if (!deadline) deadline = deadline_from(explicit_deadline);
-      return wait_in_line(lock, *deadline);
+      return wait_in_line(std::move(self), lock, *deadline);
     }
   }
 
@@ -504,7 +503,8 @@ class BasicPool {
 
   // Queues the caller and blocks until a connection is handed over, it may
   // open one, the pool closes, or the deadline passes.
-  Lease wait_in_line(std::unique_lock<std::mutex>& lock, const Deadline& deadline) {
+  Lease wait_in_line(std::shared_ptr<PoolCore> self, std::unique_lock<std::mutex>& lock,
+                     const Deadline& deadline) {
     Waiter waiter;
     waiters_.push_back(waiter);
     while (waiter.outcome == Waiter::Outcome::waiting) {
@@ -532,7 +532,7 @@ class BasicPool {
     switch (waiter.outcome) {
       case Waiter::Outcome::handed:
         record_acquired_locked(deadline.started);
-        return Lease(this, waiter.slot);
+        return Lease(std::move(self), waiter.slot);
       case Waiter::Outcome::may_open:  // the slot was reserved for us (opening_)
         if (state_ == State::closed) {
           --opening_;
@@ -540,7 +540,7 @@ class BasicPool {
           break;
         }
         lock.unlock();
-        return open_for_caller(deadline);
+        return open_for_caller(std::move(self), deadline);
       case Waiter::Outcome::failed:
         throw_backing_off_locked();
       case Waiter::Outcome::closed:
@@ -551,13 +551,12 @@ class BasicPool {
   }
 
   // Opens a connection in a slot already counted in opening_ and lends it.
-  Lease open_for_caller(const Deadline& deadline) {
+  Lease open_for_caller(std::shared_ptr<PoolCore> self, const Deadline& deadline) {
     Slot* slot = open_reserved_slot(deadline.until);
     std::unique_lock lock(mutex_);
     --opening_;
     if (state_ == State::closed) {
-      count_close_locked(CloseReason::pool_ended);
-      quiescent_.notify_all();
+      start_close_locked(CloseReason::pool_ended);
       lock.unlock();
       close_slot(slot, CloseReason::pool_ended);
       throw PoolClosed("pool '" + options_.name + "' was closed while opening a connection");
@@ -565,7 +564,7 @@ class BasicPool {
     ++leased_;
     last_used_ = slot->returned_at;
     record_acquired_locked(deadline.started);
-    return Lease(this, slot);
+    return Lease(std::move(self), slot);
   }
 
   // Takes a slot of the shared budget (if any), fetches a credential and
@@ -574,7 +573,7 @@ class BasicPool {
   // the backoff (not for a budget timeout) and rethrows with the pool's name.
   // `budget_deadline` nullopt: take a budget slot only if one is free now.
   Slot* open_reserved_slot(std::optional<std::chrono::steady_clock::time_point> budget_deadline) {
-    if (options_.budget && !take_budget_slot(budget_deadline)) {
+    if (options_.budget && !take_budget_slot_or_unreserve(budget_deadline)) {
       // Refused because the budget's owner is shutting down (PoolManager's
       // close_all() closes it first), or at the deadline. Built before
       // taking our lock: the budget has a lock of its own.
@@ -640,9 +639,20 @@ class BasicPool {
     }
   }
 
-  [[nodiscard]] bool take_budget_slot(
+  // A slot of the shared budget. If taking one throws (the budget's evictor
+  // did), the reservation in opening_ is given back before the exception
+  // goes on, or end() would wait for an open that never happens.
+  [[nodiscard]] bool take_budget_slot_or_unreserve(
       std::optional<std::chrono::steady_clock::time_point> deadline) {
-    return deadline ? options_.budget->acquire(*deadline) : options_.budget->try_acquire();
+    try {
+      return deadline ? options_.budget->acquire(*deadline) : options_.budget->try_acquire();
+    } catch (...) {
+      std::lock_guard lock(mutex_);
+      --opening_;
+      serve_waiters_locked(Clock::now());
+      quiescent_.notify_all();
+      throw;
+    }
   }
 
   // The password for one new connection; the provider's failures become
@@ -691,9 +701,12 @@ class BasicPool {
       }
       std::unique_lock lock(mutex_);
       --opening_;
-      if (state_ == State::closed) {
-        count_close_locked(CloseReason::pool_ended);
-        quiescent_.notify_all();
+      // A pool that began draining or ended while this login was in flight
+      // keeps no idle connection: it would outlive idle_timeout as one of
+      // min_idle, holding the old credential and a slot of the budget until
+      // max_lifetime. A caller still queued in a draining pool may take it.
+      if (state_ != State::open && waiters_.empty()) {
+        start_close_locked(CloseReason::pool_ended);
         lock.unlock();
         close_slot(slot, CloseReason::pool_ended);
         return;
@@ -739,11 +752,12 @@ class BasicPool {
 
   // The lease's way back. I/O on the connection (rollback, reset query)
   // happens before taking the lock: the connection is still ours alone.
-  void release(Slot* slot, bool discard = false) noexcept {
+  void release(Slot* slot, bool discard) noexcept {
     std::optional<CloseReason> reason;
     if (discard) {
       reason = CloseReason::discarded;
     } else {
+      bool reset = resets_after(*slot);
       switch (driver_.state(*slot->connection)) {
         case ConnectionState::idle:
           break;
@@ -752,10 +766,16 @@ class BasicPool {
               driver_.state(*slot->connection) != ConnectionState::idle) {
             reason = CloseReason::rollback_failed;
           }
+          // Whoever left a transaction open ran statements the pool did not
+          // see to the end.
+          reset = options_.session_reset != SessionReset::never;
           break;
         case ConnectionState::broken:
           reason = CloseReason::broken;
           break;
+      }
+      if (!reason && reset && !driver_.reset_session(*slot->connection)) {
+        reason = CloseReason::reset_failed;
       }
       if (!reason && !options_.reset_query.empty() &&
           !driver_.execute(*slot->connection, options_.reset_query)) {
@@ -794,20 +814,31 @@ class BasicPool {
     close_and_unlock(lock, slot, *reason, now);
   }
 
+  [[nodiscard]] bool resets_after(const Slot& slot) const noexcept {
+    switch (options_.session_reset) {
+      case SessionReset::when_exposed:
+        return slot.needs_reset;
+      case SessionReset::always:
+        return true;
+      case SessionReset::never:
+        break;
+    }
+    return false;
+  }
+
   // `slot` is no longer counted anywhere: record why it closes, let waiters
   // use the freed capacity, and close it with the lock released.
   void close_and_unlock(std::unique_lock<std::mutex>& lock, Slot* slot, CloseReason reason,
                         time_point now) noexcept {
-    count_close_locked(reason);
+    start_close_locked(reason);
     serve_waiters_locked(now);
-    quiescent_.notify_all();
     lock.unlock();
     close_slot(slot, reason);
   }
 
   void take_idle_locked(std::vector<Slot*>& out, CloseReason reason) {
     while (Slot* slot = idle_.pop_front()) {
-      count_close_locked(reason);
+      start_close_locked(reason);
       out.push_back(slot);
     }
   }
@@ -825,7 +856,7 @@ class BasicPool {
       {&PoolCloseCounts::max_lifetime, "past max_lifetime", false},
       {&PoolCloseCounts::broken, "broken", true},
       {&PoolCloseCounts::rollback_failed, "returned in a transaction that did not roll back", true},
-      {&PoolCloseCounts::reset_failed, "reset_query failed", true},
+      {&PoolCloseCounts::reset_failed, "the session reset or reset_query failed", true},
       {&PoolCloseCounts::validation_failed, "failed validation", true},
       {&PoolCloseCounts::discarded, "discarded by its lease", false},
       {&PoolCloseCounts::evicted, "evicted", false},
@@ -837,15 +868,32 @@ class BasicPool {
     return kCloseReasons[static_cast<std::size_t>(reason)];
   }
 
-  void count_close_locked(CloseReason reason) noexcept { ++(closed_.*info(reason).counter); }
+  // A connection leaves the pool's accounting (idle, leased, opening) to be
+  // closed by close_slot(), which every call is paired with. Until then it
+  // counts in closing_, so end() does not return while a connection it
+  // should have waited for is still closing on another thread.
+  void start_close_locked(CloseReason reason) noexcept {
+    ++(closed_.*info(reason).counter);
+    ++closing_;
+  }
 
   // Destroying the connection closes it (network I/O): never under the lock.
+  // Its budget slot is given back once it is closed, so the server never
+  // sees more than the budget's connections at once.
   void close_slot(Slot* slot, CloseReason reason) noexcept {
     std::unique_ptr<Slot> owned(slot);
     logger()->log(info(reason).warn ? spdlog::level::warn : spdlog::level::debug,
                   "pool '{}': closing a connection: {}", options_.name, info(reason).description);
     owned.reset();
     if (options_.budget) options_.budget->release();
+    std::lock_guard lock(mutex_);
+    --closing_;
+    if (quiescent_locked()) quiescent_.notify_all();
+  }
+
+  // Nothing is lent, opening or closing: end() may return.
+  [[nodiscard]] bool quiescent_locked() const noexcept {
+    return leased_ + opening_ + closing_ == 0;
   }
 
   void close_all(const std::vector<Slot*>& slots, CloseReason reason) noexcept {
@@ -856,12 +904,13 @@ class BasicPool {
   Driver driver_;
 
   mutable std::mutex mutex_;
-  std::condition_variable quiescent_;  // leased_ + opening_ may have reached 0
+  std::condition_variable quiescent_;  // quiescent_locked() may have become true
   State state_ = State::open;
   detail::IntrusiveList<Slot> idle_;       // most recently returned at the front
   detail::IntrusiveList<Waiter> waiters_;  // first come at the front
   std::size_t leased_ = 0;
   std::size_t opening_ = 0;  // reserved slots whose connection is being opened
+  std::size_t closing_ = 0;  // taken out of the pool, being closed (start_close_locked)
   time_point last_used_;
 
   unsigned consecutive_failures_ = 0;
@@ -877,6 +926,97 @@ class BasicPool {
   std::uint64_t connect_errors_ = 0;
   PoolCloseCounts closed_;
   detail::WaitHistogram waits_;
+};
+
+}  // namespace detail
+
+template <PoolDriver Driver, class Clock>
+class BasicPool {
+  using Core = detail::PoolCore<Driver, Clock>;
+
+ public:
+  using Connection = typename Driver::Connection;
+  using time_point = typename Clock::time_point;
+  using Lease = typename Core::Lease;
+
+  // Throws ConfigError if options.validate() does.
+  explicit BasicPool(PoolOptions options, Driver driver = Driver{})
+      : core_(std::make_shared<Core>(std::move(options), std::move(driver))) {}
+
+  BasicPool(const BasicPool&) = delete;
+  BasicPool& operator=(const BasicPool&) = delete;
+
+  // end(), so waits up to end_timeout for leases still out. It never waits
+  // longer: a lease returned later finds the pool ended and closes its
+  // connection (each lease holds what it needs of the pool).
+  ~BasicPool() { core_->end(); }
+
+  // A connection for the caller's exclusive use, waiting up to
+  // acquire_timeout. Throws AcquireTimeout, PoolClosed, a ConnectError
+  // subclass or CredentialError (when a new connection had to be opened for
+  // this caller and that failed). Its session is reset when it comes back
+  // (PoolOptions::session_reset).
+  [[nodiscard]] Lease connect() { return core_->connect(core_, std::nullopt, /*exposed=*/true); }
+
+  // The same, waiting until `deadline` instead: for a caller that already
+  // spent part of its time budget elsewhere (PoolManager, waiting for room
+  // under max_pools), so one request never waits longer than its deadline.
+  [[nodiscard]] Lease connect(std::chrono::steady_clock::time_point deadline) {
+    return core_->connect(core_, deadline, /*exposed=*/true);
+  }
+
+  // Runs one statement outside a transaction on a leased connection and
+  // returns its result (for Pool: pqxx::result, parameters by exec_params).
+  // The pool's own statement: no session reset follows (unless
+  // SessionReset::always).
+  template <class... Params>
+  auto query(std::string_view sql, const Params&... params) {
+    return core_->query(core_, sql, params...);
+  }
+
+  // Closes the pool: connect() and waiters get PoolClosed, idle connections
+  // close, outstanding leases are awaited up to end_timeout and close when
+  // they come back. Idempotent; the destructor calls it.
+  void end() { core_->end(); }
+
+  // Stops taking new connect() calls (they get PoolClosed) but keeps serving
+  // the callers already waiting and the leases already out; each connection
+  // closes when it comes back with nobody waiting. is_drained() tells when
+  // nothing is left. For a pool replaced by a newer one (token rotation).
+  void begin_drain() { core_->begin_drain(); }
+  // Draining or ended, and no connection, lease or waiter is left.
+  [[nodiscard]] bool is_drained() const { return core_->is_drained(); }
+
+  // Closes idle connections past idle_timeout (keeping min_idle) or past
+  // their lifetime, then opens connections until min_idle are idle. What a
+  // sweeper calls periodically. Returns how many connections it closed.
+  std::size_t reap() { return core_->reap(); }
+  // Closes every idle connection (leases are untouched). Returns how many.
+  std::size_t close_idle_connections() { return core_->close_idle_connections(); }
+  // Closes the least recently returned idle connection, if any: how a
+  // global connection budget makes room for another pool.
+  bool close_one_idle() { return core_->close_one_idle(); }
+
+  // When a connection was last lent or given back (construction time before
+  // that): for least-recently-used eviction across pools.
+  [[nodiscard]] time_point last_used() const { return core_->last_used(); }
+  // The last attempt to open a connection was refused at login or for want
+  // of a credential (and none has opened since): this pool's credential is
+  // bad. PoolManager then lets an older, working token replace it.
+  [[nodiscard]] bool login_failing() const { return core_->login_failing(); }
+  // No connection (idle, leased, opening or closing) and nobody waiting: the
+  // pool can be dropped without anyone noticing.
+  [[nodiscard]] bool is_idle_and_empty() const { return core_->is_idle_and_empty(); }
+
+  // Idle + leased + opening.
+  [[nodiscard]] std::size_t total_count() const { return core_->total_count(); }
+  [[nodiscard]] std::size_t idle_count() const { return core_->idle_count(); }
+  [[nodiscard]] std::size_t waiting_count() const { return core_->waiting_count(); }
+  [[nodiscard]] PoolStats stats() const { return core_->stats(); }
+  [[nodiscard]] const PoolOptions& options() const noexcept { return core_->options(); }
+
+ private:
+  std::shared_ptr<Core> core_;
 };
 
 // The pool over libpqxx.

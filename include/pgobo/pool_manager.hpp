@@ -236,8 +236,10 @@ class BasicPoolManager {
       std::shared_lock lock(shard.mutex);
       if (auto it = shard.entries.find(key); it != shard.entries.end()) {
         Entry& entry = it->second;
-        if (entry.fingerprint == fingerprint) return entry.current;
-        if (entry.knows(fingerprint) && !entry.current->login_failing()) return entry.current;
+        if (entry.built_for(user)) {
+          if (entry.fingerprint == fingerprint) return entry.current;
+          if (entry.knows(fingerprint) && !entry.current->login_failing()) return entry.current;
+        }
       }
     }
     return create_or_replace(user, shard, deadline);
@@ -264,17 +266,20 @@ class BasicPoolManager {
     Shard& shard = shard_for(key);
     std::shared_ptr<Pool> drained;
     {
+      // The pools move from the shard to retired_ in one step that stats()
+      // cannot see halfway (it would miss their counters).
+      const std::unique_lock totals(totals_mutex_);
       std::unique_lock lock(shard.mutex);
       auto it = shard.entries.find(key);
       if (it == shard.entries.end()) return;
-      drained = std::move(it->second.current);
+      drained = it->second.current;
       for (auto& old : it->second.draining) retire(std::move(old));
+      retire(std::move(it->second.current));
       shard.entries.erase(it);
     }
     pool_count_.fetch_sub(1, std::memory_order_relaxed);
     release_pool_slot();
     drained->begin_drain();
-    retire(std::move(drained));
   }
 
   // Stops the sweeper, then ends every pool (waiters get PoolClosed, leases
@@ -291,18 +296,24 @@ class BasicPoolManager {
     if (connection_budget_) connection_budget_->close();
     if (pool_budget_) pool_budget_->close();
     std::vector<std::shared_ptr<Pool>> all;
-    for (Shard& shard : shards_) {
-      std::unique_lock lock(shard.mutex);
-      for (auto& [key, entry] : shard.entries) {
-        all.push_back(std::move(entry.current));
-        for (auto& old : entry.draining) all.push_back(std::move(old));
-      }
-      shard.entries.clear();
-    }
     {
-      std::lock_guard lock(retired_mutex_);
-      for (auto& old : retired_) all.push_back(std::move(old));
-      retired_.clear();
+      const std::unique_lock totals(totals_mutex_);
+      for (Shard& shard : shards_) {
+        std::unique_lock lock(shard.mutex);
+        for (auto& [key, entry] : shard.entries) {
+          all.push_back(std::move(entry.current));
+          for (auto& old : entry.draining) all.push_back(std::move(old));
+        }
+        shard.entries.clear();
+      }
+      {
+        std::lock_guard lock(retired_mutex_);
+        for (auto& old : retired_) all.push_back(std::move(old));
+        retired_.clear();
+      }
+      // Closed is not reset: stats() after close_all() keeps every count.
+      // (A login in flight now that still completes is not counted.)
+      for (auto& pool : all) absorb_counters(*pool);
     }
     for (auto& pool : all) pool->end();
     pool_count_.store(0);
@@ -331,6 +342,9 @@ class BasicPoolManager {
       if (pool_budget_) pool_budget_->retry_eviction();
       std::size_t removed = 0;
       {
+        // Unlinked and absorbed in one step: a stats() call never sees a
+        // pool's counters missing, or twice.
+        const std::unique_lock totals(totals_mutex_);
         std::unique_lock lock(shard.mutex);
         for (auto it = shard.entries.begin(); it != shard.entries.end();) {
           Entry& entry = it->second;
@@ -350,14 +364,12 @@ class BasicPoolManager {
             ++it;
           }
         }
+        for (auto& pool : pools) absorb_counters(*pool);
       }
       pool_count_.fetch_sub(removed, std::memory_order_relaxed);
       for (std::size_t i = 0; i < removed; ++i) release_pool_slot();
       pools_removed_.fetch_add(removed, std::memory_order_relaxed);
-      for (auto& pool : pools) {
-        pool->end();  // nothing left: returns at once
-        absorb_counters(*pool);
-      }
+      for (auto& pool : pools) pool->end();  // nothing left: returns at once
     }
     sweep_retired();
     for (auto& extra : also_reap_snapshot()) extra->reap();
@@ -372,6 +384,9 @@ class BasicPoolManager {
   }
 
   [[nodiscard]] PoolManagerStats stats() const {
+    // Shared: against a pool leaving the manager, whose counters move into
+    // the dropped_ totals under the exclusive lock.
+    const std::shared_lock totals(totals_mutex_);
     PoolManagerStats s;
     s.max_total_connections = options_.max_total_connections;
     s.max_pools = options_.max_pools;
@@ -421,10 +436,18 @@ class BasicPoolManager {
  private:
   struct Entry {
     std::shared_ptr<Pool> current;
+    // Whom the pools of this key were built for. role_for and credentials_for
+    // see the whole context, so a context that shares only the key (one
+    // user's email is another's user id) must not use them.
+    std::string user_id;
+    std::string email;
     std::string fingerprint;                      // of current's token
     std::vector<std::string> older_fingerprints;  // most recent last
     std::vector<std::shared_ptr<Pool>> draining;  // replaced, finishing their work
 
+    [[nodiscard]] bool built_for(const UserContext& user) const noexcept {
+      return user.user_id() == user_id && user.email() == email;
+    }
     [[nodiscard]] bool knows(const std::string& fp) const noexcept {
       return std::find(older_fingerprints.begin(), older_fingerprints.end(), fp) !=
              older_fingerprints.end();
@@ -479,6 +502,7 @@ class BasicPoolManager {
           continue;
         }
         Entry& entry = it->second;
+        if (!entry.built_for(user)) throw_identity_conflict(entry, user);
         if (entry.fingerprint == fingerprint) return entry.current;
         // An older token normally keeps using the current pool. But if the
         // current pool's token cannot log in (a bad or revoked token arrived
@@ -529,6 +553,8 @@ class BasicPoolManager {
         throw;
       }
       entry.fingerprint = fingerprint;
+      entry.user_id = user.user_id();
+      entry.email = user.email();
       auto pool = entry.current;
       shard.entries.emplace(key, std::move(entry));
       pool_count_.fetch_add(1, std::memory_order_relaxed);
@@ -544,6 +570,20 @@ class BasicPoolManager {
     p.credentials = options_.credentials_for(user);
     p.budget = connection_budget_;
     return std::make_shared<Pool>(std::move(p), driver_);
+  }
+
+  [[noreturn]] static void throw_identity_conflict(const Entry& entry, const UserContext& user) {
+    // Which field differs, never a value: both came from request headers.
+    const char* differs = entry.user_id != user.user_id()
+                              ? (entry.email != user.email() ? "user id and email" : "user id")
+                              : "email";
+    throw IdentityConflict(
+        "PoolManager: this request's user key (its " +
+        std::string(user.email().empty() ? "user id" : "email") +
+        ") already names the pool of another identity (the " + differs +
+        " differ), which logs in with that identity's role and credentials; refusing to lend "
+        "it. Emails and user ids of different users must not coincide: check the proxy or "
+        "identity source");
   }
 
   void throw_if_closed() const {
@@ -571,21 +611,21 @@ class BasicPoolManager {
     }
     for (auto& pool : pending) pool->reap();
     {
+      const std::unique_lock totals(totals_mutex_);
       std::lock_guard lock(retired_mutex_);
       std::erase_if(retired_, [&](std::shared_ptr<Pool>& pool) {
         if (!pool->is_drained()) return false;
+        absorb_counters(*pool);
         done.push_back(std::move(pool));
         return true;
       });
     }
-    for (auto& pool : done) {
-      pool->end();
-      absorb_counters(*pool);
-    }
+    for (auto& pool : done) pool->end();
   }
 
   // A pool the manager stops tracking hands its counters to the manager, so
-  // stats() counters never go down (Prometheus would read a reset).
+  // stats() counters never go down (Prometheus would read a reset). Called
+  // with totals_mutex_ held exclusively, in the same step that unlinks it.
   void absorb_counters(const Pool& pool) {
     const PoolStats p = pool.stats();
     dropped_created_.fetch_add(p.created, std::memory_order_relaxed);
@@ -669,6 +709,7 @@ class BasicPoolManager {
     if (victim_key.empty()) return false;
     std::shared_ptr<Pool> victim;
     {
+      const std::unique_lock totals(totals_mutex_);
       Shard& shard = shard_for(victim_key);
       std::unique_lock lock(shard.mutex);
       auto it = shard.entries.find(victim_key);
@@ -679,11 +720,11 @@ class BasicPoolManager {
       }
       victim = std::move(it->second.current);
       shard.entries.erase(it);
+      absorb_counters(*victim);  // nobody holds it: its counts are final
     }
     pool_count_.fetch_sub(1, std::memory_order_relaxed);
     pool_evictions_.fetch_add(1, std::memory_order_relaxed);
     victim->end();
-    absorb_counters(*victim);
     victim.reset();
     release_pool_slot();  // hands the slot to the head waiter
     return true;
@@ -710,6 +751,8 @@ class BasicPoolManager {
   std::array<Shard, kShards> shards_;
   std::atomic<std::size_t> pool_count_{0};
 
+  // Lock order: totals_mutex_, a shard's mutex, retired_mutex_, a pool's.
+  mutable std::shared_mutex totals_mutex_;
   mutable std::mutex retired_mutex_;
   std::vector<std::shared_ptr<Pool>> retired_;
   std::vector<std::weak_ptr<Pool>> also_reap_;

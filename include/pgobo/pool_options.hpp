@@ -27,6 +27,20 @@
 
 namespace pgobo {
 
+// When a pool resets a connection's session as it comes back.
+enum class SessionReset {
+  // After a lease handed out by connect() (the application had the
+  // connection itself: RoutingPool::query_read_only() and any pqxx::work
+  // code), and after any connection returned inside a transaction. Not
+  // after the pool's own query(): its single statement is the
+  // application's SQL, run with parameters.
+  when_exposed,
+  // After every lease, query() included.
+  always,
+  // Never (transactions are still rolled back; reset_query still runs).
+  never,
+};
+
 struct PoolOptions {
   // Shown in logs, error messages and stats; never a secret.
   std::string name = "pgobo";
@@ -49,8 +63,18 @@ struct PoolOptions {
   // [0, max_lifetime_jitter), so connections opened together do not all
   // expire together.
   double max_lifetime_jitter = 0.05;
-  // Run on every release, e.g. "DISCARD ALL"; empty = none. A failure closes
-  // the connection.
+  // When a returned connection's session is reset before it is lent again:
+  // session advisory locks released, settings and the role reset, LISTEN
+  // ended, cursors closed, temporary tables dropped (the driver's
+  // reset_session(): one round trip). Prepared statements stay, so
+  // libpqxx's own bookkeeping of them stays true. A failed reset closes the
+  // connection. See docs/pool.md, "Session state between borrowers".
+  SessionReset session_reset = SessionReset::when_exposed;
+  // Run after the session reset on every release; empty = none. A failure
+  // closes the connection. DISCARD ALL and DEALLOCATE are refused: the
+  // server would forget prepared statements libpqxx still believes in
+  // ("prepared statement does not exist" on the next lease); session_reset
+  // already does the rest of what DISCARD ALL does.
   std::string reset_query;
   // A connection idle longer than this is checked (a trivial round trip)
   // before it is lent; a failed check closes it and the next one is tried.

@@ -58,6 +58,17 @@ class PqxxDriver {
   [[nodiscard]] bool rollback(pqxx::connection& connection) const noexcept;
   // Runs `sql` outside a transaction; false (and a warning) if it failed.
   [[nodiscard]] bool execute(pqxx::connection& connection, const std::string& sql) const noexcept;
+  // kSessionReset in one message (one round trip); false (and a warning) if
+  // it failed. Keeps prepared statements: libpqxx remembers which it
+  // prepared and would not prepare them again.
+  [[nodiscard]] bool reset_session(pqxx::connection& connection) const noexcept;
+  // What reset_session() runs. Like DISCARD ALL without DEALLOCATE ALL (and
+  // DISCARD PLANS/SEQUENCES, which only cost the next statements time):
+  // RESET ALL leaves the role alone, hence RESET ROLE; RESET SESSION
+  // AUTHORIZATION undoes what a superuser login may have changed.
+  static constexpr const char* kSessionReset =
+      "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL; RESET ROLE; "
+      "RESET SESSION AUTHORIZATION; DISCARD TEMP";
   // "SELECT 1"; false if the server did not answer. When the RlsBypass check
   // refuses, the ping is that check instead (the same one round trip): a
   // role made SUPERUSER or BYPASSRLS after this connection logged in (which

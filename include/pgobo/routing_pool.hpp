@@ -151,6 +151,7 @@ class BasicRoutingPool {
       // Not get_pool()->query(): a token rotation may replace the pool
       // between the lookup and the connect; the manager retries on the new one.
       Lease lease = manager_->connect(*user);
+      lease.set_session_reset(false);  // the application's own statement, as Pool::query()
       return user_driver_.query(*lease, sql, params...);
     }
     return service_->query(sql, params...);
@@ -167,8 +168,9 @@ class BasicRoutingPool {
     return user_driver_.query_read_only(*lease, sql, params...);
   }
 
-  // A connection of the active identity's pool; it keeps that pool alive
-  // until it is released.
+  // A connection of the active identity's pool. The lease may outlive this
+  // RoutingPool: given back after end(), its connection closes. Its session
+  // is reset when it comes back (PoolOptions::session_reset).
   [[nodiscard]] Lease connect() {
     if (const UserContext* user = current_user_ptr()) return manager_->connect(*user);
     return service_->connect();

@@ -215,10 +215,9 @@ TEST_F(PoolIntegration, RotatedPasswordIsUsedByTheNextConnection) {
   EXPECT_EQ(pool.stats().created, 2U);
 }
 
-TEST_F(PoolIntegration, ResetQueryClearsSessionStateBetweenLeases) {
+TEST_F(PoolIntegration, ASessionSettingDoesNotReachTheNextLease) {
   auto options = options_for(kAlice);
   options.max_size = 1;
-  options.reset_query = "DISCARD ALL";
   Pool pool(options);
   {
     Lease lease = pool.connect();

@@ -12,7 +12,8 @@
 //   lease->begin();                   // leave it inside a transaction
 //   lease->kill();                    // the server went away (pg_terminate_backend)
 //
-//   driver.opened(), driver.closed(), driver.open_now(), driver.peak_open()
+//   driver.hang_closes();             // closing a connection blocks until release_closes()
+//   driver.opened(), driver.closed(), driver.open_now(), driver.peak_open(), driver.resets()
 //
 // FakeDriver is a cheap handle on shared state: the copy the pool holds and
 // the test's copy script and observe the same driver. FakeClock is a steady
@@ -74,6 +75,8 @@ struct DriverState {
   std::exception_ptr failing_forever;
   bool hang = false;
   std::size_t hanging = 0;
+  bool hang_closes = false;  // closing a connection blocks (a gate for races)
+  std::size_t hanging_closes = 0;
 
   std::size_t open_calls = 0;
   std::size_t opened = 0;
@@ -84,7 +87,9 @@ struct DriverState {
   std::atomic<bool> fail_pings{false};
   std::atomic<bool> fail_rollbacks{false};
   std::atomic<bool> fail_executes{false};
+  std::atomic<bool> fail_resets{false};
   std::atomic<std::size_t> pings{0};
+  std::atomic<std::size_t> resets{0};
 };
 
 }  // namespace detail_fake
@@ -98,7 +103,13 @@ class FakeConnection {
   FakeConnection(const FakeConnection&) = delete;
   FakeConnection& operator=(const FakeConnection&) = delete;
   ~FakeConnection() {
-    std::lock_guard lock(state_->mutex);
+    std::unique_lock lock(state_->mutex);
+    if (state_->hang_closes) {
+      ++state_->hanging_closes;
+      state_->changed.notify_all();
+      state_->changed.wait(lock, [&] { return !state_->hang_closes; });
+      --state_->hanging_closes;
+    }
     ++state_->closed;
     state_->changed.notify_all();
   }
@@ -114,6 +125,8 @@ class FakeConnection {
   void kill() noexcept { broken_ = true; }
   [[nodiscard]] bool in_transaction() const noexcept { return in_transaction_; }
   [[nodiscard]] bool broken() const noexcept { return broken_; }
+  // How often the pool reset its session (reset_session()).
+  [[nodiscard]] std::size_t resets() const noexcept { return resets_; }
 
   // Statements the pool ran on it (ROLLBACK, the reset query, SELECT 1) and
   // those sent through query(), in order.
@@ -126,6 +139,7 @@ class FakeConnection {
   std::string user_;
   bool in_transaction_ = false;
   bool broken_ = false;
+  std::size_t resets_ = 0;
   std::vector<std::string> statements_;
 };
 
@@ -181,9 +195,28 @@ class FakeDriver {
                                     [&] { return state_->hanging >= count; });
   }
 
+  // Later closes (destroying a connection) block until release_closes():
+  // holds a thread inside the pool's close path, exactly there.
+  void hang_closes() {
+    std::lock_guard lock(state_->mutex);
+    state_->hang_closes = true;
+  }
+  void release_closes() {
+    std::lock_guard lock(state_->mutex);
+    state_->hang_closes = false;
+    state_->changed.notify_all();
+  }
+  // Blocks until `count` closes are hanging (bounded: false after 10 s).
+  bool wait_for_hanging_closes(std::size_t count) {
+    std::unique_lock lock(state_->mutex);
+    return state_->changed.wait_for(lock, std::chrono::seconds(10),
+                                    [&] { return state_->hanging_closes >= count; });
+  }
+
   void fail_pings(bool fail = true) { state_->fail_pings = fail; }
   void fail_rollbacks(bool fail = true) { state_->fail_rollbacks = fail; }
   void fail_executes(bool fail = true) { state_->fail_executes = fail; }
+  void fail_resets(bool fail = true) { state_->fail_resets = fail; }
 
   // --- observing ---------------------------------------------------------
 
@@ -204,6 +237,8 @@ class FakeDriver {
     return locked([](detail_fake::DriverState& s) { return s.peak; });
   }
   [[nodiscard]] std::size_t pings() const { return state_->pings.load(); }
+  // Session resets over all connections (FakeConnection::resets() per one).
+  [[nodiscard]] std::size_t resets() const { return state_->resets.load(); }
   // The password each open was given, in order.
   [[nodiscard]] std::vector<std::string> passwords() const {
     return locked([](detail_fake::DriverState& s) { return s.passwords; });
@@ -247,6 +282,14 @@ class FakeDriver {
   bool execute(FakeConnection& connection, const std::string& sql) noexcept {
     connection.statements_.push_back(sql);
     return !connection.broken_ && !state_->fail_executes;
+  }
+
+  // Counted, not recorded in statements(): a benchmark lends one connection
+  // millions of times.
+  bool reset_session(FakeConnection& connection) noexcept {
+    ++connection.resets_;
+    ++state_->resets;
+    return !connection.broken_ && !state_->fail_resets;
   }
 
   bool ping(FakeConnection& connection) noexcept {

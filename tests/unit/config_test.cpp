@@ -149,7 +149,7 @@ TEST_F(EnvConfigTest, ReadsPoolSizesAndTimeouts) {
   set("PGOBO_IDLE_TIMEOUT_MS", "0");
   set("PGOBO_MAX_LIFETIME_MS", "600000");
   set("PGOBO_MAX_LIFETIME_JITTER", "0.25");
-  set("PGOBO_RESET_QUERY", "DISCARD ALL");
+  set("PGOBO_RESET_QUERY", "DISCARD TEMP");
   set("PGOBO_VALIDATE_IDLE_AFTER_MS", "5000");
   set("PGOBO_END_TIMEOUT_MS", "2000");
   set("PGOBO_CREDENTIAL_REFRESH_AHEAD_MS", "30000");
@@ -166,7 +166,7 @@ TEST_F(EnvConfigTest, ReadsPoolSizesAndTimeouts) {
   EXPECT_EQ(c.pool.idle_timeout, 0ms);
   EXPECT_EQ(c.pool.max_lifetime, 10min);
   EXPECT_DOUBLE_EQ(c.pool.max_lifetime_jitter, 0.25);
-  EXPECT_EQ(c.pool.reset_query, "DISCARD ALL");
+  EXPECT_EQ(c.pool.reset_query, "DISCARD TEMP");
   EXPECT_EQ(c.pool.validate_idle_after, 5s);
   EXPECT_EQ(c.pool.end_timeout, 2s);
   EXPECT_EQ(c.credential_refresh_ahead, 30s);
@@ -389,7 +389,7 @@ TEST(JsonConfig, ReadsEveryKey) {
     "settings": {"search_path": "app, public", "work_mem": 65536, "jit": false},
     "statement_timeout_ms": 5000, "idle_in_transaction_session_timeout_ms": 60000,
     "max_size": 20, "min_idle": 1, "acquire_timeout_ms": 1500, "idle_timeout_ms": 45000,
-    "max_lifetime_ms": 600000, "max_lifetime_jitter": 0.1, "reset_query": "DISCARD ALL",
+    "max_lifetime_ms": 600000, "max_lifetime_jitter": 0.1, "reset_query": "DISCARD TEMP",
     "validate_idle_after_ms": 5000, "end_timeout_ms": 2000,
     "lakebase_endpoint": "projects/app/branches/main/endpoints/primary",
     "workspace_url": "https://example.cloud.databricks.com/",
@@ -418,7 +418,7 @@ TEST(JsonConfig, ReadsEveryKey) {
   EXPECT_EQ(c.pool.idle_timeout, 45s);
   EXPECT_EQ(c.pool.max_lifetime, 10min);
   EXPECT_DOUBLE_EQ(c.pool.max_lifetime_jitter, 0.1);
-  EXPECT_EQ(c.pool.reset_query, "DISCARD ALL");
+  EXPECT_EQ(c.pool.reset_query, "DISCARD TEMP");
   EXPECT_EQ(c.pool.validate_idle_after, 5s);
   EXPECT_EQ(c.pool.end_timeout, 2s);
   EXPECT_EQ(c.lakebase_endpoint, kEndpoint);

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <latch>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -137,6 +138,39 @@ TEST(ConnectionBudget, ASlotGrantedWhileTheEvictorRunsIsTakenAtOnce) {
   EXPECT_EQ(budget.in_use(), 1U);
   EXPECT_EQ(budget.waiting(), 0U);
   EXPECT_EQ(budget.timeouts(), 0U);
+}
+
+// The waiter is linked from the caller's stack while its evictor runs; an
+// evictor that throws must not leave it linked, or the next release() writes
+// into a dead frame (seen as signal 11).
+TEST(ConnectionBudget, AThrowingEvictorLeavesNoWaiterBehind) {
+  ConnectionBudget budget(1);
+  ASSERT_TRUE(budget.try_acquire());
+  budget.set_evictor([]() -> bool { throw std::runtime_error("evictor failed"); });
+
+  EXPECT_THROW((void)budget.acquire(Clock::now() + 60s), std::runtime_error);
+
+  EXPECT_EQ(budget.waiting(), 0U);
+  budget.release();  // before the fix: a write through the dead waiter
+  EXPECT_EQ(budget.in_use(), 0U);
+  EXPECT_TRUE(budget.try_acquire());
+}
+
+// A slot handed to the waiter while its evictor ran, and then the evictor
+// throws: the slot goes on (here: back to the budget), not lost.
+TEST(ConnectionBudget, ASlotGrantedBeforeTheEvictorThrowsIsNotLost) {
+  ConnectionBudget budget(1);
+  ASSERT_TRUE(budget.try_acquire());
+  budget.set_evictor([&]() -> bool {
+    budget.release();  // granted to the waiter running this evictor
+    throw std::runtime_error("evictor failed");
+  });
+
+  EXPECT_THROW((void)budget.acquire(Clock::now() + 60s), std::runtime_error);
+
+  EXPECT_EQ(budget.waiting(), 0U);
+  EXPECT_EQ(budget.in_use(), 0U);
+  EXPECT_TRUE(budget.try_acquire());
 }
 
 TEST(ConnectionBudget, CloseWakesWaitersWithARefusalAndRefusesLaterCalls) {

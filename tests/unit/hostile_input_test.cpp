@@ -325,6 +325,11 @@ TEST(HostileConninfo, QuotedValuesRoundTripThroughLibpqAndNulIsRefused) {
                                          std::string(field) + " contains a NUL byte", true);
         continue;
       }
+      if ((field == "user" || field == "dbname") && h.value.size() > 63) {
+        expect_error<pgobo::ConfigError>([&] { (void)params.to_conninfo(password); },
+                                         "PostgreSQL cuts names at 63 bytes", false);
+        continue;
+      }
       std::string conninfo;
       expect_accepted([&] { conninfo = params.to_conninfo(password); });
       const bool omitted_when_empty = field == "user" || field == "application_name";
@@ -439,6 +444,10 @@ Expect expected_for(const ConfigKey& key, const Hostile& h, bool from_env) {
     // Unset: fine, except for what the base configuration needs.
     const bool required = key.env == "PGHOST" || key.env == "PGDATABASE" || key.env == "PGPASSWORD";
     return required ? Expect::refuse : Expect::accept;
+  }
+  // PostgreSQL cuts role and database names past 63 bytes: refused.
+  if ((key.env == "PGUSER" || key.env == "PGDATABASE") && h.value.size() > 63) {
+    return Expect::refuse;
   }
   switch (key.rule) {
     case KeyRule::free_text:

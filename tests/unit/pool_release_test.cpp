@@ -66,19 +66,19 @@ TEST_F(PoolRelease, ConnectionWhoseRollbackFailsIsClosed) {
 
 TEST_F(PoolRelease, ResetQueryRunsOnEveryRelease) {
   auto options = fake_pool_options();
-  options.reset_query = "DISCARD ALL";
+  options.reset_query = "DISCARD TEMP";
   FakePool pool(options, driver);
   { auto lease = pool.connect(); }
   { auto lease = pool.connect(); }
 
   auto lease = pool.connect();
 
-  EXPECT_EQ(lease->statements(), (std::vector<std::string>{"DISCARD ALL", "DISCARD ALL"}));
+  EXPECT_EQ(lease->statements(), (std::vector<std::string>{"DISCARD TEMP", "DISCARD TEMP"}));
 }
 
 TEST_F(PoolRelease, ConnectionWhoseResetQueryFailsIsClosed) {
   auto options = fake_pool_options();
-  options.reset_query = "DISCARD ALL";
+  options.reset_query = "DISCARD TEMP";
   FakePool pool(options, driver);
   driver.fail_executes();
 
@@ -173,6 +173,87 @@ TEST_F(PoolRelease, ConnectionFailingTheCheckIsClosedAndReplaced) {
   EXPECT_EQ(lease->id(), 2);
   EXPECT_EQ(pool.total_count(), 1U);
   EXPECT_EQ(pool.stats().closed.validation_failed, 1U);
+}
+
+// --- the session reset between borrowers (PoolOptions::session_reset) -------
+
+TEST_F(PoolRelease, ALeaseFromConnectIsResetWhenItComesBack) {
+  FakePool pool(fake_pool_options(1), driver);
+  { auto lease = pool.connect(); }
+
+  auto lease = pool.connect();
+
+  EXPECT_EQ(lease->resets(), 1U);
+  EXPECT_EQ(pool.stats().created, 1U);
+}
+
+TEST_F(PoolRelease, ThePoolsOwnQueryIsNotFollowedByAReset) {
+  FakePool pool(fake_pool_options(1), driver);
+
+  (void)pool.query("SELECT 1");
+  (void)pool.query("SELECT 2");
+
+  EXPECT_EQ(driver.resets(), 0U);
+}
+
+TEST_F(PoolRelease, ALeaseReturnedInATransactionIsRolledBackAndResetEvenIfMarkedClean) {
+  FakePool pool(fake_pool_options(1), driver);
+  {
+    auto lease = pool.connect();
+    lease.set_session_reset(false);
+    lease->begin();
+  }
+
+  auto lease = pool.connect();
+
+  EXPECT_EQ(lease->statements(), (std::vector<std::string>{"ROLLBACK"}));
+  EXPECT_EQ(lease->resets(), 1U);
+}
+
+TEST_F(PoolRelease, ALeaseMarkedCleanSkipsTheReset) {
+  FakePool pool(fake_pool_options(1), driver);
+  {
+    auto lease = pool.connect();
+    lease.set_session_reset(false);
+  }
+
+  EXPECT_EQ(driver.resets(), 0U);
+}
+
+TEST_F(PoolRelease, SessionResetAlwaysResetsAfterQueryToo) {
+  auto options = fake_pool_options(1);
+  options.session_reset = SessionReset::always;
+  FakePool pool(options, driver);
+
+  (void)pool.query("SELECT 1");
+
+  EXPECT_EQ(driver.resets(), 1U);
+}
+
+TEST_F(PoolRelease, SessionResetNeverStillRollsBackButDoesNotReset) {
+  auto options = fake_pool_options(1);
+  options.session_reset = SessionReset::never;
+  FakePool pool(options, driver);
+  {
+    auto lease = pool.connect();
+    lease->begin();
+  }
+
+  auto lease = pool.connect();
+
+  EXPECT_EQ(lease->statements(), (std::vector<std::string>{"ROLLBACK"}));
+  EXPECT_EQ(driver.resets(), 0U);
+}
+
+TEST_F(PoolRelease, AConnectionWhoseSessionResetFailsIsClosed) {
+  FakePool pool(fake_pool_options(1), driver);
+  driver.fail_resets();
+
+  { auto lease = pool.connect(); }
+
+  EXPECT_EQ(pool.total_count(), 0U);
+  EXPECT_EQ(driver.open_now(), 0U);
+  EXPECT_EQ(pool.stats().closed.reset_failed, 1U);
 }
 
 }  // namespace

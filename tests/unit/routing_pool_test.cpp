@@ -113,6 +113,18 @@ TEST_F(RoutingPoolTest, ReadOnlyQueriesRunInsideAReadOnlyTransaction) {
   EXPECT_EQ(statements.back(), "ROLLBACK");
 }
 
+TEST_F(RoutingPoolTest, AReadOnlyQueryIsFollowedByASessionResetARoutedQueryIsNot) {
+  auto router = make_router();
+  const UserScope scope(user("alice@example.com"));
+
+  (void)router->query("SELECT 1");
+  const std::size_t after_query = driver.resets();
+  (void)router->query_read_only("SELECT 1");
+
+  EXPECT_EQ(after_query, 0U);
+  EXPECT_EQ(driver.resets(), 1U);
+}
+
 TEST_F(RoutingPoolTest, ReadOnlyPolicyRefusesWritesBeforeTakingAConnection) {
   auto router = make_router();
   EXPECT_THROW((void)router->query_read_only("DELETE FROM app.notes"), SqlPolicyError);

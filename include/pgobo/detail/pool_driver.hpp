@@ -43,6 +43,11 @@ concept PoolDriver = requires(D& driver, typename D::Connection& connection,
   // failure.
   { driver.execute(connection, sql) }
   noexcept->std::same_as<bool>;
+  // Resets what a borrower may have left in the session (advisory locks,
+  // settings, role, LISTEN, cursors, temporary tables) but keeps prepared
+  // statements; false on failure (the pool then closes it). One round trip.
+  { driver.reset_session(connection) }
+  noexcept->std::same_as<bool>;
   // A cheap round trip proving the server still answers.
   { driver.ping(connection) }
   noexcept->std::same_as<bool>;
