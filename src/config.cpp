@@ -259,6 +259,20 @@ constexpr std::array<Field, 31> kFields{{
        if (jitter < 0.0 || jitter >= 1.0) v.reject(expected);
        c.pool.max_lifetime_jitter = jitter;
      }},
+    {"PGOBO_SESSION_RESET", "session_reset", false,
+     [](PoolConfig& c, const Value& v) {
+       if (v.json() && !v.json()->is_string()) v.reject("a string");
+       const std::string mode = v.string();
+       if (mode == "when_exposed") {
+         c.pool.session_reset = SessionReset::when_exposed;
+       } else if (mode == "always") {
+         c.pool.session_reset = SessionReset::always;
+       } else if (mode == "never") {
+         c.pool.session_reset = SessionReset::never;
+       } else {
+         v.reject("one of when_exposed, always, never");
+       }
+     }},
     {"PGOBO_RESET_QUERY", "reset_query", false,
      [](PoolConfig& c, const Value& v) { c.pool.reset_query = v.string(); }},
     {"PGOBO_VALIDATE_IDLE_AFTER_MS", "validate_idle_after_ms", false,

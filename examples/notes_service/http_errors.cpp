@@ -28,6 +28,10 @@ HttpError http_error_of(const std::exception_ptr& error, bool acting_for_user) {
     std::rethrow_exception(error);
   } catch (const BadRequest& e) {
     return client_error(400, "bad_request", e);
+  } catch (const pgobo::IdentityConflict& e) {
+    // The headers name a key already bound to another identity: retrying
+    // with the same headers cannot help.
+    return client_error(403, "identity_conflict", e);
   } catch (const pgobo::AuthenticationError& e) {
     // No usable identity in the request (missing token, malformed header).
     return client_error(401, "unauthenticated", e);

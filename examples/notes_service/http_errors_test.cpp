@@ -24,6 +24,12 @@ TEST(HttpErrors, AMissingIdentityIs401WithTheReason) {
   EXPECT_EQ(e.message, "missing user token");
 }
 
+TEST(HttpErrors, AKeyBoundToAnotherIdentityIs403) {
+  const HttpError e = answer_to(pgobo::IdentityConflict("another identity"), true);
+  EXPECT_EQ(e.status, 403);
+  EXPECT_EQ(e.code, "identity_conflict");
+}
+
 TEST(HttpErrors, APoolThatStayedFullIs503WithRetryAfter) {
   const HttpError e = answer_to(pgobo::AcquireTimeout("pool 'user:alice@example.com': ..."));
   EXPECT_EQ(e.status, 503);

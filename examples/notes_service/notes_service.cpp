@@ -16,6 +16,8 @@ namespace notes {
 namespace {
 
 constexpr std::size_t kMaxNoteBytes = 1000;
+constexpr std::size_t kMaxQueryBytes = 10'000;
+constexpr std::size_t kMaxQueryRows = 1000;
 
 void send_json(httplib::Response& response, int status, const nlohmann::json& body) {
   response.status = status;
@@ -31,6 +33,7 @@ NotesService::NotesService(pgobo::RoutingPool& db, ServiceOptions options) : db_
 void NotesService::register_routes(httplib::Server& server) {
   server.Get("/notes", route(ActsFor::request_user, &NotesService::list_notes));
   server.Post("/notes", route(ActsFor::request_user, &NotesService::add_note));
+  server.Post("/query", route(ActsFor::request_user, &NotesService::run_query));
   // In production put these behind the platform's access control (or a
   // separate port): they show no user, but they are not for everyone.
   server.Get("/admin/stats", route(ActsFor::service, &NotesService::admin_stats));
@@ -115,6 +118,36 @@ void NotesService::add_note(const httplib::Request& request, httplib::Response& 
             {{"id", rows[0][0].as<long long>()},
              {"owner", rows[0][1].as<std::string>()},
              {"body", rows[0][2].as<std::string>()}});
+}
+
+// SQL the caller wrote (a report, an ad-hoc question) runs only through
+// query_read_only(): the read-only policy refuses writes and the side-effect
+// functions before anything reaches the server, PostgreSQL runs the rest in
+// BEGIN READ ONLY … ROLLBACK as the caller's role (row-level security
+// applies), and the pool resets the session before the connection serves
+// anyone again.
+void NotesService::run_query(const httplib::Request& request, httplib::Response& response) {
+  const nlohmann::json input = nlohmann::json::parse(request.body, nullptr, false);
+  if (!input.is_object() || !input.contains("sql") || !input["sql"].is_string()) {
+    throw BadRequest(R"(expected a JSON object {"sql": "<one read-only statement>"})");
+  }
+  const auto sql = input["sql"].get<std::string>();
+  if (sql.empty() || sql.size() > kMaxQueryBytes) {
+    throw BadRequest("a query must have 1 to " + std::to_string(kMaxQueryBytes) + " bytes");
+  }
+  const auto rows = db_.query_read_only(sql);
+  nlohmann::json columns = nlohmann::json::array();
+  for (pqxx::row::size_type c = 0; c < rows.columns(); ++c) columns.push_back(rows.column_name(c));
+  nlohmann::json out = nlohmann::json::array();
+  for (std::size_t r = 0; r < rows.size() && r < kMaxQueryRows; ++r) {
+    nlohmann::json row = nlohmann::json::array();
+    for (const auto& field : rows[static_cast<pqxx::result::size_type>(r)]) {
+      row.push_back(field.is_null() ? nlohmann::json(nullptr) : nlohmann::json(field.c_str()));
+    }
+    out.push_back(std::move(row));
+  }
+  send_json(response, 200,
+            {{"columns", columns}, {"rows", out}, {"truncated", rows.size() > kMaxQueryRows}});
 }
 
 void NotesService::admin_stats(const httplib::Request&, httplib::Response& response) {

@@ -40,6 +40,7 @@ class NotesService {
 
   void list_notes(const httplib::Request& request, httplib::Response& response);
   void add_note(const httplib::Request& request, httplib::Response& response);
+  void run_query(const httplib::Request& request, httplib::Response& response);
   void admin_stats(const httplib::Request& request, httplib::Response& response);
   void metrics(const httplib::Request& request, httplib::Response& response);
 

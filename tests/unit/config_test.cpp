@@ -49,6 +49,7 @@ constexpr std::array<const char*, 30> kVariables{"PGOBO_POOL_NAME",
                                                  "PGOBO_IDLE_TIMEOUT_MS",
                                                  "PGOBO_MAX_LIFETIME_MS",
                                                  "PGOBO_MAX_LIFETIME_JITTER",
+                                                 "PGOBO_SESSION_RESET",
                                                  "PGOBO_RESET_QUERY",
                                                  "PGOBO_VALIDATE_IDLE_AFTER_MS",
                                                  "PGOBO_END_TIMEOUT_MS",
@@ -150,6 +151,7 @@ TEST_F(EnvConfigTest, ReadsPoolSizesAndTimeouts) {
   set("PGOBO_MAX_LIFETIME_MS", "600000");
   set("PGOBO_MAX_LIFETIME_JITTER", "0.25");
   set("PGOBO_RESET_QUERY", "DISCARD TEMP");
+  set("PGOBO_SESSION_RESET", "always");
   set("PGOBO_VALIDATE_IDLE_AFTER_MS", "5000");
   set("PGOBO_END_TIMEOUT_MS", "2000");
   set("PGOBO_CREDENTIAL_REFRESH_AHEAD_MS", "30000");
@@ -167,6 +169,7 @@ TEST_F(EnvConfigTest, ReadsPoolSizesAndTimeouts) {
   EXPECT_EQ(c.pool.max_lifetime, 10min);
   EXPECT_DOUBLE_EQ(c.pool.max_lifetime_jitter, 0.25);
   EXPECT_EQ(c.pool.reset_query, "DISCARD TEMP");
+  EXPECT_EQ(c.pool.session_reset, SessionReset::always);
   EXPECT_EQ(c.pool.validate_idle_after, 5s);
   EXPECT_EQ(c.pool.end_timeout, 2s);
   EXPECT_EQ(c.credential_refresh_ahead, 30s);
@@ -389,7 +392,7 @@ TEST(JsonConfig, ReadsEveryKey) {
     "settings": {"search_path": "app, public", "work_mem": 65536, "jit": false},
     "statement_timeout_ms": 5000, "idle_in_transaction_session_timeout_ms": 60000,
     "max_size": 20, "min_idle": 1, "acquire_timeout_ms": 1500, "idle_timeout_ms": 45000,
-    "max_lifetime_ms": 600000, "max_lifetime_jitter": 0.1, "reset_query": "DISCARD TEMP",
+    "max_lifetime_ms": 600000, "max_lifetime_jitter": 0.1, "reset_query": "DISCARD TEMP", "session_reset": "never",
     "validate_idle_after_ms": 5000, "end_timeout_ms": 2000,
     "lakebase_endpoint": "projects/app/branches/main/endpoints/primary",
     "workspace_url": "https://example.cloud.databricks.com/",
@@ -419,6 +422,7 @@ TEST(JsonConfig, ReadsEveryKey) {
   EXPECT_EQ(c.pool.max_lifetime, 10min);
   EXPECT_DOUBLE_EQ(c.pool.max_lifetime_jitter, 0.1);
   EXPECT_EQ(c.pool.reset_query, "DISCARD TEMP");
+  EXPECT_EQ(c.pool.session_reset, SessionReset::never);
   EXPECT_EQ(c.pool.validate_idle_after, 5s);
   EXPECT_EQ(c.pool.end_timeout, 2s);
   EXPECT_EQ(c.lakebase_endpoint, kEndpoint);

@@ -426,6 +426,7 @@ constexpr std::array<ConfigKey, 20> kStringKeys{{
     {"max_size", "PGOBO_MAX_SIZE", KeyRule::structured, false},
     {"max_lifetime_jitter", "PGOBO_MAX_LIFETIME_JITTER", KeyRule::structured, false},
     {"reset_query", "PGOBO_RESET_QUERY", KeyRule::free_text, false},
+    {"session_reset", "PGOBO_SESSION_RESET", KeyRule::structured, false},
     {"lakebase_endpoint", "LAKEBASE_ENDPOINT", KeyRule::structured, false},
     {"workspace_url", "DATABRICKS_HOST", KeyRule::url, false},
     {"client_id", "DATABRICKS_CLIENT_ID", KeyRule::free_text, false},
