@@ -174,7 +174,7 @@ struct Field {
 
 // The one list of settings: from_env, from_json and the messages of
 // validate() all read it, and docs/configuration.md mirrors it.
-constexpr std::array<Field, 31> kFields{{
+constexpr std::array<Field, 32> kFields{{
     {"PGOBO_POOL_NAME", "name", false,
      [](PoolConfig& c, const Value& v) { c.pool.name = v.non_empty_string("a non-empty name"); }},
     {"PGHOST", "host", false,

@@ -32,7 +32,7 @@ using ::testing::Pair;
 // Every variable from_env() reads. Unset before each test and restored
 // after, so the runner's environment (which may hold PG* variables) cannot
 // leak into a test.
-constexpr std::array<const char*, 30> kVariables{"PGOBO_POOL_NAME",
+constexpr std::array<const char*, 31> kVariables{"PGOBO_POOL_NAME",
                                                  "PGHOST",
                                                  "PGPORT",
                                                  "PGDATABASE",
@@ -169,7 +169,7 @@ TEST_F(EnvConfigTest, ReadsPoolSizesAndTimeouts) {
   EXPECT_EQ(c.pool.max_lifetime, 10min);
   EXPECT_DOUBLE_EQ(c.pool.max_lifetime_jitter, 0.25);
   EXPECT_EQ(c.pool.reset_query, "DISCARD TEMP");
-  EXPECT_EQ(c.pool.session_reset, SessionReset::always);
+  EXPECT_EQ(c.pool.session_reset, pgobo::SessionReset::always);
   EXPECT_EQ(c.pool.validate_idle_after, 5s);
   EXPECT_EQ(c.pool.end_timeout, 2s);
   EXPECT_EQ(c.credential_refresh_ahead, 30s);
@@ -422,7 +422,7 @@ TEST(JsonConfig, ReadsEveryKey) {
   EXPECT_EQ(c.pool.max_lifetime, 10min);
   EXPECT_DOUBLE_EQ(c.pool.max_lifetime_jitter, 0.1);
   EXPECT_EQ(c.pool.reset_query, "DISCARD TEMP");
-  EXPECT_EQ(c.pool.session_reset, SessionReset::never);
+  EXPECT_EQ(c.pool.session_reset, pgobo::SessionReset::never);
   EXPECT_EQ(c.pool.validate_idle_after, 5s);
   EXPECT_EQ(c.pool.end_timeout, 2s);
   EXPECT_EQ(c.lakebase_endpoint, kEndpoint);

@@ -412,7 +412,7 @@ struct ConfigKey {
   bool secret;
 };
 
-constexpr std::array<ConfigKey, 20> kStringKeys{{
+constexpr std::array<ConfigKey, 21> kStringKeys{{
     {"name", "PGOBO_POOL_NAME", KeyRule::non_empty_text, false},
     {"host", "PGHOST", KeyRule::non_empty_text, false},
     {"port", "PGPORT", KeyRule::structured, false},
