@@ -96,6 +96,12 @@ std::optional<detail::ConnectFailure> english_failure(const std::string& text) {
                  "the database system is not accepting connections"})) {
     return detail::ConnectFailure::unavailable;
   }
+  // libpqxx's own texts (never translated): the connection was lost right
+  // after the login, e.g. its backend was killed.
+  if (contains_any(text, {"could not obtain client encoding", "setting client encoding failed",
+                          "no connection to database", "reactivation is inhibited"})) {
+    return detail::ConnectFailure::unavailable;
+  }
   return std::nullopt;
 }
 
@@ -153,7 +159,9 @@ std::string sqlstate_in_libpq_message(std::string_view message) {
 
 detail::ConnectFailure connect_failure_of(const ConnectDiagnosis& diagnosis) noexcept {
   using detail::ConnectFailure;
-  if (diagnosis.connected) return ConnectFailure::unclassified;
+  // Logged in the second time: a transient failure (a backend killed during
+  // the login, a restart in between).
+  if (diagnosis.connected) return ConnectFailure::unavailable;
   const std::string_view code = diagnosis.sqlstate;
   if (code.empty()) {
     return diagnosis.needs_password ? ConnectFailure::authentication : ConnectFailure::unavailable;

@@ -75,7 +75,7 @@ constexpr std::array kDenied{
     DeniedFunction{"lo_", true, kLargeObjects},
     DeniedFunction{"loread", false, kLargeObjects},
     DeniedFunction{"lowrite", false, kLargeObjects},
-    DeniedFunction{"pg_read_file", false, kFiles},
+    DeniedFunction{"pg_read_file", true, kFiles},  // and pg_read_file_old
     DeniedFunction{"pg_read_binary_file", false, kFiles},
     DeniedFunction{"pg_stat_file", false, kFiles},
     DeniedFunction{"pg_ls_", true, kFiles},
@@ -107,6 +107,8 @@ constexpr std::array kDenied{
     DeniedFunction{"pg_stat_statements_reset", false, kServer},
     DeniedFunction{"pg_nextoid", false, kServer},
     DeniedFunction{"binary_upgrade_", true, kServer},
+    DeniedFunction{"pg_stop_making_pinned_objects", false, kServer},
+    DeniedFunction{"pg_extension_config_dump", false, kServer},
     DeniedFunction{"brin_summarize_", true, kIndexWrite},
     DeniedFunction{"brin_desummarize_range", false, kIndexWrite},
     DeniedFunction{"gin_clean_pending_list", false, kIndexWrite},

@@ -72,8 +72,8 @@ class AuthenticationFailed : public ConnectError {
 
 // The server could not be reached: refused, timed out, DNS failure, TLS
 // failure, shutting down or starting up, out of memory or disk (SQLSTATE
-// class 08, 57P01-57P03, 53 but 53300), or it sent no error at all. Usually
-// transient.
+// class 08, 57P01-57P03, 53 but 53300), it sent no error at all, or the
+// connection was lost right after the login. Usually transient.
 class ServerUnavailable : public ConnectError {
  public:
   using ConnectError::ConnectError;
@@ -86,9 +86,9 @@ class TooManyConnections : public ConnectError {
 };
 
 // The login failed and nothing told pgobo why: the server answered with an
-// error code none of the other kinds covers (the message quotes it), or the
-// failure did not repeat when pgobo asked again. Not assumed transient or
-// permanent; look at the message.
+// error code none of the other kinds covers (the message quotes it), or a
+// failure other than a login (an unparsable conninfo…) had text pgobo does
+// not know. Not assumed transient or permanent; look at the message.
 class UnclassifiedConnectError : public ConnectError {
  public:
   using ConnectError::ConnectError;

@@ -123,9 +123,9 @@ struct ConnectDiagnosis {
 
 // The kind a diagnosis means: SQLSTATE class 28, 3D000, 42501 and
 // needs_password → authentication; 53300 → too_many; class 08, 57P01-57P03,
-// the rest of class 53 and 58, and no SQLSTATE at all (the server was not
-// reached, or TLS failed) → unavailable; any other code, or `connected` →
-// unclassified.
+// the rest of class 53 and 58, no SQLSTATE at all (the server was not
+// reached, or TLS failed), and `connected` (the failure did not repeat: a
+// transient one) → unavailable; any other code → unclassified.
 [[nodiscard]] detail::ConnectFailure connect_failure_of(const ConnectDiagnosis& diagnosis) noexcept;
 
 // The SQLSTATE in a libpq message built at PQERRORS_SQLSTATE verbosity

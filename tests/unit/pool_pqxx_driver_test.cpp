@@ -168,7 +168,9 @@ TEST(PoolPqxxDriverLocale, EachSqlstateGivesItsKind) {
                ServerUnavailable);
 }
 
-TEST(PoolPqxxDriverLocale, AFailureThatDoesNotRepeatIsUnclassified) {
+// A failure that does not repeat was transient (a backend killed during the
+// login): ServerUnavailable, which the pool's backoff and callers treat so.
+TEST(PoolPqxxDriverLocale, AFailureThatDoesNotRepeatIsServerUnavailable) {
   try {
     throw_connect_error("etwas", alice(), Secret{}, [] {
       ConnectDiagnosis d;
@@ -176,9 +178,19 @@ TEST(PoolPqxxDriverLocale, AFailureThatDoesNotRepeatIsUnclassified) {
       return d;
     });
     FAIL() << "no exception";
-  } catch (const UnclassifiedConnectError& e) {
+  } catch (const ServerUnavailable& e) {
     EXPECT_THAT(e.what(), HasSubstr("did not repeat"));
   }
+}
+
+// libpqxx's own text when the backend is gone right after the login (found
+// by FaultBackendsKilled): never translated, so no second attempt.
+TEST(PoolPqxxDriverLocale, ConnectionLostAfterTheLoginIsServerUnavailableWithoutADiagnosis) {
+  int calls = 0;
+  EXPECT_THROW(throw_connect_error("Could not obtain client encoding: not connected.", alice(),
+                                   Secret{}, diagnosed_as("XX000", false, &calls)),
+               ServerUnavailable);
+  EXPECT_EQ(calls, 0);
 }
 
 TEST(PoolPqxxDriverLocale, EnglishTextNeedsNoDiagnosis) {

@@ -131,6 +131,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"SELECT lowrite(0, 'x')", false, "lowrite()"},
         Case{"SELECT pg_read_file('postgresql.conf')", false, "pg_read_file(): it reads"},
         Case{"SELECT pg_read_binary_file('x')", false, "pg_read_binary_file()"},
+        Case{"SELECT pg_read_file_old('x', 0, 1)", false, "pg_read_file_old()"},
+        Case{"SELECT pg_extension_config_dump('t', '')", false, "pg_extension_config_dump()"},
         Case{"SELECT * FROM pg_ls_dir('.')", false, "pg_ls_dir()"},
         Case{"SELECT pg_stat_file('x')", false, "pg_stat_file()"},
         Case{"SELECT pg_file_write('x', 'y', false)", false, "pg_file_write()"},
