@@ -255,7 +255,10 @@ class StatementCheck {
     if (!statement_.is_object() || statement_.size() != 1) {
       return refused("could not be read from the parse tree");
     }
-    const auto& [kind, body] = *statement_.items().begin();
+    // Not items().begin(): its proxy is a temporary, and key() would dangle.
+    const auto node = statement_.begin();
+    const std::string& kind = node.key();
+    const nlohmann::json& body = node.value();
     if (kind == "ExplainStmt") {
       const auto query = body.find("query");
       const std::string inner = (query != body.end() && query->is_object() && query->size() == 1)
