@@ -10,3 +10,7 @@ find_package(spdlog REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 find_package(CURL REQUIRED)
+# PostgreSQL's parser as a library, for the read-only SQL policy
+# (src/sql_policy.cpp). A private dependency: no public header includes it.
+list(PREPEND CMAKE_MODULE_PATH "${CMAKE_CURRENT_LIST_DIR}")
+find_package(PgQuery REQUIRED)

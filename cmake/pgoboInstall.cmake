@@ -22,6 +22,7 @@ write_basic_package_version_file(
   "${PROJECT_BINARY_DIR}/pgoboConfigVersion.cmake"
   COMPATIBILITY SameMinorVersion)
 install(FILES
+  "${PROJECT_SOURCE_DIR}/cmake/FindPgQuery.cmake"
   "${PROJECT_BINARY_DIR}/pgoboConfig.cmake"
   "${PROJECT_BINARY_DIR}/pgoboConfigVersion.cmake"
   DESTINATION ${pgobo_cmake_dir})
@@ -41,9 +42,9 @@ if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
 else()
   set(PGOBO_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
 endif()
-# A static libpgobo needs libpq, libcurl and libcrypto on every link line; a
+# A static libpgobo needs libpq, libcurl, libcrypto and libpg_query on every link line; a
 # shared one needs them only for static linking of the consumer.
-set(pgobo_pc_deps "-lpq -lcurl -lcrypto")
+set(pgobo_pc_deps "-lpq -lcurl -lcrypto -lpg_query")
 if(BUILD_SHARED_LIBS)
   set(PGOBO_PC_LINK_LIBS "")
   set(PGOBO_PC_PRIVATE_LIBS "${pgobo_pc_deps}")

@@ -9,7 +9,9 @@
 //   statement the server would see begins with a keyword other than the
 //   allowed ones (a write keyword such as DELETE, DROP, INSERT, UPDATE…).
 // - Metamorphic: an accepted text followed by "\n;DELETE FROM t" is refused,
-//   and an accepted text stays accepted after "SELECT 1;\n".
+//   and so is one followed by a call of a denied function, spelled one of the
+//   ways PostgreSQL resolves to the same name (case, quotes, schema, comments,
+//   U& escapes); an accepted text stays accepted after "SELECT 1;\n".
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -158,8 +160,23 @@ std::optional<std::vector<std::string>> statement_first_words(std::string_view s
   return words;
 }
 
-constexpr std::array<std::string_view, 6> kAllowed{"SELECT",  "WITH",     "SHOW",
-                                                   "EXPLAIN", "DESCRIBE", "DESC"};
+// What the policy's parse tree allows a statement to start with: queries
+// (SELECT, WITH, VALUES, TABLE, or a parenthesis: no word), SHOW, EXPLAIN.
+constexpr std::array<std::string_view, 6> kAllowed{"SELECT",  "WITH",  "SHOW",
+                                                   "EXPLAIN", "TABLE", "VALUES"};
+
+// A call of a denied function, each spelled differently; the policy must
+// refuse every one after any accepted text.
+constexpr std::array<std::string_view, 8> kDeniedCalls{
+    "SELECT pg_advisory_lock(1)",
+    "SELECT PG_CATALOG . /* c */ \"pg_advisory_lock\" -- c\n (1)",
+    "SELECT U&\"pg_\\0061dvisory_lock\"(1)",
+    "SELECT * FROM public.dblink_exec('', '')",
+    "SELECT query_to_xml('SELECT 1', true, true, '')",
+    "SELECT set_config('role', 'x', false)",
+    "VALUES (pg_terminate_backend(1))",
+    "EXPLAIN ANALYZE SELECT Pg_Sleep(1)",
+};
 
 bool allowed_word(const std::string& word) {
   if (word.empty()) return true;  // not a keyword: the server raises a syntax error
@@ -208,6 +225,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto write_verdict = pgobo::classify_read_only(with_write);
   if (write_verdict.allowed) fail("accepted text + \"\\n;DELETE FROM t\"", sql);
   check_reason(write_verdict, with_write);
+
+  std::string with_call(sql);
+  with_call += "\n;";
+  with_call += kDeniedCalls[size % kDeniedCalls.size()];
+  const auto call_verdict = pgobo::classify_read_only(with_call);
+  if (call_verdict.allowed) fail("accepted text + a denied call", sql, with_call);
+  check_reason(call_verdict, with_call);
 
   const std::string after_select = "SELECT 1;\n" + std::string(sql);
   if (!pgobo::classify_read_only(after_select).allowed) {

@@ -1,10 +1,14 @@
 #include "pgobo/pqxx_driver.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <optional>
 #include <string>
 
 #include "pgobo/errors.hpp"
@@ -63,8 +67,119 @@ std::string tidy(std::string_view message) {
 
 }  // namespace
 
+namespace {
+
+bool is_sqlstate_char(char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'); }
+
+// The kind English text names, for the failures whose text pgobo knows (from
+// the server in English, or from libpq in an English or C locale). nullopt
+// for anything else, translated text included.
+std::optional<detail::ConnectFailure> english_failure(const std::string& text) {
+  if (contains_any(text, {"too many clients", "remaining connection slots are reserved",
+                          "too many connections for"})) {
+    return detail::ConnectFailure::too_many;
+  }
+  if (contains_any(text,
+                   {"authentication failed", "no password supplied", "password is missing",
+                    "no pg_hba.conf entry", "is not permitted to log in", "does not exist",
+                    "permission denied for database", "authentication method", "fe_sendauth"})) {
+    return detail::ConnectFailure::authentication;
+  }
+  // libpq's own network failures: classified without a second attempt,
+  // which would wait out a timeout again.
+  if (contains_any(
+          text, {"connection refused", "timeout expired", "could not translate host name",
+                 "no route to host", "network is unreachable", "no such file or directory",
+                 "server closed the connection unexpectedly", "the database system is starting up",
+                 "the database system is shutting down", "the database system is in recovery mode",
+                 "the database system is not yet accepting connections",
+                 "the database system is not accepting connections"})) {
+    return detail::ConnectFailure::unavailable;
+  }
+  // libpqxx's own texts (never translated): the connection was lost right
+  // after the login, e.g. its backend was killed.
+  if (contains_any(text, {"could not obtain client encoding", "setting client encoding failed",
+                          "no connection to database", "reactivation is inhibited"})) {
+    return detail::ConnectFailure::unavailable;
+  }
+  return std::nullopt;
+}
+
+// One more login attempt with libpq itself, at PQERRORS_SQLSTATE verbosity,
+// to learn the code of the server's error. Bounded by the connection's
+// connect_timeout (30 s when that is 0, "wait forever").
+ConnectDiagnosis diagnose_connect(const Secret& conninfo, std::chrono::seconds timeout) {
+  ConnectDiagnosis diagnosis;
+  const std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectStart(conninfo.reveal().c_str()),
+                                                          &PQfinish);
+  if (!conn) return diagnosis;  // out of memory: nothing learned
+  PQsetErrorVerbosity(conn.get(), PQERRORS_SQLSTATE);
+  const auto deadline =
+      std::chrono::steady_clock::now() +
+      (timeout.count() > 0 ? std::chrono::seconds(timeout) : std::chrono::seconds(30));
+  PostgresPollingStatusType status = PGRES_POLLING_WRITING;
+  while (PQstatus(conn.get()) != CONNECTION_BAD && status != PGRES_POLLING_OK &&
+         status != PGRES_POLLING_FAILED) {
+    const int fd = PQsocket(conn.get());
+    if (fd < 0) break;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return diagnosis;  // no answer in time: nothing learned
+    pollfd wait{fd, static_cast<short>(status == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0};
+    const int ready = ::poll(&wait, 1, static_cast<int>(std::min<long long>(left.count(), 60'000)));
+    if (ready < 0 && errno != EINTR) break;
+    if (ready <= 0) continue;
+    status = PQconnectPoll(conn.get());
+  }
+  if (PQstatus(conn.get()) == CONNECTION_OK) {
+    diagnosis.connected = true;
+    return diagnosis;
+  }
+  diagnosis.sqlstate = sqlstate_in_libpq_message(PQerrorMessage(conn.get()));
+  diagnosis.needs_password = PQconnectionNeedsPassword(conn.get()) == 1;
+  return diagnosis;
+}
+
+}  // namespace
+
+std::string sqlstate_in_libpq_message(std::string_view message) {
+  // pqBuildErrorMessage3 writes "<severity>:  <code>" and a newline; the
+  // severity word may be translated, the code never is.
+  std::string found;
+  for (auto at = message.find(":  "); at != std::string_view::npos;
+       at = message.find(":  ", at + 1)) {
+    const std::string_view rest = message.substr(at + 3);
+    if (rest.size() < 5) break;
+    if (!std::all_of(rest.begin(), rest.begin() + 5, is_sqlstate_char)) continue;
+    if (rest.size() > 5 && rest[5] != '\n' && rest[5] != '\r') continue;
+    found = std::string(rest.substr(0, 5));
+  }
+  return found;
+}
+
+detail::ConnectFailure connect_failure_of(const ConnectDiagnosis& diagnosis) noexcept {
+  using detail::ConnectFailure;
+  // Logged in the second time: a transient failure (a backend killed during
+  // the login, a restart in between).
+  if (diagnosis.connected) return ConnectFailure::unavailable;
+  const std::string_view code = diagnosis.sqlstate;
+  if (code.empty()) {
+    return diagnosis.needs_password ? ConnectFailure::authentication : ConnectFailure::unavailable;
+  }
+  if (code == "53300") return ConnectFailure::too_many;
+  if (code.starts_with("28") || code == "3D000" || code == "42501") {
+    return ConnectFailure::authentication;
+  }
+  if (code.starts_with("08") || code == "57P01" || code == "57P02" || code == "57P03" ||
+      code.starts_with("53") || code.starts_with("58")) {
+    return ConnectFailure::unavailable;
+  }
+  return ConnectFailure::unclassified;
+}
+
 void throw_connect_error(std::string_view libpq_message, const ConnectionParams& params,
-                         const Secret& password) {
+                         const Secret& password,
+                         const std::function<ConnectDiagnosis()>& diagnose) {
   std::string detail = tidy(libpq_message);
   if (!password.empty()) {
     // Quoted form first: it contains the raw one.
@@ -72,21 +187,23 @@ void throw_connect_error(std::string_view libpq_message, const ConnectionParams&
     replace_all(detail, quoted, kRedacted);
     replace_all(detail, password.reveal(), kRedacted);
   }
-  const std::string message = "could not connect to " + params.host + ":" +
-                              std::to_string(params.port) + " database '" + params.dbname +
-                              "' as '" + params.user + "': " + detail;
-  const std::string text = lowercase(detail);
-  if (contains_any(text, {"too many clients", "remaining connection slots are reserved",
-                          "too many connections for"})) {
-    throw TooManyConnections(message);
+  std::string message = "could not connect to " + params.host + ":" + std::to_string(params.port) +
+                        " database '" + params.dbname + "' as '" + params.user + "': " + detail;
+  auto kind = english_failure(lowercase(detail));
+  if (!kind && diagnose) {
+    const ConnectDiagnosis diagnosis = diagnose();
+    kind = connect_failure_of(diagnosis);
+    if (!diagnosis.sqlstate.empty()) {
+      message += " (SQLSTATE " + diagnosis.sqlstate + ")";
+    } else if (diagnosis.connected) {
+      message += " (a second attempt logged in: the failure did not repeat)";
+    } else if (diagnosis.needs_password) {
+      message += " (no password to send)";
+    } else {
+      message += " (no error from the server)";
+    }
   }
-  if (contains_any(text,
-                   {"authentication failed", "no password supplied", "password is missing",
-                    "no pg_hba.conf entry", "is not permitted to log in", "does not exist",
-                    "permission denied for database", "authentication method", "fe_sendauth"})) {
-    throw AuthenticationFailed(message);
-  }
-  throw ServerUnavailable(message);
+  detail::throw_connect_failure(kind.value_or(detail::ConnectFailure::unclassified), message);
 }
 
 std::unique_ptr<pqxx::connection> PqxxDriver::open(const ConnectionParams& params,
@@ -106,9 +223,15 @@ std::unique_ptr<pqxx::connection> PqxxDriver::open(const ConnectionParams& param
     return connection;
   } catch (const UnsafeRole&) {
     throw;
+  } catch (const pqxx::broken_connection& e) {
+    // A failed login. Text pgobo does not recognize (a server or client in
+    // another language) is diagnosed by one more attempt that learns the
+    // SQLSTATE.
+    throw_connect_error(e.what(), params, password,
+                        [&] { return diagnose_connect(conninfo, params.connect_timeout); });
   } catch (const std::exception& e) {
-    // broken_connection for every login failure; anything else (a conninfo
-    // libpq cannot parse…) goes through the same masking of the password.
+    // Anything else (a conninfo libpq cannot parse, a failure of the RLS
+    // check's query…) goes through the same masking of the password.
     throw_connect_error(e.what(), params, password);
   }
 }

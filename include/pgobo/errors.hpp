@@ -73,14 +73,18 @@ class ConnectError : public Error {
 };
 
 // The server rejected the login: wrong password, unknown or NOLOGIN role,
-// no pg_hba entry. Retrying with the same credential will not help.
+// no pg_hba entry, no such database or no CONNECT privilege on it (SQLSTATE
+// class 28, 3D000, 42501), or libpq had no password to send. Retrying with
+// the same credential will not help.
 class AuthenticationFailed : public ConnectError {
  public:
   using ConnectError::ConnectError;
 };
 
-// The server could not be reached: refused, timed out, DNS failure,
-// shutting down or starting up. Usually transient.
+// The server could not be reached: refused, timed out, DNS failure, TLS
+// failure, shutting down or starting up, out of memory or disk (SQLSTATE
+// class 08, 57P01-57P03, 53 but 53300), it sent no error at all, or the
+// connection was lost right after the login. Usually transient.
 class ServerUnavailable : public ConnectError {
  public:
   using ConnectError::ConnectError;
@@ -88,6 +92,15 @@ class ServerUnavailable : public ConnectError {
 
 // The server is out of connection slots (max_connections reached).
 class TooManyConnections : public ConnectError {
+ public:
+  using ConnectError::ConnectError;
+};
+
+// The login failed and nothing told pgobo why: the server answered with an
+// error code none of the other kinds covers (the message quotes it), or a
+// failure other than a login (an unparsable conninfo…) had text pgobo does
+// not know. Not assumed transient or permanent; look at the message.
+class UnclassifiedConnectError : public ConnectError {
  public:
   using ConnectError::ConnectError;
 };

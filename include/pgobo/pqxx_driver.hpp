@@ -9,6 +9,7 @@
 //   } catch (const pgobo::AuthenticationFailed&) {   // wrong password, no such role
 //   } catch (const pgobo::TooManyConnections&) {     // server out of slots
 //   } catch (const pgobo::ServerUnavailable&) {      // refused, timeout, DNS, shutting down
+//   } catch (const pgobo::ConnectError&) {           // UnclassifiedConnectError: see the message
 //   }
 //
 // libpqxx 6.4 notes: a connection's automatic "reactivation" (silently
@@ -18,6 +19,7 @@
 // lifetime; pgobo never logs or returns it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <pqxx/pqxx>
 #include <string>
@@ -25,6 +27,7 @@
 
 #include "pgobo/connection_params.hpp"
 #include "pgobo/detail/pool_driver.hpp"
+#include "pgobo/detail/pool_errors.hpp"
 #include "pgobo/secret.hpp"
 
 namespace pgobo {
@@ -45,8 +48,9 @@ class PqxxDriver {
   explicit PqxxDriver(RlsBypass rls_bypass) noexcept : rls_bypass_(rls_bypass) {}
 
   // Opens a connection with ConnectionParams::to_conninfo(password) (no
-  // password if empty). Throws AuthenticationFailed, ServerUnavailable or
-  // TooManyConnections with libpq's text, the password masked; UnsafeRole
+  // password if empty). Throws AuthenticationFailed, ServerUnavailable,
+  // TooManyConnections or UnclassifiedConnectError with libpq's text, the
+  // password masked (see "Why a login failed" below); UnsafeRole
   // when the RlsBypass check refuses the role (one extra round trip per new
   // connection, none when allowed).
   [[nodiscard]] std::unique_ptr<pqxx::connection> open(const ConnectionParams& params,
@@ -106,10 +110,47 @@ class PqxxDriver {
   RlsBypass rls_bypass_ = RlsBypass::allow;
 };
 
+// --- Why a login failed ------------------------------------------------------
+//
+// libpq reports a failed login as text, and the server's part of it comes in
+// the server's lc_messages (libpq's own part in the client's locale): on a
+// German server "password authentication failed" arrives as
+// "Passwort-Authentifizierung … fehlgeschlagen". What does not depend on the
+// language is the SQLSTATE of the server's ErrorResponse, which libpq 15
+// gives for a failed connection only in its message, and only at
+// PQERRORS_SQLSTATE verbosity set before the connection starts; libpqxx 6.4
+// sets no verbosity. So PqxxDriver::open() classifies a failure by the
+// English text when it recognizes it (no extra work with English servers),
+// and otherwise makes one more connection attempt of its own at that
+// verbosity to learn the code (docs/operations.md, "Connect errors in other
+// languages").
+
+// What the diagnostic attempt learned.
+struct ConnectDiagnosis {
+  bool connected = false;       // it logged in: the failure did not repeat
+  std::string sqlstate;         // the server's error code; empty if the server sent none
+  bool needs_password = false;  // libpq had no password for a server asking for one
+};
+
+// The kind a diagnosis means: SQLSTATE class 28, 3D000, 42501 and
+// needs_password → authentication; 53300 → too_many; class 08, 57P01-57P03,
+// the rest of class 53 and 58, no SQLSTATE at all (the server was not
+// reached, or TLS failed), and `connected` (the failure did not repeat: a
+// transient one) → unavailable; any other code → unclassified.
+[[nodiscard]] detail::ConnectFailure connect_failure_of(const ConnectDiagnosis& diagnosis) noexcept;
+
+// The SQLSTATE in a libpq message built at PQERRORS_SQLSTATE verbosity
+// ("connection to server … failed: FATAL:  28P01"); with several hosts tried,
+// the last one's. Empty when there is none.
+[[nodiscard]] std::string sqlstate_in_libpq_message(std::string_view message);
+
 // Throws the pgobo error that libpq's connect failure text `libpq_message`
 // means, with a message naming host, port, database and user, and every
-// occurrence of `password` (raw or conninfo-quoted) replaced by ***.
+// occurrence of `password` (raw or conninfo-quoted) replaced by ***. When
+// the text is not one pgobo recognizes, `diagnose` (if set) is called once
+// and its diagnosis decides; the message then ends with the SQLSTATE.
 [[noreturn]] void throw_connect_error(std::string_view libpq_message,
-                                      const ConnectionParams& params, const Secret& password);
+                                      const ConnectionParams& params, const Secret& password,
+                                      const std::function<ConnectDiagnosis()>& diagnose = {});
 
 }  // namespace pgobo

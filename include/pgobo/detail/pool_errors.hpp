@@ -18,6 +18,7 @@ enum class ConnectFailure {
   authentication,  // AuthenticationFailed
   unavailable,     // ServerUnavailable
   too_many,        // TooManyConnections
+  unclassified,    // UnclassifiedConnectError
   connect,         // another ConnectError
   credential,      // CredentialError
   unsafe_role,     // UnsafeRole
@@ -40,6 +41,9 @@ enum class ConnectFailure {
   } catch (const ServerUnavailable& e) {
     message = e.what();
     return ConnectFailure::unavailable;
+  } catch (const UnclassifiedConnectError& e) {
+    message = e.what();
+    return ConnectFailure::unclassified;
   } catch (const ConnectError& e) {
     message = e.what();
     return ConnectFailure::connect;
@@ -63,6 +67,8 @@ enum class ConnectFailure {
       throw ServerUnavailable(message);
     case ConnectFailure::too_many:
       throw TooManyConnections(message);
+    case ConnectFailure::unclassified:
+      throw UnclassifiedConnectError(message);
     case ConnectFailure::credential:
       throw CredentialError(message);
     case ConnectFailure::unsafe_role:
