@@ -6,8 +6,11 @@
 #include <memory>
 #include <mutex>
 
+#include "json_limits.hpp"
+#include "pgobo/detail/scrub.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/log.hpp"
+#include "url.hpp"
 
 namespace pgobo::detail {
 namespace {
@@ -61,16 +64,6 @@ std::size_t write_body(char* data, std::size_t size, std::size_t count, void* us
   }
   sink->body->append(data, bytes);
   return bytes;
-}
-
-bool is_loopback_url(std::string_view url) {
-  for (std::string_view prefix : {"http://127.0.0.1", "http://localhost", "http://[::1]"}) {
-    if (url.substr(0, prefix.size()) == prefix) {
-      const std::string_view rest = url.substr(prefix.size());
-      if (rest.empty() || rest.front() == ':' || rest.front() == '/') return true;
-    }
-  }
-  return false;
 }
 
 void set(CURL* handle, CURLoption option, auto value, const HttpRequest& request) {
@@ -156,22 +149,21 @@ std::string printable_excerpt(std::string_view text, std::size_t limit) {
 }  // namespace
 
 std::string describe_call(const HttpRequest& request) {
-  return fmt::format("{} ({} {})", request.call, request.method, request.url);
+  return fmt::format("{} ({} {})", request.call, request.method, url_for_message(request.url));
 }
 
 std::string scrub(const HttpRequest& request, std::string text) {
-  auto replace_all = [&text](const std::string& secret) {
-    if (secret.empty()) return;
-    for (std::size_t at = text.find(secret); at != std::string::npos;
-         at = text.find(secret, at + kRedacted.size())) {
-      text.replace(at, secret.size(), kRedacted);
-    }
-  };
-  if (request.bearer) replace_all(request.bearer->reveal());
+  // What pgobo sent: the bearer token, the client secret, and the basic
+  // credential "<id>:<secret>" that goes out base64-encoded; each in every
+  // encoding an endpoint may echo it in (detail/scrub.hpp).
+  std::vector<std::string> secrets;
+  if (request.bearer) secrets.push_back(request.bearer->reveal());
   if (request.basic_password) {
-    replace_all(request.basic_password->reveal());
-    replace_all(form_encode(request.basic_password->reveal()));
+    secrets.push_back(request.basic_password->reveal());
+    secrets.push_back(request.basic_user + ":" + request.basic_password->reveal());
   }
+  text = scrub_secrets(std::move(text), secrets);
+  for (auto& secret : secrets) secure_wipe(secret.data(), secret.capacity());
   return text;
 }
 
@@ -213,7 +205,28 @@ HttpResponse send(const HttpRequest& request, const HttpOptions& options) {
     headers.reset(next);
   };
 
-  set(curl, CURLOPT_URL, request.url.c_str(), request);
+  // The URL libcurl connects to is the one checked here: the parsed handle
+  // itself is given to libcurl (CURLOPT_CURLU), not the text again.
+  const ParsedUrl url(request.url);
+  if (!url.ok()) {
+    throw CredentialError(describe_call(request) + ": not a valid URL (" + url.error() + ")");
+  }
+  if (url.scheme() != "https" && url.scheme() != "http") {
+    throw CredentialError(describe_call(request) + ": only https:// (or http:// to loopback)");
+  }
+  // Refused before any connection: a user name or password in the URL
+  // would be sent as basic credentials, and makes "http://localhost:1@evil"
+  // look like a loopback URL while naming the host "evil".
+  if (url.has_userinfo()) {
+    throw CredentialError(describe_call(request) +
+                          ": the URL contains a user name or password (before '@'); refused");
+  }
+  if (url.scheme() == "http" && !url.loopback()) {
+    throw CredentialError(describe_call(request) +
+                          ": http:// is only allowed to localhost, 127.0.0.0/8 or [::1]; "
+                          "refused before connecting (use https://)");
+  }
+  set(curl, CURLOPT_CURLU, url.handle(), request);
   set(curl, CURLOPT_PROTOCOLS_STR, "https,http", request);
   set(curl, CURLOPT_NOSIGNAL, 1L, request);  // no SIGALRM for DNS timeouts: threads
   set(curl, CURLOPT_FOLLOWLOCATION, 0L, request);
@@ -229,7 +242,7 @@ HttpResponse send(const HttpRequest& request, const HttpOptions& options) {
   set(curl, CURLOPT_ERRORBUFFER, static_cast<char*>(error_buffer), request);
   set(curl, CURLOPT_USERAGENT, "pgobo", request);
   // A local fake must be reached directly, whatever http_proxy says.
-  if (is_loopback_url(request.url)) set(curl, CURLOPT_PROXY, "", request);
+  if (url.loopback()) set(curl, CURLOPT_PROXY, "", request);
 
   add_header("Accept: application/json");
   if (request.bearer) {
@@ -282,7 +295,8 @@ HttpResponse send(const HttpRequest& request, const HttpOptions& options) {
 }
 
 std::string describe_error_body(const HttpRequest& request, std::string_view body) {
-  const auto parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  // Bounded depth: a hostile body nested 300,000 deep is quoted as text.
+  const auto parsed = parse_json_bounded_or_discarded(body);
   std::string text;
   if (parsed.is_object()) {
     auto field = [&parsed](const char* key) -> std::string {
@@ -314,7 +328,14 @@ nlohmann::json send_for_json(const HttpRequest& request, const HttpOptions& opti
                                       response.status,
                                       describe_error_body(request, response.body)));
   }
-  auto parsed = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  bool too_deep = false;
+  auto parsed = parse_json_bounded_or_discarded(response.body, &too_deep);
+  if (too_deep) {
+    throw CredentialError(
+        fmt::format("{} returned HTTP {} with a JSON body nested more than {} "
+                    "levels deep",
+                    describe_call(request), response.status, kMaxJsonDepth));
+  }
   if (parsed.is_discarded() || !parsed.is_object()) {
     throw CredentialError(fmt::format("{} returned HTTP {} with a body that is not a JSON object",
                                       describe_call(request), response.status));
