@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 
@@ -65,6 +66,10 @@ std::size_t write_body(char* data, std::size_t size, std::size_t count, void* us
   sink->body->append(data, bytes);
   return bytes;
 }
+
+// How much of a remote text is scrubbed and considered for a message (the
+// message quotes at most 500 bytes of it): a 1 MiB body is not scrubbed whole.
+constexpr std::size_t kScrubbedPrefix = 16 * 1024;
 
 void set(CURL* handle, CURLoption option, auto value, const HttpRequest& request) {
   if (curl_easy_setopt(handle, option, value) != CURLE_OK) {
@@ -312,13 +317,41 @@ std::string describe_error_body(const HttpRequest& request, std::string_view bod
       text = code + message;
     }
   }
-  // Scrub the whole text before cutting it: a secret echoed across the cut
-  // would otherwise leave its first bytes behind.
+  // Scrubbed before it is cut (scrubbed_prefix): a secret echoed across the
+  // cut would otherwise leave its first bytes behind.
   if (text.empty()) {
     return body.empty() ? "(empty body)"
-                        : printable_excerpt(scrub(request, std::string(body)), 200);
+                        : printable_excerpt(scrubbed_prefix(request, body, kScrubbedPrefix), 200);
   }
-  return printable_excerpt(scrub(request, std::move(text)), 500);
+  return printable_excerpt(scrubbed_prefix(request, text, kScrubbedPrefix), 500);
+}
+
+std::string scrubbed_prefix(const HttpRequest& request, std::string_view text,
+                            std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return scrub(request, std::string(text));
+  // Scrubbing a prefix finds every whole encoded secret in it; one that the
+  // cut goes through is partly left, in the prefix's last bytes (at most the
+  // longest form of a secret: 6 bytes per byte, \u00XX). Those bytes are
+  // dropped: the prefix's tail if no replacement touched it, else all that
+  // follows the last replacement (which is then shorter than that).
+  std::size_t longest = 0;
+  if (request.bearer) longest = request.bearer->reveal().size();
+  if (request.basic_password) {
+    longest =
+        std::max(longest, request.basic_user.size() + 1 + request.basic_password->reveal().size());
+  }
+  const std::size_t margin = std::min(6 * longest + 16, max_bytes);
+  const std::string_view cut = text.substr(0, max_bytes);
+  const std::string_view tail = cut.substr(cut.size() - margin);
+  std::string scrubbed = scrub(request, std::string(cut));
+  if (std::string_view(scrubbed).ends_with(tail)) {
+    scrubbed.resize(scrubbed.size() - tail.size());
+  } else if (const auto last = scrubbed.rfind(kRedacted); last != std::string::npos) {
+    scrubbed.resize(last + kRedacted.size());
+  } else {
+    scrubbed.clear();
+  }
+  return scrubbed;
 }
 
 nlohmann::json send_for_json(const HttpRequest& request, const HttpOptions& options) {

@@ -361,16 +361,27 @@ std::vector<std::string> decoded_views(std::string_view text) {
 
 std::vector<std::string> known_secrets_in(std::string_view text) {
   std::set<std::string> found;
-  const std::vector<std::string> views = decoded_views(text);
+  std::vector<std::string> secrets;
   {
     const std::lock_guard lock(guard().mutex);
-    for (const auto& secret : guard().secrets) {
-      for (const auto& view : views) {
-        if (view.find(secret) != std::string::npos) found.insert(secret);
-      }
-    }
+    secrets.assign(guard().secrets.begin(), guard().secrets.end());
   }
-  for (const auto& view : views) find_fake_workspace_tokens(view, found);
+  const auto search = [&](std::string_view view) {
+    for (const auto& secret : secrets) {
+      if (view.find(secret) != std::string_view::npos) found.insert(secret);
+    }
+    find_fake_workspace_tokens(view, found);
+  };
+  // The text as it is, whole (a secret may hold a line break); then the
+  // decoded views line by line, so a long trace log costs memory per line.
+  search(text);
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    const std::vector<std::string> views = decoded_views(text.substr(at, end - at));
+    for (std::size_t i = 1; i < views.size(); ++i) search(views[i]);
+    at = end + 1;
+  }
   return {found.begin(), found.end()};
 }
 

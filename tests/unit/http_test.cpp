@@ -10,6 +10,7 @@
 
 #include "fake_workspace.hpp"
 #include "pgobo/detail/http.hpp"
+#include "pgobo/detail/scrub.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/workspace.hpp"
 
@@ -325,6 +326,31 @@ TEST(HttpErrorText, StaysOneValidUtf8LineAndKeepsReadableText) {
   EXPECT_EQ(pgobo::detail::describe_error_body(request, "a\xff\xc3(b"),
             "a?"
             "?(b");
+}
+
+// Only a prefix of a large body is scrubbed and quoted (bounded work on a
+// hostile 1 MiB body); a secret that the prefix's cut goes through must not
+// leave its first bytes behind, even when the replacements before it shrink
+// the text enough for the quoted excerpt to reach the cut.
+TEST(HttpErrorText, ALargeBodyIsScrubbedBeforeItIsCutEvenAcrossTheCut) {
+  const Secret bearer(std::string(1000, 'J') + "-long-token-tail");
+  HttpRequest request;
+  request.call = "credential request";
+  request.url = "https://example.invalid/x";
+  request.bearer = &bearer;
+  std::string body;
+  while (body.size() < 64 * 1024) body += bearer.reveal();
+  const std::string quoted = pgobo::detail::describe_error_body(request, body);
+  EXPECT_THAT(quoted, ::testing::MatchesRegex("(\\*)*(\\.\\.\\.)?")) << quoted;
+  EXPECT_THAT(quoted, HasSubstr("***"));
+
+  // The same with the token base64-encoded, 3 bytes off the alignment.
+  std::string encoded_body;
+  while (encoded_body.size() < 64 * 1024) {
+    encoded_body += pgobo::detail::base64_encode("xyz" + bearer.reveal() + "abc") + " ";
+  }
+  const std::string quoted_encoded = pgobo::detail::describe_error_body(request, encoded_body);
+  EXPECT_THAT(quoted_encoded, Not(HasSubstr("SkpK"))) << quoted_encoded;  // base64 of "JJJ"
 }
 
 }  // namespace
