@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "json_limits.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/lakebase.hpp"
 
@@ -46,11 +47,11 @@ class Value {
 
   [[noreturn]] void reject(std::string_view expected) const {
     if (secret_) throw ConfigError(fmt::format("{}: expected {}", name_, expected));
-    // dump() would throw on a string that is not UTF-8 (possible in a JSON
-    // value built in code): replace such bytes instead.
+    // Never dump() the value: it may be nested deep enough to overflow the
+    // stack (a JSON value built in code is not bounded by from_json_text),
+    // or be megabytes long. Its type and a short excerpt say enough.
     const std::string got =
-        json_ ? printable(json_->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
-              : "'" + printable(text_) + "'";
+        json_ ? detail::describe_json_value(*json_) : "'" + printable(text_) + "'";
     throw ConfigError(fmt::format("{}: expected {}, got {}", name_, expected, got));
   }
 
@@ -451,7 +452,11 @@ PoolConfig PoolConfig::from_json(const nlohmann::json& json) {
 PoolConfig PoolConfig::from_json_text(std::string_view text) {
   nlohmann::json parsed;
   try {
-    parsed = nlohmann::json::parse(text);
+    parsed = detail::parse_json_bounded(text);
+  } catch (const detail::JsonTooDeep& e) {
+    throw ConfigError(fmt::format(
+        "the JSON configuration is too deeply nested: {} (no setting needs more than 2)",
+        e.what()));
   } catch (const nlohmann::json::parse_error& e) {
     // nlohmann's message ends with "; last read: '<the text around the
     // error>'", which may be a password: keep only what comes before.

@@ -3,11 +3,15 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 
+#include "json_limits.hpp"
+#include "pgobo/detail/scrub.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/log.hpp"
+#include "url.hpp"
 
 namespace pgobo::detail {
 namespace {
@@ -63,15 +67,9 @@ std::size_t write_body(char* data, std::size_t size, std::size_t count, void* us
   return bytes;
 }
 
-bool is_loopback_url(std::string_view url) {
-  for (std::string_view prefix : {"http://127.0.0.1", "http://localhost", "http://[::1]"}) {
-    if (url.substr(0, prefix.size()) == prefix) {
-      const std::string_view rest = url.substr(prefix.size());
-      if (rest.empty() || rest.front() == ':' || rest.front() == '/') return true;
-    }
-  }
-  return false;
-}
+// How much of a remote text is scrubbed and considered for a message (the
+// message quotes at most 500 bytes of it): a 1 MiB body is not scrubbed whole.
+constexpr std::size_t kScrubbedPrefix = 16 * 1024;
 
 void set(CURL* handle, CURLoption option, auto value, const HttpRequest& request) {
   if (curl_easy_setopt(handle, option, value) != CURLE_OK) {
@@ -156,22 +154,21 @@ std::string printable_excerpt(std::string_view text, std::size_t limit) {
 }  // namespace
 
 std::string describe_call(const HttpRequest& request) {
-  return fmt::format("{} ({} {})", request.call, request.method, request.url);
+  return fmt::format("{} ({} {})", request.call, request.method, url_for_message(request.url));
 }
 
 std::string scrub(const HttpRequest& request, std::string text) {
-  auto replace_all = [&text](const std::string& secret) {
-    if (secret.empty()) return;
-    for (std::size_t at = text.find(secret); at != std::string::npos;
-         at = text.find(secret, at + kRedacted.size())) {
-      text.replace(at, secret.size(), kRedacted);
-    }
-  };
-  if (request.bearer) replace_all(request.bearer->reveal());
+  // What pgobo sent: the bearer token, the client secret, and the basic
+  // credential "<id>:<secret>" that goes out base64-encoded; each in every
+  // encoding an endpoint may echo it in (detail/scrub.hpp).
+  std::vector<std::string> secrets;
+  if (request.bearer) secrets.push_back(request.bearer->reveal());
   if (request.basic_password) {
-    replace_all(request.basic_password->reveal());
-    replace_all(form_encode(request.basic_password->reveal()));
+    secrets.push_back(request.basic_password->reveal());
+    secrets.push_back(request.basic_user + ":" + request.basic_password->reveal());
   }
+  text = scrub_secrets(std::move(text), secrets);
+  for (auto& secret : secrets) secure_wipe(secret.data(), secret.capacity());
   return text;
 }
 
@@ -213,7 +210,28 @@ HttpResponse send(const HttpRequest& request, const HttpOptions& options) {
     headers.reset(next);
   };
 
-  set(curl, CURLOPT_URL, request.url.c_str(), request);
+  // The URL libcurl connects to is the one checked here: the parsed handle
+  // itself is given to libcurl (CURLOPT_CURLU), not the text again.
+  const ParsedUrl url(request.url);
+  if (!url.ok()) {
+    throw CredentialError(describe_call(request) + ": not a valid URL (" + url.error() + ")");
+  }
+  if (url.scheme() != "https" && url.scheme() != "http") {
+    throw CredentialError(describe_call(request) + ": only https:// (or http:// to loopback)");
+  }
+  // Refused before any connection: a user name or password in the URL
+  // would be sent as basic credentials, and makes "http://localhost:1@evil"
+  // look like a loopback URL while naming the host "evil".
+  if (url.has_userinfo()) {
+    throw CredentialError(describe_call(request) +
+                          ": the URL contains a user name or password (before '@'); refused");
+  }
+  if (url.scheme() == "http" && !url.loopback()) {
+    throw CredentialError(describe_call(request) +
+                          ": http:// is only allowed to localhost, 127.0.0.0/8 or [::1]; "
+                          "refused before connecting (use https://)");
+  }
+  set(curl, CURLOPT_CURLU, url.handle(), request);
   set(curl, CURLOPT_PROTOCOLS_STR, "https,http", request);
   set(curl, CURLOPT_NOSIGNAL, 1L, request);  // no SIGALRM for DNS timeouts: threads
   set(curl, CURLOPT_FOLLOWLOCATION, 0L, request);
@@ -229,7 +247,7 @@ HttpResponse send(const HttpRequest& request, const HttpOptions& options) {
   set(curl, CURLOPT_ERRORBUFFER, static_cast<char*>(error_buffer), request);
   set(curl, CURLOPT_USERAGENT, "pgobo", request);
   // A local fake must be reached directly, whatever http_proxy says.
-  if (is_loopback_url(request.url)) set(curl, CURLOPT_PROXY, "", request);
+  if (url.loopback()) set(curl, CURLOPT_PROXY, "", request);
 
   add_header("Accept: application/json");
   if (request.bearer) {
@@ -282,7 +300,8 @@ HttpResponse send(const HttpRequest& request, const HttpOptions& options) {
 }
 
 std::string describe_error_body(const HttpRequest& request, std::string_view body) {
-  const auto parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  // Bounded depth: a hostile body nested 300,000 deep is quoted as text.
+  const auto parsed = parse_json_bounded_or_discarded(body);
   std::string text;
   if (parsed.is_object()) {
     auto field = [&parsed](const char* key) -> std::string {
@@ -298,13 +317,41 @@ std::string describe_error_body(const HttpRequest& request, std::string_view bod
       text = code + message;
     }
   }
-  // Scrub the whole text before cutting it: a secret echoed across the cut
-  // would otherwise leave its first bytes behind.
+  // Scrubbed before it is cut (scrubbed_prefix): a secret echoed across the
+  // cut would otherwise leave its first bytes behind.
   if (text.empty()) {
     return body.empty() ? "(empty body)"
-                        : printable_excerpt(scrub(request, std::string(body)), 200);
+                        : printable_excerpt(scrubbed_prefix(request, body, kScrubbedPrefix), 200);
   }
-  return printable_excerpt(scrub(request, std::move(text)), 500);
+  return printable_excerpt(scrubbed_prefix(request, text, kScrubbedPrefix), 500);
+}
+
+std::string scrubbed_prefix(const HttpRequest& request, std::string_view text,
+                            std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return scrub(request, std::string(text));
+  // Scrubbing a prefix finds every whole encoded secret in it; one that the
+  // cut goes through is partly left, in the prefix's last bytes (at most the
+  // longest form of a secret: 6 bytes per byte, \u00XX). Those bytes are
+  // dropped: the prefix's tail if no replacement touched it, else all that
+  // follows the last replacement (which is then shorter than that).
+  std::size_t longest = 0;
+  if (request.bearer) longest = request.bearer->reveal().size();
+  if (request.basic_password) {
+    longest =
+        std::max(longest, request.basic_user.size() + 1 + request.basic_password->reveal().size());
+  }
+  const std::size_t margin = std::min(6 * longest + 16, max_bytes);
+  const std::string_view cut = text.substr(0, max_bytes);
+  const std::string_view tail = cut.substr(cut.size() - margin);
+  std::string scrubbed = scrub(request, std::string(cut));
+  if (std::string_view(scrubbed).ends_with(tail)) {
+    scrubbed.resize(scrubbed.size() - tail.size());
+  } else if (const auto last = scrubbed.rfind(kRedacted); last != std::string::npos) {
+    scrubbed.resize(last + kRedacted.size());
+  } else {
+    scrubbed.clear();
+  }
+  return scrubbed;
 }
 
 nlohmann::json send_for_json(const HttpRequest& request, const HttpOptions& options) {
@@ -314,7 +361,14 @@ nlohmann::json send_for_json(const HttpRequest& request, const HttpOptions& opti
                                       response.status,
                                       describe_error_body(request, response.body)));
   }
-  auto parsed = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  bool too_deep = false;
+  auto parsed = parse_json_bounded_or_discarded(response.body, &too_deep);
+  if (too_deep) {
+    throw CredentialError(
+        fmt::format("{} returned HTTP {} with a JSON body nested more than {} "
+                    "levels deep",
+                    describe_call(request), response.status, kMaxJsonDepth));
+  }
   if (parsed.is_discarded() || !parsed.is_object()) {
     throw CredentialError(fmt::format("{} returned HTTP {} with a body that is not a JSON object",
                                       describe_call(request), response.status));

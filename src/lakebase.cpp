@@ -94,12 +94,16 @@ Credential LakebaseCredentials::get() {
                           " returned no expire_time (expected an RFC 3339 time string)");
   }
   // A refused time is quoted (its first bytes) in the error, and a
-  // misbehaving server may have put the bearer token it was sent there: scrub
-  // the whole text first, so no prefix of a long token survives the cut. A
-  // real time contains no token and parses the same.
+  // misbehaving server may have put the bearer token it was sent there, in
+  // any encoding: scrub the text before it is cut, so no prefix of a long
+  // token survives the cut (scrubbed_prefix; an over-long text keeps a
+  // "..." so that the cut can never make it a valid time). A real time
+  // contains no token and parses the same.
+  const std::string& time_text = expire_time->get_ref<const std::string&>();
+  std::string scrubbed_time = detail::scrubbed_prefix(request, time_text, 4096);
+  if (time_text.size() > 4096) scrubbed_time += "...";
   const std::chrono::system_clock::time_point expires_at =
-      detail::parse_rfc3339(detail::scrub(request, expire_time->get<std::string>()),
-                            detail::describe_call(request) + " expire_time");
+      detail::parse_rfc3339(scrubbed_time, detail::describe_call(request) + " expire_time");
   return Credential{Secret(token->get<std::string>()), expires_at};
 }
 

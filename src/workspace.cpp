@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "pgobo/detail/http.hpp"
 #include "pgobo/errors.hpp"
+#include "url.hpp"
 
 namespace pgobo {
 namespace {
@@ -20,16 +23,6 @@ bool has_control_character(std::string_view text) {
 }
 
 constexpr std::string_view kControlCharacters = "a control character (CR, LF, NUL...)";
-
-bool is_loopback_host(std::string_view host_and_rest) {
-  for (std::string_view host : {"127.0.0.1", "localhost", "[::1]"}) {
-    if (host_and_rest.substr(0, host.size()) == host) {
-      const std::string_view rest = host_and_rest.substr(host.size());
-      if (rest.empty() || rest.front() == ':' || rest.front() == '/') return true;
-    }
-  }
-  return false;
-}
 
 // The raw OAuth call; CachedCredentials in front of it does the caching.
 class OAuthTokenFetcher final : public CredentialProvider {
@@ -96,35 +89,63 @@ std::string normalize_workspace_url(std::string_view url, std::string_view what)
           fmt::format("{}: a workspace URL must not contain spaces or control characters", what));
     }
   }
-  std::string normalized;
-  std::string_view rest;
-  if (const auto scheme_end = url.find("://"); scheme_end != std::string_view::npos) {
-    const std::string_view scheme = url.substr(0, scheme_end);
-    rest = url.substr(scheme_end + 3);
-    if (scheme == "http") {
-      if (!is_loopback_host(rest)) {
-        throw ConfigError(fmt::format(
-            "{}: http:// is only allowed for 127.0.0.1, localhost or [::1]; use https://", what));
-      }
-    } else if (scheme != "https") {
+  // A bare host name (DATABRICKS_HOST is often given so) means https.
+  const auto scheme_end = url.find("://");
+  if (scheme_end != std::string_view::npos) {
+    std::string scheme(url.substr(0, scheme_end));
+    for (char& c : scheme) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    if (scheme != "https" && scheme != "http") {
       // Quoted as printable ASCII: the message may end up in JSON or a log.
-      std::string shown(scheme.substr(0, 20));
+      std::string shown(url.substr(0, std::min<std::size_t>(scheme_end, 20)));
       for (char& c : shown) {
         if (static_cast<unsigned char>(c) >= 0x7f) c = '?';
       }
-      if (scheme.size() > 20) shown += "...";
+      if (scheme_end > 20) shown += "...";
       throw ConfigError(fmt::format("{}: expected an https:// URL (got scheme '{}')", what, shown));
     }
-    normalized = std::string(scheme) + "://";
-  } else {
-    rest = url;
-    normalized = "https://";
   }
-  while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-  if (rest.empty() || rest.front() == '/' || rest.front() == ':') {
-    throw ConfigError(fmt::format("{}: the workspace URL has no host name", what));
+  const detail::ParsedUrl parsed(
+      scheme_end != std::string_view::npos ? std::string(url) : "https://" + std::string(url));
+  if (!parsed.ok()) {
+    if (parsed.no_host()) {
+      throw ConfigError(fmt::format("{}: the workspace URL has no host name", what));
+    }
+    // libcurl's reason, never the text: it may hold a password.
+    throw ConfigError(
+        fmt::format("{}: not a valid URL ({}); expected e.g. https://adb-123.azuredatabricks.net",
+                    what, parsed.error()));
   }
-  normalized += rest;
+  if (parsed.scheme() != "https" && parsed.scheme() != "http") {
+    throw ConfigError(fmt::format("{}: expected an https:// URL", what));
+  }
+  // Never echoed: the part before '@' may be a password. libcurl would send
+  // it as HTTP basic credentials, and it is how "http://localhost:1@evil"
+  // reads like a loopback URL while naming the host "evil".
+  if (parsed.has_userinfo()) {
+    throw ConfigError(fmt::format(
+        "{}: a workspace URL must not contain a user name or password (the part before '@'); "
+        "remove it: pgobo authenticates with tokens",
+        what));
+  }
+  if (parsed.has_query() || parsed.has_fragment()) {
+    throw ConfigError(fmt::format(
+        "{}: a workspace URL must not contain a query ('?') or fragment ('#'): API paths are "
+        "appended to it",
+        what));
+  }
+  if (parsed.scheme() == "http" && !parsed.loopback()) {
+    throw ConfigError(fmt::format(
+        "{}: http:// is only allowed for localhost, 127.0.0.0/8 or [::1] (by the host libcurl "
+        "connects to); use https://",
+        what));
+  }
+  std::string normalized = parsed.scheme() + "://" + parsed.host();
+  if (!parsed.port().empty()) normalized += ":" + parsed.port();
+  std::string_view path = parsed.path();
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  normalized += path;
   return normalized;
 }
 

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "encodings.hpp"
 #include "fake_workspace.hpp"
 #include "pg_fixture.hpp"
 #include "pgobo/config.hpp"
@@ -323,6 +324,51 @@ TEST_F(SecurityLakebaseSecrets, AnOAuthErrorEchoingTheClientSecretIsScrubbed) {
 
   EXPECT_THAT(what, HasSubstr("invalid_client"));
   expect_clean_here(what, "CredentialError");
+}
+
+// Issue 13, item 9: the Basic credential goes out as base64("<id>:<secret>");
+// an endpoint echoing it (or the secret base64url-, percent- or
+// JSON-escaped) must not put it in what(), the stats or the log. The guard's
+// search (known_secrets_in) decodes those encodings.
+TEST_F(SecurityLakebaseSecrets, AnOAuthErrorEchoingTheClientSecretInAnyEncodingIsScrubbed) {
+  const std::string id = workspace->options().client_id;
+  const std::string secret = workspace->options().client_secret;
+  for (const auto& [name, encoded] : encodings_of(secret, id + ":" + secret)) {
+    SCOPED_TRACE(name);
+    auto db = RoutingPool::create(lakebase_config());
+    workspace->fail_next(
+        FakeWorkspace::Endpoint::oauth_token,
+        {401, R"({"error":"invalid_client","error_description":"got Basic )" + encoded + R"("})"});
+
+    const std::string what = what_of<CredentialError>([&] { (void)db->query("SELECT 1"); });
+
+    EXPECT_THAT(what, ::testing::AllOf(HasSubstr("invalid_client: got Basic "), HasSubstr("***")));
+    EXPECT_THAT(what, ::testing::Not(HasSubstr(encoded)));
+    expect_clean_here(what, "CredentialError");
+    expect_outputs_clean(*db, user(kAlice, workspace->add_token_for(kAlice)), workspace_secrets());
+  }
+}
+
+// The same for the bearer token (the service principal's OAuth token) that
+// the database credential endpoint echoes.
+TEST_F(SecurityLakebaseSecrets, ACredentialErrorEchoingTheBearerTokenInAnyEncodingIsScrubbed) {
+  const UserPtr alice = user(kAlice, workspace->add_token_for(kAlice));
+  const std::string token = alice->access_token().reveal();
+  auto db = RoutingPool::create(lakebase_config());
+  for (const auto& [name, encoded] : encodings_of(token, "Bearer " + token)) {
+    SCOPED_TRACE(name);
+    workspace->fail_next(FakeWorkspace::Endpoint::database_credential,
+                         {500, "upstream said: " + encoded + " (end)", "text/plain"});
+
+    const std::string what =
+        what_of<CredentialError>([&] { (void)db->as_user(alice).query("SELECT 1"); });
+
+    EXPECT_THAT(what, HasSubstr("(end)"));
+    EXPECT_THAT(what, ::testing::Not(HasSubstr(encoded)));
+    expect_clean_here(what, "CredentialError");
+    db->manager().close_pool(kAlice);  // a fresh pool: no credential backoff in the way
+  }
+  expect_outputs_clean(*db, alice, workspace_secrets());
 }
 
 TEST_F(SecurityLakebaseSecrets, ADatabaseTokenThatIsNotThePasswordIsNamedNotShown) {

@@ -57,6 +57,7 @@
 #include <vector>
 
 #include "pgobo/log.hpp"
+#include "secret_guard.hpp"
 
 namespace pgobo::test {
 
@@ -557,12 +558,21 @@ class LogCapture {
 
 namespace pgobo::test {
 
-// The secrets among `secrets` that occur in `text` (empty when none leaked).
+// The secrets among `secrets` that occur in `text`, as they are or in any
+// encoding pgobo may have sent them in (secret_guard.hpp's decoded_views():
+// percent/form, JSON, base64, base64url). Empty when none leaked.
 [[nodiscard]] inline std::vector<std::string> leaked_secrets(
     const std::string& text, const std::vector<std::string>& secrets) {
   std::vector<std::string> leaked;
+  const std::vector<std::string> views = decoded_views(text);
   for (const auto& secret : secrets) {
-    if (!secret.empty() && text.find(secret) != std::string::npos) leaked.push_back(secret);
+    if (secret.empty()) continue;
+    for (const auto& view : views) {
+      if (view.find(secret) != std::string::npos) {
+        leaked.push_back(secret);
+        break;
+      }
+    }
   }
   return leaked;
 }

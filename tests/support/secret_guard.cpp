@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -124,6 +125,157 @@ void find_fake_workspace_tokens(std::string_view text, std::set<std::string>& fo
   }
 }
 
+// --- encodings a secret may travel in ---------------------------------------
+// Written here independently of pgobo's scrubber (src/scrub.cpp), so the
+// guard does not check pgobo against itself.
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decoded(std::string_view text, bool plus_is_space) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && hex_digit(text[i + 1]) >= 0 &&
+        hex_digit(text[i + 2]) >= 0) {
+      out += static_cast<char>(hex_digit(text[i + 1]) * 16 + hex_digit(text[i + 2]));
+      i += 2;
+    } else {
+      out += (plus_is_space && text[i] == '+') ? ' ' : text[i];
+    }
+  }
+  return out;
+}
+
+void append_utf8(std::string& out, std::uint32_t code) {
+  if (code < 0x80) {
+    out += static_cast<char>(code);
+  } else if (code < 0x800) {
+    out += static_cast<char>(0xC0 | (code >> 6));
+    out += static_cast<char>(0x80 | (code & 0x3F));
+  } else if (code < 0x10000) {
+    out += static_cast<char>(0xE0 | (code >> 12));
+    out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (code & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (code >> 18));
+    out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (code & 0x3F));
+  }
+}
+
+std::string json_unescaped(std::string_view text) {
+  std::string out;
+  const auto u_escape = [&text](std::size_t at) -> long {
+    if (at + 6 > text.size() || text[at] != '\\' || text[at + 1] != 'u') return -1;
+    long value = 0;
+    for (std::size_t k = at + 2; k < at + 6; ++k) {
+      if (hex_digit(text[k]) < 0) return -1;
+      value = value * 16 + hex_digit(text[k]);
+    }
+    return value;
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\' || i + 1 >= text.size()) {
+      out += text[i];
+      continue;
+    }
+    const std::string_view from = "\"\\/bfnrt";
+    const std::string_view to = "\"\\/\b\f\n\r\t";
+    if (const auto k = from.find(text[i + 1]); k != std::string_view::npos) {
+      out += to[k];
+      ++i;
+      continue;
+    }
+    const long code = u_escape(i);
+    if (code < 0) {
+      out += text[i];
+      continue;
+    }
+    const long low = u_escape(i + 6);
+    if (code >= 0xD800 && code <= 0xDBFF && low >= 0xDC00 && low <= 0xDFFF) {
+      append_utf8(out,
+                  static_cast<std::uint32_t>(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)));
+      i += 11;
+    } else {
+      append_utf8(out, static_cast<std::uint32_t>(code));
+      i += 5;
+    }
+  }
+  return out;
+}
+
+int base64_digit(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+' || c == '-') return 62;
+  if (c == '/' || c == '_') return 63;
+  return -1;
+}
+
+// Every run of base64 or base64url characters, decoded from each of its first
+// four characters (a secret's encoding may start anywhere in a longer one),
+// one decoding per line.
+std::string base64_decoded_runs(std::string_view text) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (base64_digit(text[i]) < 0) {
+      ++i;
+      continue;
+    }
+    std::size_t end = i;
+    while (end < text.size() && base64_digit(text[end]) >= 0) ++end;
+    if (end - i >= 8) {
+      for (std::size_t start = i; start < i + 4; ++start) {
+        std::uint32_t bits = 0;
+        int count = 0;
+        for (std::size_t k = start; k < end; ++k) {
+          bits = (bits << 6) | static_cast<std::uint32_t>(base64_digit(text[k]));
+          count += 6;
+          if (count >= 8) {
+            count -= 8;
+            out += static_cast<char>((bits >> count) & 0xFF);
+          }
+        }
+        out += '\n';
+      }
+    }
+    i = end;
+  }
+  return out;
+}
+
+// Every run of 16 or more hex digits, decoded from its first and its second
+// digit, one decoding per line.
+std::string hex_decoded_runs(std::string_view text) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (hex_digit(text[i]) < 0) {
+      ++i;
+      continue;
+    }
+    std::size_t end = i;
+    while (end < text.size() && hex_digit(text[end]) >= 0) ++end;
+    if (end - i >= 16) {
+      for (std::size_t start = i; start < i + 2; ++start) {
+        for (std::size_t k = start; k + 1 < end; k += 2) {
+          out += static_cast<char>(hex_digit(text[k]) * 16 + hex_digit(text[k + 1]));
+        }
+        out += '\n';
+      }
+    }
+    i = end;
+  }
+  return out;
+}
+
 // Installed before main(): the Environment checks the whole process's log,
 // the listener notices a test that left pgobo's logger without the guard.
 class GuardEnvironment final : public ::testing::Environment {
@@ -191,15 +343,45 @@ void forget_secret(const std::string& secret) {
   guard().secrets.erase(secret);
 }
 
+std::vector<std::string> decoded_views(std::string_view text) {
+  std::vector<std::string> views{std::string(text)};
+  std::vector<std::string> unescaped{percent_decoded(text, true), percent_decoded(text, false),
+                                     json_unescaped(text)};
+  // Base64 of the text as it is and as percent- or JSON-unescaped ("%2B"
+  // for '+' in a form-encoded echo of a Basic credential).
+  views.push_back(base64_decoded_runs(text));
+  views.push_back(hex_decoded_runs(text));
+  for (auto& view : unescaped) {
+    if (view == text) continue;
+    views.push_back(base64_decoded_runs(view));
+    views.push_back(std::move(view));
+  }
+  return views;
+}
+
 std::vector<std::string> known_secrets_in(std::string_view text) {
   std::set<std::string> found;
+  std::vector<std::string> secrets;
   {
     const std::lock_guard lock(guard().mutex);
-    for (const auto& secret : guard().secrets) {
-      if (text.find(secret) != std::string_view::npos) found.insert(secret);
-    }
+    secrets.assign(guard().secrets.begin(), guard().secrets.end());
   }
-  find_fake_workspace_tokens(text, found);
+  const auto search = [&](std::string_view view) {
+    for (const auto& secret : secrets) {
+      if (view.find(secret) != std::string_view::npos) found.insert(secret);
+    }
+    find_fake_workspace_tokens(view, found);
+  };
+  // The text as it is, whole (a secret may hold a line break); then the
+  // decoded views line by line, so a long trace log costs memory per line.
+  search(text);
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    const std::vector<std::string> views = decoded_views(text.substr(at, end - at));
+    for (std::size_t i = 1; i < views.size(); ++i) search(views[i]);
+    at = end + 1;
+  }
   return {found.begin(), found.end()};
 }
 

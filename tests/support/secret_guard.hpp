@@ -11,7 +11,9 @@
 //   - a listener that, after every test, checks that pgobo's logger still feeds
 //     the guard (and puts the guard back if not, so the next test is covered).
 //
-// Known secrets: every string given to register_secret() — pg_fixture.hpp
+// Known secrets, as they are and in every encoding pgobo may send them in
+// (raw, percent/form-encoded, JSON-escaped, base64 and base64url: see
+// decoded_views()): every string given to register_secret() — pg_fixture.hpp
 // registers each password_for() value and the superuser's password — and every
 // token or client secret FakeWorkspace issues, recognised by its shape
 // ("dapi-fake-<n>-", "sp-oauth-fake-<n>-", "lakebase-db-fake-<n>-",
@@ -42,8 +44,19 @@ void register_secret(std::string secret);
 // prove the guard notices (secret_guard_test.cpp).
 void forget_secret(const std::string& secret);
 
-// The known secrets found in `text`: registered ones, and FakeWorkspace tokens
-// recognised by their shape. Empty when `text` is clean.
+// `text` itself, then `text` with each encoding a secret pgobo sent may come
+// back in undone: percent-decoded ('+' as space and as '+'), JSON-unescaped
+// (\uXXXX included), runs of hex digits decoded, and every run of
+// base64/base64url characters decoded
+// from each of its first four characters (so a secret inside a longer
+// base64 text, such as the "<id>:<secret>" of a Basic credential, shows in
+// clear), also after percent- or JSON-unescaping. Written independently of
+// pgobo's scrubber.
+[[nodiscard]] std::vector<std::string> decoded_views(std::string_view text);
+
+// The known secrets found in `text` in any of its decoded_views(): registered
+// ones, and FakeWorkspace tokens recognised by their shape. Empty when `text`
+// is clean.
 [[nodiscard]] std::vector<std::string> known_secrets_in(std::string_view text);
 
 // Everything pgobo logged in this process since the guard was installed.

@@ -489,6 +489,54 @@ INSTANTIATE_TEST_SUITE_P(
         std::pair{R"("workspace_url":"ftp://x")", "JSON key 'workspace_url'"},
         std::pair{R"("lakebase_endpoint":"x")", "JSON key 'lakebase_endpoint'"}));
 
+// Issue 13, item 11: a value nested 300,000 arrays deep (600 KB) under a
+// known key crashed the reader (signal 11): the error message dumped it, and
+// dump() recurses once per level. The text is now refused by its depth, and a
+// deep value built in code is described, not dumped.
+TEST(JsonConfig, DeeplyNestedTextIsRefusedByItsDepth) {
+  const std::string deep = std::string(300'000, '[') + std::string(300'000, ']');
+  ASSERT_GT(deep.size(), 600'000U - 1);
+  for (const std::string& text :
+       {R"({"host":)" + deep + "}", R"({"max_size":)" + deep + "}", R"({"password":)" + deep + "}",
+        "{\"unknown\":" + deep + "}", deep}) {
+    const std::string message = json_error(text);
+    EXPECT_THAT(message, AllOf(HasSubstr("too deeply nested"), HasSubstr("64 levels")));
+    EXPECT_LT(message.size(), 300U);
+  }
+  // 64 levels are still read (and refused for what they are).
+  const std::string limit = std::string(63, '[') + std::string(63, ']');
+  EXPECT_THAT(json_error(R"({"host":)" + limit + "}"),
+              HasSubstr("JSON key 'host': expected a string, got an array of 1 element(s)"));
+}
+
+TEST(JsonConfig, ADeepOrLargeValueBuiltInCodeIsDescribedNotDumped) {
+  const std::string text = std::string(300'000, '[') + std::string(300'000, ']');
+  for (const char* key : {"host", "port", "max_size", "workspace_url", "password"}) {
+    SCOPED_TRACE(key);
+    nlohmann::json config{{"host", "db"}, {"database", "app"}, {"password", "pw"}};
+    // Built without pgobo's bound, as an application could; moved, not
+    // copied (nlohmann copies recursively).
+    config[key] = nlohmann::json::parse(text);
+    std::string message;
+    try {
+      (void)PoolConfig::from_json(config);
+    } catch (const ConfigError& e) {
+      message = e.what();
+    }
+    EXPECT_THAT(message, HasSubstr(std::string("JSON key '") + key + "': expected"));
+    EXPECT_LT(message.size(), 300U);
+  }
+  nlohmann::json config{{"database", "app"}, {"password", "pw"}};
+  config["host"] = std::string(1'000'000, 'h') + "\n";
+  config["host"] = nlohmann::json::array({config["host"]});
+  EXPECT_THAT([&] { (void)PoolConfig::from_json(config); },
+              ::testing::ThrowsMessage<ConfigError>(AllOf(HasSubstr("got an array of 1 element(s)"),
+                                                          ::testing::Not(HasSubstr("hhhh")))));
+  config["host"] = 12.5;
+  EXPECT_THAT([&] { (void)PoolConfig::from_json(config); },
+              ::testing::ThrowsMessage<ConfigError>(HasSubstr("got 12.5")));
+}
+
 TEST(JsonConfig, WrongTypeForASecretDoesNotEchoTheValue) {
   const std::string message = json_error(R"({"host":"db","database":"app","password":987654321})");
   EXPECT_THAT(message, HasSubstr("JSON key 'password': expected a string"));

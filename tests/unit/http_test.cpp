@@ -10,6 +10,7 @@
 
 #include "fake_workspace.hpp"
 #include "pgobo/detail/http.hpp"
+#include "pgobo/detail/scrub.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/workspace.hpp"
 
@@ -139,6 +140,49 @@ TEST_F(HttpTest, HttpsIsNeverDowngradedToPlainHttp) {
   EXPECT_EQ(workspace.calls(Endpoint::current_user), 0) << "no plain HTTP request was answered";
 }
 
+// Item 10 at the HTTP call itself (every URL pgobo builds passed
+// normalize_workspace_url, but the call does not rely on it): the URL below
+// reads as "http://localhost..." yet names the host 127.0.0.1 with the user
+// "localhost". It is refused before any connection: the fake is not called.
+TEST_F(HttpTest, AUrlWithAUserNameOrPasswordIsRefusedBeforeConnecting) {
+  HttpRequest request = me_request(token);
+  request.url = "http://localhost:pw-Url-Secret-93@127.0.0.1:" + std::to_string(workspace.port()) +
+                "/api/2.0/preview/scim/v2/Me";
+
+  EXPECT_THAT(error_of(request),
+              AllOf(HasSubstr("user name or password"), Not(HasSubstr("pw-Url-Secret-93"))));
+  EXPECT_EQ(workspace.calls(Endpoint::current_user), 0) << "no request reached the server";
+}
+
+// Plain http:// to a host that is not loopback is refused before connecting.
+// "[::ffff:127.0.0.1]" is such a host by the rule (only ::1 counts), which
+// lets this test show the refusal without any traffic leaving the machine.
+TEST_F(HttpTest, PlainHttpToAHostThatIsNotLoopbackIsRefusedBeforeConnecting) {
+  HttpRequest request = me_request(token);
+  request.url = "http://[::ffff:127.0.0.1]:" + std::to_string(workspace.port()) +
+                "/api/2.0/preview/scim/v2/Me";
+
+  EXPECT_THAT(error_of(request), HasSubstr("http:// is only allowed"));
+  EXPECT_EQ(workspace.calls(Endpoint::current_user), 0) << "no request reached the server";
+}
+
+// Item 11: an answer nested 300,000 arrays deep (600 KB) is refused by depth,
+// as a success body and as an error body (then quoted briefly as text).
+TEST_F(HttpTest, DeeplyNestedJsonAnswersAreRefusedByTheirDepth) {
+  const std::string deep = std::string(300'000, '[') + std::string(300'000, ']');
+  workspace.fail_next(Endpoint::current_user, {200, R"({"userName":)" + deep + "}"});
+  pgobo::HttpOptions options;
+  options.max_response_bytes = 1024 * 1024;
+  EXPECT_THAT(error_of(me_request(token), options),
+              AllOf(HasSubstr("HTTP 200"), HasSubstr("nested more than 64 levels")));
+
+  workspace.fail_next(Endpoint::current_user,
+                      {500, R"({"error_code":"X","message":)" + deep + "}"});
+  const std::string message = error_of(me_request(token), options);
+  EXPECT_THAT(message, HasSubstr("HTTP 500"));
+  EXPECT_LT(message.size(), 600U);
+}
+
 TEST_F(HttpTest, PostsFormFieldsUrlEncodedWithBasicAuth) {
   const Secret secret(workspace.options().client_secret);
   HttpRequest request;
@@ -210,6 +254,49 @@ TEST(NormalizeWorkspaceUrl, AllowsPlainHttpOnlyForLoopback) {
                pgobo::ConfigError);
 }
 
+// Issue 13, item 10: userinfo made a prefix test read "http://localhost:1@evil"
+// as loopback, while libcurl connects to "evil". Workspace URLs with a user
+// name or password are refused outright, and the message never shows it.
+TEST(NormalizeWorkspaceUrl, RefusesAUserNameOrPasswordWithoutEchoingIt) {
+  for (const std::string url :
+       {"http://localhost:1@evil", "http://127.0.0.1:x@evil/", "http://[::1]:@evil",
+        "http://127.0.0.1\\@evil/", "http://@127.0.0.1:8080", "http://user@127.0.0.1:8080",
+        "https://someone:pw-Url-Secret-93@adb-123.azuredatabricks.net",
+        "localhost:pw-Url-Secret-93@evil.example.com"}) {
+    SCOPED_TRACE(url);
+    EXPECT_THAT([&] { (void)pgobo::normalize_workspace_url(url, "DATABRICKS_HOST"); },
+                ::testing::ThrowsMessage<pgobo::ConfigError>(
+                    AllOf(HasSubstr("DATABRICKS_HOST"), HasSubstr("user name or password"),
+                          Not(HasSubstr("pw-Url-Secret-93")), Not(HasSubstr("evil")))));
+  }
+}
+
+// Loopback is decided on the host libcurl parses: only localhost,
+// 127.0.0.0/8 and ::1, however spelt.
+TEST(NormalizeWorkspaceUrl, DecidesLoopbackOnTheHostLibcurlConnectsTo) {
+  EXPECT_EQ(pgobo::normalize_workspace_url("HTTP://LOCALHOST:8/", "x"), "http://LOCALHOST:8");
+  EXPECT_EQ(pgobo::normalize_workspace_url("http://127.000.000.001:8", "x"), "http://127.0.0.1:8");
+  EXPECT_EQ(pgobo::normalize_workspace_url("http://0x7f.1:8", "x"), "http://127.0.0.1:8");
+  EXPECT_EQ(pgobo::normalize_workspace_url("http://127.45.6.7", "x"), "http://127.45.6.7");
+  EXPECT_EQ(pgobo::normalize_workspace_url("http://[0:0:0:0:0:0:0:1]:8/", "x"), "http://[::1]:8");
+  EXPECT_EQ(pgobo::normalize_workspace_url("http://%6cocalhost:8", "x"), "http://localhost:8");
+  for (const std::string url :
+       {"http://localhost.", "http://localhost.evil.com", "http://127.0.0.1.nip.io",
+        "http://[::ffff:127.0.0.1]", "http://128.0.0.1", "http://126.255.255.255",
+        "http://%6cocalhost.evil.com", "http://2130706433.evil", "http://[::2]"}) {
+    SCOPED_TRACE(url);
+    EXPECT_THAT([&] { (void)pgobo::normalize_workspace_url(url, "DATABRICKS_HOST"); },
+                ::testing::ThrowsMessage<pgobo::ConfigError>(
+                    AllOf(HasSubstr("DATABRICKS_HOST"), HasSubstr("http:// is only allowed"))));
+  }
+  for (const std::string url :
+       {"http:\\\\127.0.0.1\\", "http://127.0.0.1\\evil", "https://127.0.0.1:99999",
+        "https://example.com/?q=1", "https://example.com/#x"}) {
+    SCOPED_TRACE(url);
+    EXPECT_THROW((void)pgobo::normalize_workspace_url(url, "DATABRICKS_HOST"), pgobo::ConfigError);
+  }
+}
+
 TEST(NormalizeWorkspaceUrl, RefusesOtherSchemesEmptyAndSpaces) {
   EXPECT_THROW((void)pgobo::normalize_workspace_url("ftp://example.com", "x"), pgobo::ConfigError);
   EXPECT_THROW((void)pgobo::normalize_workspace_url("", "x"), pgobo::ConfigError);
@@ -239,6 +326,31 @@ TEST(HttpErrorText, StaysOneValidUtf8LineAndKeepsReadableText) {
   EXPECT_EQ(pgobo::detail::describe_error_body(request, "a\xff\xc3(b"),
             "a?"
             "?(b");
+}
+
+// Only a prefix of a large body is scrubbed and quoted (bounded work on a
+// hostile 1 MiB body); a secret that the prefix's cut goes through must not
+// leave its first bytes behind, even when the replacements before it shrink
+// the text enough for the quoted excerpt to reach the cut.
+TEST(HttpErrorText, ALargeBodyIsScrubbedBeforeItIsCutEvenAcrossTheCut) {
+  const Secret bearer(std::string(1000, 'J') + "-long-token-tail");
+  HttpRequest request;
+  request.call = "credential request";
+  request.url = "https://example.invalid/x";
+  request.bearer = &bearer;
+  std::string body;
+  while (body.size() < 64 * 1024) body += bearer.reveal();
+  const std::string quoted = pgobo::detail::describe_error_body(request, body);
+  EXPECT_THAT(quoted, ::testing::MatchesRegex("(\\*)*(\\.\\.\\.)?")) << quoted;
+  EXPECT_THAT(quoted, HasSubstr("***"));
+
+  // The same with the token base64-encoded, 3 bytes off the alignment.
+  std::string encoded_body;
+  while (encoded_body.size() < 64 * 1024) {
+    encoded_body += pgobo::detail::base64_encode("xyz" + bearer.reveal() + "abc") + " ";
+  }
+  const std::string quoted_encoded = pgobo::detail::describe_error_body(request, encoded_body);
+  EXPECT_THAT(quoted_encoded, Not(HasSubstr("SkpK"))) << quoted_encoded;  // base64 of "JJJ"
 }
 
 }  // namespace

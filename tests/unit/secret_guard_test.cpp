@@ -17,6 +17,7 @@
 #include <sstream>
 #include <string>
 
+#include "encodings.hpp"
 #include "fake_workspace.hpp"  // LogCapture, FakeWorkspace::random_suffix()
 #include "pgobo/log.hpp"
 #include "secret_guard.hpp"
@@ -92,6 +93,26 @@ TEST(SecretGuard, RecognisesFakeWorkspaceTokensByTheirShape) {
     EXPECT_THAT(known_secrets_in("Bearer " + token + "\n"), Contains(token));
   }
   EXPECT_THAT(known_secrets_in("lakebase-db-fake-7 and dapi-fake-1-short"), IsEmpty());
+}
+
+// Issue 13, item 9: a secret that reaches the log in one of the encodings
+// pgobo sends it in (base64 of the Basic credential pair or of the secret,
+// base64url, percent/form encoding, JSON escapes) is still found, also for
+// FakeWorkspace's tokens recognised by their shape.
+TEST(SecretGuard, FindsASecretInEveryEncodingPgoboSendsItIn) {
+  const std::string secret =
+      "guard-probe-" + FakeWorkspace::random_suffix() + " \"q\"\\/+&=%:\xc3\xa9";
+  register_secret(secret);
+  const std::string fake = "fake-client-secret-" + FakeWorkspace::random_suffix();
+  for (const auto& [probe, carrier] :
+       {std::pair{secret, "client-id:" + secret}, std::pair{fake, "fake-sp-client-id:" + fake}}) {
+    for (const auto& [name, encoded] : encodings_of(probe, carrier)) {
+      SCOPED_TRACE(name);
+      EXPECT_THAT(known_secrets_in("Authorization: Basic [" + encoded + "]\n"), Contains(probe));
+    }
+  }
+  EXPECT_THAT(known_secrets_in("form: a+b%20c \\u00e9 QUJD+/== plain words"), IsEmpty());
+  forget_secret(secret);
 }
 
 TEST(SecretGuard, RefusesSecretsTooShortToSearchFor) {

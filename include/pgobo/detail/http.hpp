@@ -12,7 +12,10 @@
 // Every failure is a CredentialError whose message names the call, the method
 // and URL, and the HTTP status with the API's own error text. The bearer token,
 // the basic-auth password and the Authorization header never appear in a
-// message: any occurrence of a secret in an error text is replaced by ***.
+// message: any occurrence of a secret in an error text, in any encoding
+// (detail/scrub.hpp: base64 of the Basic pair, percent, JSON...), is
+// replaced by ***. A URL with a user name or password, or http:// to a host
+// that is not loopback, is refused before connecting.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -66,8 +69,17 @@ struct HttpResponse {
 // "<call> (<METHOD> <url>)": the prefix of every message about `request`.
 [[nodiscard]] std::string describe_call(const HttpRequest& request);
 
-// `text` with every occurrence of the request's secrets replaced by ***.
+// `text` with every occurrence of the request's secrets (bearer token,
+// basic password, "<basic_user>:<basic password>") in every encoding of
+// detail/scrub.hpp replaced by ***.
 [[nodiscard]] std::string scrub(const HttpRequest& request, std::string text);
+
+// At most the first `max_bytes` of `text`, scrubbed, for a message that
+// quotes a part of it: never a secret's encoding, not even the part of one
+// that the cut at `max_bytes` went through (a margin before the cut is
+// dropped when `text` is longer). Bounds the work on a large hostile body.
+[[nodiscard]] std::string scrubbed_prefix(const HttpRequest& request, std::string_view text,
+                                          std::size_t max_bytes);
 
 // application/x-www-form-urlencoded encoding of one value.
 [[nodiscard]] std::string form_encode(std::string_view value);
