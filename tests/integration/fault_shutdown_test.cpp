@@ -140,8 +140,12 @@ class FaultShutdown : public PgTest {
         }
       });
     }
+    // Enough calls that every thread is busy when end() comes. Not a
+    // throughput goal: under a global limit most calls log in anew (scram),
+    // and a shared 2-core machine managed 390-470 calls in the 10 s this
+    // waits at most, with or without the changes under test; 500 failed.
     ASSERT_TRUE(eventually([&] {
-      return ok_before_end >= 500 || calls.count_except({Outcome::ok}) > 0;
+      return ok_before_end >= 150 || calls.count_except({Outcome::ok}) > 0;
     })) << calls.describe();
     const auto ending = FaultClock::now();
     ended = true;
