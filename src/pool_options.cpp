@@ -1,7 +1,7 @@
 #include "pgobo/pool_options.hpp"
 
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <string>
 #include <string_view>
