@@ -2,16 +2,29 @@ include(CMakePackageConfigHelpers)
 
 set(pgobo_cmake_dir "${CMAKE_INSTALL_LIBDIR}/cmake/pgobo")
 
-install(TARGETS pgobo
-  EXPORT pgoboTargets
-  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
-  FILE_SET HEADERS DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-
-install(EXPORT pgoboTargets
-  NAMESPACE pgobo::
-  DESTINATION ${pgobo_cmake_dir})
+# One export set per layer, so that find_package(pgobo COMPONENTS core) loads
+# (and looks for the dependencies of) the core alone: no libcurl.
+foreach(layer IN ITEMS core exposition databricks all)
+  if(layer STREQUAL "all")
+    set(target pgobo)
+    set(export_name pgoboTargets)
+  else()
+    set(target pgobo_${layer})
+    string(SUBSTRING "${layer}" 0 1 first)
+    string(TOUPPER "${first}" first)
+    string(SUBSTRING "${layer}" 1 -1 rest)
+    set(export_name pgobo${first}${rest}Targets)
+  endif()
+  install(TARGETS ${target}
+    EXPORT ${export_name}
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+    FILE_SET HEADERS DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(EXPORT ${export_name}
+    NAMESPACE pgobo::
+    DESTINATION ${pgobo_cmake_dir})
+endforeach()
 
 configure_package_config_file(
   "${PROJECT_SOURCE_DIR}/cmake/pgoboConfig.cmake.in"
@@ -42,15 +55,28 @@ if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
 else()
   set(PGOBO_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
 endif()
-# A static libpgobo needs libpq, libcurl, libcrypto and libpg_query on every link line; a
+# A static library needs its private dependencies on every link line; a
 # shared one needs them only for static linking of the consumer.
-set(pgobo_pc_deps "-lpq -lcurl -lcrypto -lpg_query")
-if(BUILD_SHARED_LIBS)
-  set(PGOBO_PC_LINK_LIBS "")
-  set(PGOBO_PC_PRIVATE_LIBS "${pgobo_pc_deps}")
-else()
-  set(PGOBO_PC_LINK_LIBS "${pgobo_pc_deps}")
-  set(PGOBO_PC_PRIVATE_LIBS "")
-endif()
-configure_file("${PROJECT_SOURCE_DIR}/cmake/pgobo.pc.in" "${PROJECT_BINARY_DIR}/pgobo.pc" @ONLY)
-install(FILES "${PROJECT_BINARY_DIR}/pgobo.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+#   pgobo-core.pc  the core alone: libpq and libpg_query
+#   pgobo.pc       everything: the core, the exposition, Databricks (libcurl)
+function(pgobo_pkg_config file name description libs deps requires)
+  if(BUILD_SHARED_LIBS)
+    set(PGOBO_PC_LINK_LIBS "")
+    set(PGOBO_PC_PRIVATE_LIBS "${deps}")
+  else()
+    set(PGOBO_PC_LINK_LIBS "${deps}")
+    set(PGOBO_PC_PRIVATE_LIBS "")
+  endif()
+  set(PGOBO_PC_NAME "${name}")
+  set(PGOBO_PC_DESCRIPTION "${description}")
+  set(PGOBO_PC_LIBS "${libs}")
+  set(PGOBO_PC_REQUIRES "${requires}")
+  configure_file("${PROJECT_SOURCE_DIR}/cmake/pgobo.pc.in" "${PROJECT_BINARY_DIR}/${file}" @ONLY)
+  install(FILES "${PROJECT_BINARY_DIR}/${file}" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endfunction()
+set(pgobo_pc_requires "libpqxx >= 6.4, spdlog, nlohmann_json")
+pgobo_pkg_config(pgobo-core.pc pgobo-core "pgobo's core: pools, manager, router (no Databricks)"
+  "-lpgobo_core" "-lpq -lpg_query" "${pgobo_pc_requires}")
+pgobo_pkg_config(pgobo.pc pgobo "${PROJECT_DESCRIPTION}"
+  "-lpgobo_databricks -lpgobo_exposition -lpgobo_core" "-lpq -lcurl -lpg_query"
+  "${pgobo_pc_requires}")

@@ -32,9 +32,9 @@
 #include <thread>
 
 #include "pgobo/errors.hpp"
-#include "pgobo/lakebase.hpp"
+#include "pgobo/databricks/lakebase.hpp"
 #include "pgobo/log.hpp"
-#include "pgobo/workspace.hpp"
+#include "pgobo/databricks/workspace.hpp"
 
 namespace {
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "pgobo/errors.hpp"
+#include "text.hpp"
 
 namespace pgobo {
 namespace {
@@ -32,18 +33,7 @@ std::string escape_option_value(std::string_view value) {
   return out;
 }
 
-// A name for an error message: at most 60 bytes, control and non-ASCII
-// bytes shown as '?', so a hostile name cannot flood or split a log line.
-std::string printable_excerpt(std::string_view text) {
-  constexpr std::size_t kLimit = 60;
-  std::string out;
-  for (char c : text.substr(0, kLimit)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u >= 0x7f) ? '?' : c;
-  }
-  if (text.size() > kLimit) out += "...";
-  return out;
-}
+using detail::printable_excerpt;  // text.hpp
 
 }  // namespace
 

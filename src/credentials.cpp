@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "pgobo/detail/rfc3339.hpp"
+#include "rfc3339.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/log.hpp"
 

@@ -1,11 +1,11 @@
 #include "pgobo/identity.hpp"
 
-#include <openssl/evp.h>
-
 #include <array>
 #include <memory>
 
 #include "pgobo/log.hpp"
+#include "sha256.hpp"
+#include "text.hpp"
 
 namespace pgobo {
 namespace {
@@ -13,30 +13,14 @@ namespace {
 // How many hex digits of the digest the fingerprint keeps (as AppKit does).
 constexpr std::size_t kFingerprintLength = 16;
 
-// OpenSSL 3 looks the algorithm up in its provider registry on every
-// EVP_sha256() digest unless it is fetched once; that lookup costs more than
-// hashing a token.
-const EVP_MD* sha256() {
-#if OPENSSL_VERSION_NUMBER >= 0x30000000L
-  static const std::unique_ptr<EVP_MD, decltype(&EVP_MD_free)> fetched(
-      EVP_MD_fetch(nullptr, "SHA256", nullptr), &EVP_MD_free);
-  if (fetched) return fetched.get();
-#endif
-  return EVP_sha256();
-}
-
 std::string sha256_hex_prefix(std::string_view data, std::size_t hex_digits) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int digest_length = 0;
-  if (EVP_Digest(data.data(), data.size(), digest.data(), &digest_length, sha256(), nullptr) != 1) {
-    throw Error("SHA-256 failed in OpenSSL");
-  }
+  std::array<std::uint8_t, 32> digest = detail::sha256(data);
   constexpr std::string_view kDigits = "0123456789abcdef";
   std::string hex;
-  hex.reserve(static_cast<std::size_t>(digest_length) * 2);
-  for (unsigned int i = 0; i < digest_length; ++i) {
-    hex.push_back(kDigits[digest[i] >> 4U]);
-    hex.push_back(kDigits[digest[i] & 0x0FU]);
+  hex.reserve(digest.size() * 2);
+  for (const std::uint8_t byte : digest) {
+    hex.push_back(kDigits[byte >> 4U]);
+    hex.push_back(kDigits[byte & 0x0FU]);
   }
   // The digest of a token is not secret, but it need not linger either.
   detail::secure_wipe(digest.data(), digest.size());
@@ -57,11 +41,7 @@ std::string_view trim(std::string_view value) noexcept {
 // would truncate it in C APIs (libpq); no other control character belongs in a
 // user id, an email or a token either. Tabs inside a value are legal HTTP.
 bool has_control_character(std::string_view value) noexcept {
-  for (const char c : value) {
-    const auto byte = static_cast<unsigned char>(c);
-    if ((byte < 0x20 && byte != '\t') || byte == 0x7F) return true;
-  }
-  return false;
+  return detail::has_control_character(value, "\t");
 }
 
 // The trimmed value, or nullopt when absent or blank. The message names the

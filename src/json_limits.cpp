@@ -1,4 +1,5 @@
 #include "json_limits.hpp"
+#include "text.hpp"
 
 #include <fmt/format.h>
 
@@ -36,13 +37,8 @@ std::string describe_json_value(const nlohmann::json& value, std::size_t limit) 
   switch (value.type()) {
     case nlohmann::json::value_t::string: {
       const auto& text = value.get_ref<const std::string&>();
-      std::string out = "\"";
-      for (const char c : std::string_view(text).substr(0, limit)) {
-        const auto u = static_cast<unsigned char>(c);
-        out += (u < 0x20 || u >= 0x7f) ? '?' : c;
-      }
-      out += text.size() > limit ? "\"..." : "\"";
-      return out;
+      const bool cut = text.size() > limit;
+      return "\"" + printable_excerpt(std::string_view(text).substr(0, limit), limit) + (cut ? "\"..." : "\"");
     }
     case nlohmann::json::value_t::array:
       return fmt::format("an array of {} element(s)", value.size());

@@ -7,22 +7,14 @@
 #include <string_view>
 
 #include "pgobo/errors.hpp"
+#include "text.hpp"
 
 namespace pgobo {
 namespace {
 
 // The pool's name as a message shows it: at most 60 bytes of printable
 // ASCII. A user pool's name holds the user's key, which came from a request.
-std::string shown_name(std::string_view name) {
-  constexpr std::size_t kLimit = 60;
-  std::string out;
-  for (const char c : name.substr(0, kLimit)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u >= 0x7f) ? '?' : c;
-  }
-  if (name.size() > kLimit) out += "...";
-  return out;
-}
+std::string shown_name(std::string_view name) { return detail::printable_excerpt(name); }
 
 [[noreturn]] void reject(const PoolOptions& options, const std::string& what) {
   throw ConfigError("pool '" + shown_name(options.name) + "': " + what);

@@ -1,4 +1,4 @@
-#include "pgobo/detail/rfc3339.hpp"
+#include "rfc3339.hpp"
 
 #include <fmt/format.h>
 
@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "pgobo/errors.hpp"
+#include "text.hpp"
 
 namespace pgobo::detail {
 namespace {
@@ -64,12 +65,8 @@ class Reader {
 };
 
 [[noreturn]] void reject(std::string_view text, std::string_view what, std::string_view why) {
-  std::string shown(text.substr(0, 40));
-  for (char& c : shown) {
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
-  }
-  throw CredentialError(fmt::format("{} is not an RFC 3339 time ({}): '{}'{}", what, why, shown,
-                                    text.size() > 40 ? "..." : ""));
+  throw CredentialError(fmt::format("{} is not an RFC 3339 time ({}): '{}'", what, why,
+                                    printable_excerpt(text, 40)));
 }
 
 }  // namespace

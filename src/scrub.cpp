@@ -1,4 +1,4 @@
-#include "pgobo/detail/scrub.hpp"
+#include "scrub.hpp"
 
 #include <algorithm>
 #include <iterator>

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "pgobo/errors.hpp"
+#include "text.hpp"
 
 namespace pgobo {
 namespace {
@@ -128,16 +129,8 @@ const DeniedFunction* denied_function(std::string_view name) {
 constexpr std::size_t kMaxQuoted = 24;
 constexpr std::size_t kMaxReason = 199;
 
-// At most `max` bytes of `text`, printable ASCII only.
-std::string printable(std::string_view text, std::size_t max) {
-  std::string out;
-  for (const char c : text.substr(0, max)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u >= 0x20 && u < 0x7f) ? c : '?';
-  }
-  if (text.size() > max) out += "...";
-  return out;
-}
+// At most `max` bytes of `text`, printable ASCII only (text.hpp).
+using detail::printable_excerpt;
 
 ReadOnlyVerdict refuse(std::string reason) {
   if (reason.size() > kMaxReason) reason = reason.substr(0, kMaxReason - 3) + "...";
@@ -150,11 +143,11 @@ ReadOnlyVerdict refuse(std::string reason) {
 std::string syntax_error_text(std::string_view message) {
   constexpr std::string_view kNear = " at or near \"";
   const auto near = message.find(kNear);
-  if (near == std::string_view::npos) return printable(message, 100);
+  if (near == std::string_view::npos) return printable_excerpt(message, 100);
   std::string_view quoted = message.substr(near + kNear.size());
   if (!quoted.empty() && quoted.back() == '"') quoted.remove_suffix(1);
-  return printable(message.substr(0, near), 100) + " at or near \"" +
-         printable(quoted, kMaxQuoted) + "\"";
+  return printable_excerpt(message.substr(0, near), 100) + " at or near \"" +
+         printable_excerpt(quoted, kMaxQuoted) + "\"";
 }
 
 // The SQL a statement node stands for, to name it in a refusal.
@@ -197,7 +190,7 @@ std::string statement_kind(const std::string& node) {
   // Node names are PostgreSQL's, never text of the input.
   std::string name = node;
   if (name.ends_with("Stmt")) name.resize(name.size() - 4);
-  return "a " + printable(name, 40) + " statement";
+  return "a " + printable_excerpt(name, 40) + " statement";
 }
 
 constexpr std::string_view kAllowedKinds =
@@ -288,7 +281,7 @@ class StatementCheck {
     }
     const DeniedFunction* denied = denied_function(name);
     if (denied == nullptr) return std::nullopt;
-    return refused(std::string(how) + " " + printable(name, 64) + "(): it " +
+    return refused(std::string(how) + " " + printable_excerpt(name, 64) + "(): it " +
                    std::string(denied->why));
   }
 

@@ -1,4 +1,5 @@
-// pgobo/pgobo.hpp — includes every public pgobo header.
+// pgobo/pgobo.hpp — includes every public pgobo header: the core, the
+// exposition and the Databricks integration (link pgobo::pgobo).
 //
 // Prefer the single headers (pool.hpp, routing_pool.hpp…) in large code bases;
 // this one is for quick starts and examples.
@@ -8,10 +9,10 @@
 #include "pgobo/connection_budget.hpp"
 #include "pgobo/connection_params.hpp"
 #include "pgobo/context.hpp"
+#include "pgobo/databricks.hpp"
 #include "pgobo/credentials.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/identity.hpp"
-#include "pgobo/lakebase.hpp"
 #include "pgobo/log.hpp"
 #include "pgobo/pool.hpp"
 #include "pgobo/pool_manager.hpp"
@@ -23,4 +24,3 @@
 #include "pgobo/stats.hpp"
 #include "pgobo/stats_exposition.hpp"
 #include "pgobo/version.hpp"
-#include "pgobo/workspace.hpp"

@@ -1,7 +1,12 @@
 // pgobo/routing_pool.hpp — one pool API that runs each statement as the user
 // behind the current request.
 //
-//   auto db = pgobo::RoutingPool::from_env();   // PGHOST, LAKEBASE_ENDPOINT, …
+//   pgobo::RoutingConfig config = pgobo::RoutingConfig::from_env();   // PGHOST, PGUSER…
+//   config.user_credentials = [](const pgobo::UserContext& user) {       // your password source
+//     return std::make_shared<pgobo::StaticPassword>(password_of(user));
+//   };
+//   auto db = pgobo::RoutingPool::create(std::move(config));
+//   // On Databricks: auto db = pgobo::databricks::make_routing_pool();  (databricks/config.hpp)
 //
 //   db->query("SELECT count(*) FROM app.notes");         // no user: the service principal
 //   {
@@ -41,12 +46,13 @@ struct RoutingConfig {
   PoolConfig service;
 
   // Sizes and timeouts of each user pool (its connection is taken from
-  // `service`). Default: 3 connections, 30 s idle, as the reference.
+  // `service`). Default: 3 connections, 30 s idle, as AppKit's.
   PoolOptions user_pool = PoolManager::Options::default_user_pool();
   // The role a user logs in as. Null: the key (email, else user id).
   std::function<std::string(const UserContext&)> role_for;
-  // A user pool's password source. Null: Lakebase credentials bought with
-  // the user's forwarded token, which needs service.lakebase_endpoint.
+  // A user pool's password source. Required: RoutingPool::create throws
+  // ConfigError without it. pgobo::databricks::make_routing_pool() sets it
+  // to Lakebase credentials bought with each user's forwarded token.
   std::function<std::shared_ptr<CredentialProvider>(const UserContext&)> user_credentials;
   std::size_t max_total_connections = 0;  // over all user pools; 0 = no limit
   std::size_t max_pools = 0;              // 0 = no limit
@@ -58,9 +64,15 @@ struct RoutingConfig {
 
   // PoolConfig::from_env() plus PGOBO_USER_POOL_MAX_SIZE,
   // PGOBO_USER_POOL_IDLE_TIMEOUT_MS, PGOBO_MAX_TOTAL_CONNECTIONS,
-  // PGOBO_MAX_POOLS, PGOBO_SWEEP_INTERVAL_MS, PGOBO_ALLOW_RLS_BYPASS_ROLES.
+  // PGOBO_MAX_POOLS, PGOBO_SWEEP_INTERVAL_MS, PGOBO_ALLOW_RLS_BYPASS_ROLES
+  // (docs/configuration.md). role_for and user_credentials stay null.
   [[nodiscard]] static RoutingConfig from_env();
   [[nodiscard]] static RoutingConfig from_env(const EnvLookup& lookup);
+  // One JSON object: PoolConfig's keys and user_pool_max_size,
+  // user_pool_idle_timeout_ms, max_total_connections, max_pools,
+  // sweep_interval_ms, allow_rls_bypass_roles.
+  [[nodiscard]] static RoutingConfig from_json(const nlohmann::json& json);
+  [[nodiscard]] static RoutingConfig from_json_text(std::string_view text);
 };
 
 // Counts of the service principal's pool and of all user pools.
@@ -177,7 +189,7 @@ class BasicRoutingPool {
   }
 
   // Bound to `user` for every call, whatever the thread's context: unlike
-  // the reference's asUser(req).pool, nothing can fall back to the service.
+  // AppKit's asUser(req).pool, nothing can fall back to the service.
   [[nodiscard]] UserHandle as_user(UserContext user) {
     return UserHandle(*this, std::make_shared<const UserContext>(std::move(user)));
   }
@@ -243,10 +255,10 @@ class RoutingPool : public BasicRoutingPool<PqxxDriver> {
  public:
   using BasicRoutingPool<PqxxDriver>::BasicRoutingPool;
 
-  // Builds the service principal's pool (credentials wired: static password
-  // or Lakebase OAuth) and the user pools' manager. Throws ConfigError.
+  // Builds the service principal's pool (PoolConfig::make_pool_options) and
+  // the user pools' manager. Throws ConfigError, also when
+  // config.user_credentials is null. Lakebase: pgobo::databricks::make_routing_pool.
   [[nodiscard]] static std::unique_ptr<RoutingPool> create(RoutingConfig config);
-  [[nodiscard]] static std::unique_ptr<RoutingPool> from_env();
 };
 
 using UserHandle = BasicUserHandle<PqxxDriver>;

@@ -11,7 +11,7 @@
 #include "fake_workspace.hpp"
 #include "pgobo/config.hpp"
 #include "pgobo/errors.hpp"
-#include "pgobo/lakebase.hpp"
+#include "pgobo/databricks/lakebase.hpp"
 
 // The environment is changed only from the test's own thread, before
 // from_env() reads it and with no other thread running: getenv/setenv are safe.

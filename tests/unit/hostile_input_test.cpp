@@ -31,14 +31,14 @@
 #include "pgobo/context.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/identity.hpp"
-#include "pgobo/lakebase.hpp"
+#include "pgobo/databricks/lakebase.hpp"
 #include "pgobo/pool_manager.hpp"
 #include "pgobo/pool_options.hpp"
 #include "pgobo/routing_pool.hpp"
 #include "pgobo/secret.hpp"
 #include "pgobo/sql_policy.hpp"
 #include "pgobo/stats_exposition.hpp"
-#include "pgobo/workspace.hpp"
+#include "pgobo/databricks/workspace.hpp"
 
 // The environment is changed only from the test's own thread, with no other
 // thread reading it: getenv/setenv are safe here.

@@ -18,11 +18,11 @@
 #include "echo_server.hpp"
 #include "encodings.hpp"
 #include "fake_workspace.hpp"  // LogCapture, FakeWorkspace::random_suffix()
-#include "pgobo/detail/http.hpp"
-#include "pgobo/detail/scrub.hpp"
+#include "databricks/http.hpp"
+#include "scrub.hpp"
 #include "pgobo/errors.hpp"
-#include "pgobo/lakebase.hpp"
-#include "pgobo/workspace.hpp"
+#include "pgobo/databricks/lakebase.hpp"
+#include "pgobo/databricks/workspace.hpp"
 #include "secret_guard.hpp"
 
 namespace pgobo::test {

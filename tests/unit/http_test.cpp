@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "fake_workspace.hpp"
-#include "pgobo/detail/http.hpp"
-#include "pgobo/detail/scrub.hpp"
+#include "databricks/http.hpp"
+#include "scrub.hpp"
 #include "pgobo/errors.hpp"
-#include "pgobo/workspace.hpp"
+#include "pgobo/databricks/workspace.hpp"
 
 namespace {
 

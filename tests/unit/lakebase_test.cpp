@@ -12,8 +12,8 @@
 
 #include "fake_workspace.hpp"
 #include "pgobo/errors.hpp"
-#include "pgobo/lakebase.hpp"
-#include "pgobo/workspace.hpp"
+#include "pgobo/databricks/lakebase.hpp"
+#include "pgobo/databricks/workspace.hpp"
 
 namespace {
 

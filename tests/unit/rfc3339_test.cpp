@@ -5,7 +5,7 @@
 #include <chrono>
 #include <string>
 
-#include "pgobo/detail/rfc3339.hpp"
+#include "rfc3339.hpp"
 #include "pgobo/errors.hpp"
 
 namespace {

@@ -1,4 +1,4 @@
-// pgobo/detail/scrub.hpp — removing secrets from a text that came back from
+// src/scrub.hpp (private) — removing secrets from a text that came back from
 // elsewhere (an HTTP error body, libcurl's error text), in every encoding in
 // which pgobo sent them.
 //

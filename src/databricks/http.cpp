@@ -1,4 +1,4 @@
-#include "pgobo/detail/http.hpp"
+#include "databricks/http.hpp"
 
 #include <curl/curl.h>
 #include <fmt/format.h>
@@ -8,12 +8,19 @@
 #include <mutex>
 
 #include "json_limits.hpp"
-#include "pgobo/detail/scrub.hpp"
+#include "scrub.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/log.hpp"
-#include "url.hpp"
+#include "databricks/url.hpp"
 
-namespace pgobo::detail {
+namespace pgobo::databricks::detail {
+
+// The core's private helpers this file builds on.
+using pgobo::detail::kMaxJsonDepth;
+using pgobo::detail::parse_json_bounded_or_discarded;
+using pgobo::detail::scrub_secrets;
+using pgobo::detail::secure_wipe;
+
 namespace {
 
 void init_curl_once() {
@@ -376,4 +383,4 @@ nlohmann::json send_for_json(const HttpRequest& request, const HttpOptions& opti
   return parsed;
 }
 
-}  // namespace pgobo::detail
+}  // namespace pgobo::databricks::detail

@@ -1,26 +1,21 @@
-#include "pgobo/workspace.hpp"
+#include "pgobo/databricks/workspace.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "pgobo/detail/http.hpp"
+#include "databricks/http.hpp"
 #include "pgobo/errors.hpp"
-#include "url.hpp"
+#include "databricks/url.hpp"
+#include "text.hpp"
 
-namespace pgobo {
+namespace pgobo::databricks {
 namespace {
 
 // A workspace token is sent as "Authorization: Bearer <token>"; libcurl
 // sends header lines verbatim, so a CR or LF in it would add header lines of
 // the token's choosing. NUL would cut it short.
-bool has_control_character(std::string_view text) {
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) return true;
-  }
-  return false;
-}
+using pgobo::detail::has_control_character;  // text.hpp
 
 constexpr std::string_view kControlCharacters = "a control character (CR, LF, NUL...)";
 
@@ -228,4 +223,4 @@ std::string fetch_current_user_name(const std::string& workspace_url, WorkspaceT
   return user_name->get<std::string>();
 }
 
-}  // namespace pgobo
+}  // namespace pgobo::databricks

@@ -1,4 +1,4 @@
-// pgobo/lakebase.hpp — OAuth database credentials for Databricks Lakebase.
+// pgobo/databricks/lakebase.hpp — OAuth database credentials for Databricks Lakebase.
 //
 // Lakebase accepts a short-lived OAuth token (about an hour) as the
 // PostgreSQL password. It is requested from the workspace with a workspace
@@ -22,9 +22,9 @@
 #include <string_view>
 
 #include "pgobo/credentials.hpp"
-#include "pgobo/workspace.hpp"
+#include "pgobo/databricks/workspace.hpp"
 
-namespace pgobo {
+namespace pgobo::databricks {
 
 // POST {workspace}/api/2.0/postgres/credentials with body {"endpoint": …} and
 // bearer auth; the answer {"token", "expire_time"} becomes a Credential. An
@@ -61,4 +61,4 @@ void validate_lakebase_endpoint(std::string_view endpoint, std::string_view what
 [[nodiscard]] std::shared_ptr<CachedCredentials> make_lakebase_credentials(
     LakebaseCredentials::Options options, CachedCredentials::Options cache = {});
 
-}  // namespace pgobo
+}  // namespace pgobo::databricks

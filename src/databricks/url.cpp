@@ -1,9 +1,9 @@
-#include "url.hpp"
+#include "databricks/url.hpp"
 
 #include <array>
 #include <charconv>
 
-namespace pgobo::detail {
+namespace pgobo::databricks::detail {
 namespace {
 
 struct CurlString {
@@ -114,4 +114,4 @@ std::string ParsedUrl::for_message() const {
 
 std::string url_for_message(const std::string& url) { return ParsedUrl(url).for_message(); }
 
-}  // namespace pgobo::detail
+}  // namespace pgobo::databricks::detail

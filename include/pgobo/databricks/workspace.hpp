@@ -1,4 +1,4 @@
-// pgobo/workspace.hpp — talking to a Databricks workspace: its URL, the
+// pgobo/databricks/workspace.hpp — talking to a Databricks workspace: its URL, the
 // bearer token pgobo presents to it, and who that token belongs to.
 //
 // Lakebase database credentials are requested from the workspace with a
@@ -30,7 +30,7 @@
 #include "pgobo/credentials.hpp"
 #include "pgobo/secret.hpp"
 
-namespace pgobo {
+namespace pgobo::databricks {
 
 // How pgobo's HTTP calls to the workspace behave. TLS certificates and host
 // names are always verified; redirects are not followed (a bearer token is
@@ -123,4 +123,4 @@ class ServicePrincipalOAuth final : public WorkspaceToken {
 [[nodiscard]] std::string fetch_current_user_name(const std::string& workspace_url,
                                                   WorkspaceToken& token, const HttpOptions& http);
 
-}  // namespace pgobo
+}  // namespace pgobo::databricks

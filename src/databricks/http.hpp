@@ -1,4 +1,4 @@
-// pgobo/detail/http.hpp — the one HTTP call pgobo makes: to a Databricks
+// src/databricks/http.hpp (private) — the one HTTP call pgobo makes: to a Databricks
 // workspace, through libcurl, for tokens and credentials.
 //
 //   pgobo::detail::HttpRequest request;
@@ -25,9 +25,9 @@
 #include <vector>
 
 #include "pgobo/secret.hpp"
-#include "pgobo/workspace.hpp"
+#include "pgobo/databricks/workspace.hpp"
 
-namespace pgobo::detail {
+namespace pgobo::databricks::detail {
 
 struct HttpRequest {
   // What the call is for, first in every error message.
@@ -84,4 +84,4 @@ struct HttpResponse {
 // application/x-www-form-urlencoded encoding of one value.
 [[nodiscard]] std::string form_encode(std::string_view value);
 
-}  // namespace pgobo::detail
+}  // namespace pgobo::databricks::detail

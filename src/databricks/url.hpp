@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-namespace pgobo::detail {
+namespace pgobo::databricks::detail {
 
 // True for the hosts that are this machine without asking DNS: "localhost"
 // (any case; libcurl resolves it itself), an IPv4 address in 127.0.0.0/8 and
@@ -76,4 +76,4 @@ class ParsedUrl {
 // ParsedUrl(url).for_message().
 [[nodiscard]] std::string url_for_message(const std::string& url);
 
-}  // namespace pgobo::detail
+}  // namespace pgobo::databricks::detail

@@ -1,26 +1,21 @@
-#include "pgobo/lakebase.hpp"
+#include "pgobo/databricks/lakebase.hpp"
 
 #include <fmt/format.h>
 
 #include <array>
 #include <chrono>
 
-#include "pgobo/detail/http.hpp"
-#include "pgobo/detail/rfc3339.hpp"
+#include "databricks/http.hpp"
+#include "rfc3339.hpp"
 #include "pgobo/errors.hpp"
+#include "text.hpp"
 
-namespace pgobo {
+namespace pgobo::databricks {
 namespace {
 
 // The workspace token goes into an Authorization header line, the database
 // token into a conninfo: neither may hold CR, LF, NUL or other controls.
-bool has_control_character(std::string_view text) {
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) return true;
-  }
-  return false;
-}
+using pgobo::detail::has_control_character;  // text.hpp
 
 }  // namespace
 
@@ -103,7 +98,7 @@ Credential LakebaseCredentials::get() {
   std::string scrubbed_time = detail::scrubbed_prefix(request, time_text, 4096);
   if (time_text.size() > 4096) scrubbed_time += "...";
   const std::chrono::system_clock::time_point expires_at =
-      detail::parse_rfc3339(scrubbed_time, detail::describe_call(request) + " expire_time");
+      pgobo::detail::parse_rfc3339(scrubbed_time, detail::describe_call(request) + " expire_time");
   return Credential{Secret(token->get<std::string>()), expires_at};
 }
 
@@ -114,4 +109,4 @@ std::shared_ptr<CachedCredentials> make_lakebase_credentials(LakebaseCredentials
       std::make_shared<LakebaseCredentials>(std::move(options)), std::move(cache));
 }
 
-}  // namespace pgobo
+}  // namespace pgobo::databricks

@@ -1,4 +1,4 @@
-// pgobo/detail/rfc3339.hpp — reads the RFC 3339 times Databricks APIs return.
+// src/rfc3339.hpp (private) — reads the RFC 3339 times Databricks APIs return.
 //
 //   auto t = pgobo::detail::parse_rfc3339("2026-11-26T21:17:26.123456Z", "expire_time");
 //   auto u = pgobo::detail::parse_rfc3339("2026-11-26T22:17:26+01:00", "expire_time");  // same day

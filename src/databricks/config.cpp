@@ -1,0 +1,228 @@
+#include "pgobo/databricks/config.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cstdlib>
+#include <vector>
+
+#include "config_reader.hpp"
+#include "pgobo/databricks/lakebase.hpp"
+#include "pgobo/errors.hpp"
+
+namespace pgobo::databricks {
+namespace {
+
+using pgobo::detail::ConfigOrigin;
+using Value = pgobo::detail::ConfigValue;
+using Field = pgobo::detail::ConfigField<LakebaseConfig>;
+
+constexpr std::array<Field, 10> kFields{{
+    {"LAKEBASE_ENDPOINT", "lakebase_endpoint", false,
+     [](LakebaseConfig& c, const Value& v) {
+       c.endpoint = v.string();
+       validate_lakebase_endpoint(c.endpoint, v.name());
+     }},
+    {"DATABRICKS_HOST", "workspace_url", false,
+     [](LakebaseConfig& c, const Value& v) {
+       c.workspace_url = normalize_workspace_url(v.string(), v.name());
+     }},
+    {"DATABRICKS_CLIENT_ID", "client_id", false,
+     [](LakebaseConfig& c, const Value& v) { c.client_id = v.string(); }},
+    {"DATABRICKS_CLIENT_SECRET", "client_secret", true,
+     [](LakebaseConfig& c, const Value& v) { c.client_secret = Secret(v.string()); }},
+    {"DATABRICKS_TOKEN", "workspace_token", true,
+     [](LakebaseConfig& c, const Value& v) { c.workspace_token = Secret(v.header_safe_string()); }},
+    {"PGOBO_CREDENTIAL_REFRESH_AHEAD_MS", "credential_refresh_ahead_ms", false,
+     [](LakebaseConfig& c, const Value& v) { c.credential_refresh_ahead = v.milliseconds(); }},
+    {"PGOBO_HTTP_CONNECT_TIMEOUT_MS", "http_connect_timeout_ms", false,
+     [](LakebaseConfig& c, const Value& v) {
+       c.http.connect_timeout = v.milliseconds();
+       if (c.http.connect_timeout.count() == 0) v.reject("a positive number of milliseconds");
+     }},
+    {"PGOBO_HTTP_TIMEOUT_MS", "http_timeout_ms", false,
+     [](LakebaseConfig& c, const Value& v) {
+       c.http.timeout = v.milliseconds();
+       if (c.http.timeout.count() == 0) v.reject("a positive number of milliseconds");
+     }},
+    {"PGOBO_HTTP_MAX_RESPONSE_BYTES", "http_max_response_bytes", false,
+     [](LakebaseConfig& c, const Value& v) {
+       c.http.max_response_bytes = static_cast<std::size_t>(
+           v.integer(1024, 64LL * 1024 * 1024, "a whole number of bytes from 1024 to 67108864"));
+     }},
+    {"PGOBO_HTTP_CA_FILE", "http_ca_file", false,
+     [](LakebaseConfig& c, const Value& v) { c.http.ca_file = v.string(); }},
+}};
+
+// How a message names a setting: Lakebase's own, or the core's password.
+std::string label(ConfigOrigin origin, std::string_view json_key) {
+  if (json_key == "password") return pgobo::detail::config_label(origin, "PGPASSWORD", "password");
+  for (const auto& field : kFields) {
+    if (field.json == json_key) return pgobo::detail::config_label(origin, field.env, field.json);
+  }
+  throw std::logic_error("pgobo: no Lakebase config field " + std::string(json_key));
+}
+
+void validate_app(const AppConfig& config, ConfigOrigin origin) {
+  const auto missing = [origin](std::string_view key, std::string_view expected) {
+    throw ConfigError(fmt::format("{} is not set: expected {}", label(origin, key), expected));
+  };
+  const LakebaseConfig& lakebase = config.lakebase;
+  if (!config.routing.service.password && lakebase.endpoint.empty() &&
+      !config.routing.service.pool.credentials) {
+    throw ConfigError(fmt::format(
+        "no database credential: set {} for a static password, or {} for Lakebase OAuth",
+        label(origin, "password"), label(origin, "lakebase_endpoint")));
+  }
+  if (config.uses_lakebase()) {
+    if (lakebase.workspace_url.empty()) {
+      missing("workspace_url", "the workspace URL Lakebase credentials are requested from");
+    }
+    if (lakebase.workspace_token.empty()) {
+      if (lakebase.client_id.empty() && lakebase.client_secret.empty()) {
+        throw ConfigError(fmt::format("no workspace credential for Lakebase: set {}, or {} and {}",
+                                      label(origin, "workspace_token"), label(origin, "client_id"),
+                                      label(origin, "client_secret")));
+      }
+      if (lakebase.client_id.empty()) {
+        missing("client_id", "the OAuth client id of the client secret");
+      }
+      if (lakebase.client_secret.empty()) {
+        missing("client_secret", "the OAuth client secret of the client id");
+      }
+    }
+  }
+}
+
+std::shared_ptr<CredentialProvider> lakebase_provider(const LakebaseConfig& config,
+                                                      std::shared_ptr<WorkspaceToken> token,
+                                                      const WallClock& clock, std::string name) {
+  CachedCredentials::Options cache;
+  cache.name = std::move(name);
+  cache.refresh_ahead = config.credential_refresh_ahead;
+  cache.clock = clock;
+  return make_lakebase_credentials(
+      LakebaseCredentials::Options{config.workspace_url, config.endpoint, std::move(token),
+                                   config.http},
+      std::move(cache));
+}
+
+std::optional<std::string> process_env(std::string_view name) {
+  // std::getenv is safe as long as nobody calls setenv concurrently, which
+  // is the caller's contract for any environment read.
+  const char* value = std::getenv(std::string(name).c_str());  // NOLINT(concurrency-mt-unsafe)
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+}  // namespace
+
+AppConfig AppConfig::from_env() { return from_env(process_env); }
+
+AppConfig AppConfig::from_env(const EnvLookup& lookup) {
+  AppConfig config;
+  config.routing = RoutingConfig::from_env(lookup);
+  pgobo::detail::read_env(kFields, config.lakebase, lookup);
+  validate_app(config, ConfigOrigin::env);
+  return config;
+}
+
+AppConfig AppConfig::from_json(const nlohmann::json& json) {
+  std::vector<std::string_view> keys;
+  pgobo::detail::append_json_keys(kFields, keys);
+  AppConfig config;
+  config.routing = pgobo::detail::routing_config_from_json(json, keys);
+  pgobo::detail::read_json(kFields, config.lakebase, json, nullptr);
+  validate_app(config, ConfigOrigin::json);
+  return config;
+}
+
+AppConfig AppConfig::from_json_text(std::string_view text) {
+  return from_json(pgobo::detail::parse_config_json_text(text));
+}
+
+void AppConfig::validate() const {
+  routing.service.validate();
+  validate_app(*this, ConfigOrigin::code);
+}
+
+std::shared_ptr<WorkspaceToken> AppConfig::make_workspace_token(const WallClock& clock) const {
+  if (!lakebase.workspace_token.empty()) {
+    return std::make_shared<PersonalAccessToken>(lakebase.workspace_token);
+  }
+  if (!lakebase.client_id.empty() && !lakebase.client_secret.empty()) {
+    ServicePrincipalOAuth::Options options;
+    options.workspace_url = lakebase.workspace_url;
+    options.client_id = lakebase.client_id;
+    options.client_secret = lakebase.client_secret;
+    options.http = lakebase.http;
+    options.cache.refresh_ahead = lakebase.credential_refresh_ahead;
+    options.cache.clock = clock;
+    return std::make_shared<ServicePrincipalOAuth>(std::move(options));
+  }
+  throw ConfigError(fmt::format("no workspace credential: set {}, or {} and {}",
+                                label(ConfigOrigin::code, "workspace_token"),
+                                label(ConfigOrigin::code, "client_id"),
+                                label(ConfigOrigin::code, "client_secret")));
+}
+
+std::string AppConfig::resolve_user(WorkspaceToken* token) const {
+  const std::string& user = routing.service.pool.connection.user;
+  if (!user.empty()) return user;
+  if (!lakebase.client_id.empty()) return lakebase.client_id;
+  if (token != nullptr && !lakebase.workspace_url.empty()) {
+    return fetch_current_user_name(lakebase.workspace_url, *token, lakebase.http);
+  }
+  return {};
+}
+
+std::shared_ptr<CredentialProvider> AppConfig::make_user_credentials(
+    Secret user_token, const WallClock& clock) const {
+  if (!uses_lakebase()) {
+    throw ConfigError(
+        "user credentials need Lakebase OAuth: set the Lakebase endpoint and no static password");
+  }
+  return lakebase_provider(lakebase, std::make_shared<ForwardedUserToken>(std::move(user_token)),
+                           clock, "lakebase-user");
+}
+
+PoolOptions AppConfig::make_service_pool_options(const WallClock& clock) const {
+  validate();
+  if (!uses_lakebase()) {
+    PoolOptions options = routing.service.make_pool_options();
+    if (options.connection.user.empty()) options.connection.user = lakebase.client_id;
+    return options;
+  }
+  PoolOptions options = routing.service.pool;
+  std::shared_ptr<WorkspaceToken> token = make_workspace_token(clock);
+  options.connection.user = resolve_user(token.get());
+  options.credentials = lakebase_provider(lakebase, std::move(token), clock, "lakebase");
+  return options;
+}
+
+RoutingConfig AppConfig::make_routing_config(const WallClock& clock) const {
+  RoutingConfig ready = routing;
+  const PoolOptions service = make_service_pool_options(clock);
+  ready.service.pool = service;
+  ready.service.password.reset();  // its StaticPassword is in service.credentials
+  if (!ready.user_credentials) {
+    if (!uses_lakebase()) {
+      throw ConfigError(
+          "RoutingConfig: user pools need a password source: set user_credentials, or "
+          "LAKEBASE_ENDPOINT (with DATABRICKS_HOST) for Lakebase OAuth credentials bought with "
+          "each user's token");
+    }
+    ready.user_credentials = [app = *this, clock](const UserContext& user) {
+      return app.make_user_credentials(user.access_token(), clock);
+    };
+  }
+  return ready;
+}
+
+std::unique_ptr<RoutingPool> make_routing_pool(AppConfig config) {
+  return RoutingPool::create(config.make_routing_config());
+}
+
+std::unique_ptr<RoutingPool> make_routing_pool() { return make_routing_pool(AppConfig::from_env()); }
+
+}  // namespace pgobo::databricks
