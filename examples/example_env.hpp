@@ -63,13 +63,13 @@ inline std::map<std::string, std::string> forwarded_headers(const std::string& e
 // The router of quickstart.cpp's make_router(): settings from PG* and
 // PGOBO_*, and on plain PostgreSQL the user's token as their password.
 inline std::unique_ptr<pgobo::RoutingPool> make_router() {
-  pgobo::RoutingConfig config = pgobo::RoutingConfig::from_env();
-  if (!config.service.uses_lakebase()) {
-    config.user_credentials = [](const pgobo::UserContext& user) {
+  auto config = pgobo::databricks::AppConfig::from_env();
+  if (!config.uses_lakebase()) {
+    config.routing.user_credentials = [](const pgobo::UserContext& user) {
       return std::make_shared<pgobo::StaticPassword>(user.access_token());
     };
   }
-  return pgobo::RoutingPool::create(std::move(config));
+  return pgobo::databricks::make_routing_pool(std::move(config));
 }
 
 }  // namespace examples

@@ -18,17 +18,18 @@
 namespace {
 
 // snippet-begin: router
-// The service principal's pool and the user pools' settings, from PG* and PGOBO_*.
+// The service principal's pool and the user pools' settings, from PG*,
+// PGOBO_* and (on Databricks) LAKEBASE_ENDPOINT and DATABRICKS_*.
 std::unique_ptr<pgobo::RoutingPool> make_router() {
-  pgobo::RoutingConfig config = pgobo::RoutingConfig::from_env();
-  if (!config.service.uses_lakebase()) {
+  auto config = pgobo::databricks::AppConfig::from_env();
+  if (!config.uses_lakebase()) {
     // On Lakebase a user's pool buys database credentials with the user's token.
     // This PostgreSQL takes the user's token itself as the password.
-    config.user_credentials = [](const pgobo::UserContext& user) {
+    config.routing.user_credentials = [](const pgobo::UserContext& user) {
       return std::make_shared<pgobo::StaticPassword>(user.access_token());
     };
   }
-  return pgobo::RoutingPool::create(std::move(config));
+  return pgobo::databricks::make_routing_pool(std::move(config));
 }
 // snippet-end
 

@@ -1,6 +1,7 @@
-// Fuzzes the configuration readers (config.hpp): PoolConfig::from_json_text
-// on the raw input, and PoolConfig::from_env / RoutingConfig::from_env over
-// an environment lookup built from the input.
+// Fuzzes the configuration readers (config.hpp, databricks/config.hpp):
+// databricks::AppConfig::from_json_text (every layer's keys) on the raw input,
+// and AppConfig::from_env / RoutingConfig::from_env over an environment
+// lookup built from the input.
 //
 // Input: the first byte picks the reader; for the environment, the rest is
 // NAME=VALUE lines separated by '\n' (values may hold any other byte).
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "pgobo/config.hpp"
+#include "pgobo/databricks/config.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/routing_pool.hpp"
 
@@ -59,6 +61,15 @@ void check_accepted(const pgobo::PoolConfig& config) {
   } catch (const std::exception& e) {
     fail("an accepted config does not validate", e.what());
   }
+}
+
+void check_accepted(const pgobo::databricks::AppConfig& config) {
+  try {
+    config.validate();
+  } catch (const std::exception& e) {
+    fail("an accepted Databricks config does not validate", e.what());
+  }
+  check_accepted(config.routing.service);
 }
 
 // Runs a reader: "" when it accepts (and the config checks out), else its
@@ -93,7 +104,7 @@ constexpr std::string_view kSecretVariables[] = {"PGPASSWORD", "DATABRICKS_CLIEN
                                                  "DATABRICKS_TOKEN"};
 
 void fuzz_json(std::string_view text) {
-  (void)message_of([&] { return pgobo::PoolConfig::from_json_text(text); });
+  (void)message_of([&] { return pgobo::databricks::AppConfig::from_json_text(text); });
 
   // Messages do not depend on secret values.
   const auto parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -107,8 +118,8 @@ void fuzz_json(std::string_view text) {
         changed = true;
       }
     }
-    if (changed && message_of([&] { return pgobo::PoolConfig::from_json(parsed); }) !=
-                       message_of([&] { return pgobo::PoolConfig::from_json(other); })) {
+    if (changed && message_of([&] { return pgobo::databricks::AppConfig::from_json(parsed); }) !=
+                       message_of([&] { return pgobo::databricks::AppConfig::from_json(other); })) {
       fail("a message depends on a secret value", text);
     }
   }
@@ -119,7 +130,7 @@ void fuzz_json(std::string_view text) {
     const std::string wrapped =
         R"({"host":"h","database":"d","password":")" + std::string(kSecret) + std::string(text);
     const std::string message =
-        message_of([&] { return pgobo::PoolConfig::from_json_text(wrapped); });
+        message_of([&] { return pgobo::databricks::AppConfig::from_json_text(wrapped); });
     if (message.find(kSecret) != std::string::npos) fail("message shows the password", message);
   }
 }
@@ -134,7 +145,7 @@ std::string env_message(const Env& env, bool routing) {
   };
   return message_of([&] {
     return routing ? pgobo::RoutingConfig::from_env(lookup).service
-                   : pgobo::PoolConfig::from_env(lookup);
+                   : pgobo::databricks::AppConfig::from_env(lookup).routing.service;
   });
 }
 

@@ -31,10 +31,10 @@
 #include <string_view>
 #include <thread>
 
-#include "pgobo/errors.hpp"
 #include "pgobo/databricks/lakebase.hpp"
-#include "pgobo/log.hpp"
 #include "pgobo/databricks/workspace.hpp"
+#include "pgobo/errors.hpp"
+#include "pgobo/log.hpp"
 
 namespace {
 
@@ -103,8 +103,8 @@ Workspace& workspace() {
   return *instance;
 }
 
-pgobo::HttpOptions http_options() {
-  pgobo::HttpOptions http;
+pgobo::databricks::HttpOptions http_options() {
+  pgobo::databricks::HttpOptions http;
   http.connect_timeout = std::chrono::milliseconds{2'000};
   http.timeout = std::chrono::milliseconds{5'000};
   http.max_response_bytes = 64 * 1024;
@@ -157,9 +157,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     switch (call) {
       case 0: {
-        pgobo::LakebaseCredentials credentials(
+        pgobo::databricks::LakebaseCredentials credentials(
             {workspace().url(), std::string(kEndpoint),
-             std::make_shared<pgobo::PersonalAccessToken>(pgobo::Secret(std::string(kBearer))),
+             std::make_shared<pgobo::databricks::PersonalAccessToken>(
+                 pgobo::Secret(std::string(kBearer))),
              http_options()});
         const pgobo::Credential credential = credentials.get();
         check_secret(credential.secret);
@@ -167,19 +168,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
       }
       case 1: {
-        pgobo::ServicePrincipalOAuth::Options options;
+        pgobo::databricks::ServicePrincipalOAuth::Options options;
         options.workspace_url = workspace().url();
         options.client_id = "fuzz-client";
         options.client_secret = pgobo::Secret(std::string(kClientSecret));
         options.http = http_options();
-        pgobo::ServicePrincipalOAuth oauth(std::move(options));
+        pgobo::databricks::ServicePrincipalOAuth oauth(std::move(options));
         check_secret(oauth.token());
         break;
       }
       default: {
-        pgobo::PersonalAccessToken token{pgobo::Secret(std::string(kBearer))};
+        pgobo::databricks::PersonalAccessToken token{pgobo::Secret(std::string(kBearer))};
         const std::string user =
-            pgobo::fetch_current_user_name(workspace().url(), token, http_options());
+            pgobo::databricks::fetch_current_user_name(workspace().url(), token, http_options());
         if (user.empty() || has_control(user)) fail("accepted an empty or control user name");
         break;
       }

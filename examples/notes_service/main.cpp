@@ -107,17 +107,17 @@ Settings read_settings(int argc, char** argv) {
 
 // snippet-begin: make_router
 std::unique_ptr<pgobo::RoutingPool> make_router(const Settings& settings) {
-  pgobo::RoutingConfig config = pgobo::RoutingConfig::from_env();
+  auto config = pgobo::databricks::AppConfig::from_env();
   if (settings.user_credentials == "token") {
     // The user's forwarded token is their database password: the server
     // checks it, so the service can act for a user only with their token.
-    config.user_credentials = [](const pgobo::UserContext& user) {
+    config.routing.user_credentials = [](const pgobo::UserContext& user) {
       return std::make_shared<pgobo::StaticPassword>(user.access_token());
     };
   }
-  // "lakebase": user_credentials stays null and create() buys Lakebase
-  // database credentials with each user's token (needs LAKEBASE_ENDPOINT).
-  return pgobo::RoutingPool::create(std::move(config));
+  // "lakebase": user_credentials stays null and make_routing_pool() buys
+  // Lakebase database credentials with each user's token (needs LAKEBASE_ENDPOINT).
+  return pgobo::databricks::make_routing_pool(std::move(config));
 }
 // snippet-end
 

@@ -27,6 +27,7 @@
 #include "fault_support.hpp"
 #include "pg_fixture.hpp"
 #include "pgobo/config.hpp"
+#include "pgobo/databricks/config.hpp"
 #include "pgobo/routing_pool.hpp"
 
 namespace pgobo::test {
@@ -85,7 +86,7 @@ class FaultCredentialService : public PgTest {
   }
 
   [[nodiscard]] std::unique_ptr<RoutingPool> make_router() {
-    const PoolConfig config = PoolConfig::from_json({
+    const auto config = pgobo::databricks::AppConfig::from_json({
         {"name", "sp"},
         {"host", server().host},
         {"port", server().port},
@@ -101,7 +102,7 @@ class FaultCredentialService : public PgTest {
         {"http_timeout_ms", kHttpTimeout.count()},
         {"http_connect_timeout_ms", kHttpTimeout.count()},
     });
-    PoolOptions service = config.make_pool_options(clock.function());
+    PoolOptions service = config.make_service_pool_options(clock.function());
     // Short, so recovery is quick to observe; the recovery loop below waits
     // longer than this between its attempts.
     service.connect_backoff_max = kBackoffMax;

@@ -16,6 +16,7 @@
 #include "fake_workspace.hpp"
 #include "pg_fixture.hpp"
 #include "pgobo/config.hpp"
+#include "pgobo/databricks/config.hpp"
 #include "pgobo/pool.hpp"
 
 namespace {
@@ -100,8 +101,8 @@ class LakebaseChainTest : public pgobo::test::PgTest {
 };
 
 TEST_F(LakebaseChainTest, PoolKeepsServingAcrossTokenRotations) {
-  const pgobo::PoolOptions options =
-      pgobo::PoolConfig::from_json(config_json()).make_pool_options(clock.function());
+  const pgobo::PoolOptions options = pgobo::databricks::AppConfig::from_json(config_json())
+                                         .make_service_pool_options(clock.function());
   ASSERT_EQ(options.connection.user, kServiceRole);
   pgobo::Pool pool(options);
 
@@ -136,7 +137,8 @@ TEST_F(LakebaseChainTest, PoolKeepsServingAcrossTokenRotations) {
 }
 
 TEST_F(LakebaseChainTest, ConnectionsWithinATokensLifetimeShareOneToken) {
-  pgobo::Pool pool(pgobo::PoolConfig::from_json(config_json()).make_pool_options(clock.function()));
+  pgobo::Pool pool(pgobo::databricks::AppConfig::from_json(config_json())
+                       .make_service_pool_options(clock.function()));
 
   std::vector<pgobo::Lease> held;
   for (int i = 0; i < 4; ++i) held.push_back(pool.connect());
@@ -148,8 +150,8 @@ TEST_F(LakebaseChainTest, ConnectionsWithinATokensLifetimeShareOneToken) {
 }
 
 TEST_F(LakebaseChainTest, UserPoolLogsInAsTheUserWithTheForwardedToken) {
-  const pgobo::PoolConfig config = pgobo::PoolConfig::from_json(config_json());
-  pgobo::PoolOptions options = config.make_pool_options(clock.function());
+  const auto config = pgobo::databricks::AppConfig::from_json(config_json());
+  pgobo::PoolOptions options = config.make_service_pool_options(clock.function());
   options.name = "user:alice";
   options.connection.user = kAlice;
   options.credentials = config.make_user_credentials(
@@ -166,7 +168,8 @@ TEST_F(LakebaseChainTest, UserPoolLogsInAsTheUserWithTheForwardedToken) {
 TEST_F(LakebaseChainTest, WorkspaceFailureSurfacesAsCredentialErrorFromConnect) {
   workspace->fail_next(FakeWorkspace::Endpoint::database_credential,
                        {503, R"({"error_code":"TEMPORARILY_UNAVAILABLE","message":"try later"})"});
-  pgobo::Pool pool(pgobo::PoolConfig::from_json(config_json()).make_pool_options(clock.function()));
+  pgobo::Pool pool(pgobo::databricks::AppConfig::from_json(config_json())
+                       .make_service_pool_options(clock.function()));
 
   try {
     (void)pool.connect();

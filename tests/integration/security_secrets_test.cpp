@@ -28,6 +28,7 @@
 #include "pg_fixture.hpp"
 #include "pgobo/config.hpp"
 #include "pgobo/context.hpp"
+#include "pgobo/databricks/config.hpp"
 #include "pgobo/routing_pool.hpp"
 #include "pgobo/stats_exposition.hpp"
 #include "secret_guard.hpp"
@@ -222,15 +223,16 @@ class SecurityLakebaseSecrets : public SecuritySecrets {
     });
   }
 
-  [[nodiscard]] RoutingConfig lakebase_config() const {
-    RoutingConfig c = static_config();
-    c.service.password.reset();
-    c.service.lakebase_endpoint = workspace->options().endpoint;
-    c.service.workspace_url = workspace->url();
-    c.service.client_id = workspace->options().client_id;
-    c.service.client_secret = Secret(workspace->options().client_secret);
-    c.service.http.timeout = 5s;
-    c.user_credentials = nullptr;  // each user's database token is bought with their token
+  [[nodiscard]] pgobo::databricks::AppConfig lakebase_config() const {
+    pgobo::databricks::AppConfig c;
+    c.routing = static_config();
+    c.routing.service.password.reset();
+    c.routing.user_credentials = nullptr;  // each user's database token is bought with their token
+    c.lakebase.endpoint = workspace->options().endpoint;
+    c.lakebase.workspace_url = workspace->url();
+    c.lakebase.client_id = workspace->options().client_id;
+    c.lakebase.client_secret = Secret(workspace->options().client_secret);
+    c.lakebase.http.timeout = 5s;
     return c;
   }
 
@@ -245,7 +247,7 @@ class SecurityLakebaseSecrets : public SecuritySecrets {
 };
 
 TEST_F(SecurityLakebaseSecrets, EveryCredentialServiceFailureIsExplainedWithoutASecret) {
-  auto db = RoutingPool::create(lakebase_config());
+  auto db = pgobo::databricks::make_routing_pool(lakebase_config());
   const UserPtr alice = user(kAlice, workspace->add_token_for(kAlice));
   using Endpoint = FakeWorkspace::Endpoint;
 
@@ -301,10 +303,10 @@ TEST_F(SecurityLakebaseSecrets, EveryCredentialServiceFailureIsExplainedWithoutA
 }
 
 TEST_F(SecurityLakebaseSecrets, AWrongClientSecretIsNamedNotShown) {
-  RoutingConfig c = lakebase_config();
+  pgobo::databricks::AppConfig c = lakebase_config();
   const std::string wrong = new_secret("wrong-client-secret");
-  c.service.client_secret = Secret(wrong);
-  auto db = RoutingPool::create(std::move(c));
+  c.lakebase.client_secret = Secret(wrong);
+  auto db = pgobo::databricks::make_routing_pool(std::move(c));
 
   const std::string what = what_of<CredentialError>([&] { (void)db->query("SELECT 1"); });
 
@@ -314,7 +316,7 @@ TEST_F(SecurityLakebaseSecrets, AWrongClientSecretIsNamedNotShown) {
 }
 
 TEST_F(SecurityLakebaseSecrets, AnOAuthErrorEchoingTheClientSecretIsScrubbed) {
-  auto db = RoutingPool::create(lakebase_config());
+  auto db = pgobo::databricks::make_routing_pool(lakebase_config());
   const std::string secret = workspace->options().client_secret;
   workspace->fail_next(FakeWorkspace::Endpoint::oauth_token,
                        {400, R"({"error":"invalid_client","error_description":"client secret )" +
@@ -335,7 +337,7 @@ TEST_F(SecurityLakebaseSecrets, AnOAuthErrorEchoingTheClientSecretInAnyEncodingI
   const std::string secret = workspace->options().client_secret;
   for (const auto& [name, encoded] : encodings_of(secret, id + ":" + secret)) {
     SCOPED_TRACE(name);
-    auto db = RoutingPool::create(lakebase_config());
+    auto db = pgobo::databricks::make_routing_pool(lakebase_config());
     workspace->fail_next(
         FakeWorkspace::Endpoint::oauth_token,
         {401, R"({"error":"invalid_client","error_description":"got Basic )" + encoded + R"("})"});
@@ -354,7 +356,7 @@ TEST_F(SecurityLakebaseSecrets, AnOAuthErrorEchoingTheClientSecretInAnyEncodingI
 TEST_F(SecurityLakebaseSecrets, ACredentialErrorEchoingTheBearerTokenInAnyEncodingIsScrubbed) {
   const UserPtr alice = user(kAlice, workspace->add_token_for(kAlice));
   const std::string token = alice->access_token().reveal();
-  auto db = RoutingPool::create(lakebase_config());
+  auto db = pgobo::databricks::make_routing_pool(lakebase_config());
   for (const auto& [name, encoded] : encodings_of(token, "Bearer " + token)) {
     SCOPED_TRACE(name);
     workspace->fail_next(FakeWorkspace::Endpoint::database_credential,
@@ -373,7 +375,7 @@ TEST_F(SecurityLakebaseSecrets, ACredentialErrorEchoingTheBearerTokenInAnyEncodi
 
 TEST_F(SecurityLakebaseSecrets, ADatabaseTokenThatIsNotThePasswordIsNamedNotShown) {
   make_tokens_passwords = false;  // the server does not accept the workspace's tokens
-  auto db = RoutingPool::create(lakebase_config());
+  auto db = pgobo::databricks::make_routing_pool(lakebase_config());
   const UserPtr alice = user(kAlice, workspace->add_token_for(kAlice));
 
   const std::string sp_what = what_of<AuthenticationFailed>([&] { (void)db->query("SELECT 1"); });
@@ -419,7 +421,7 @@ TEST_F(SecurityConfigSecrets, JsonValuesOfTheWrongTypeAreNotRepeatedForSecretKey
                           {"client_secret", {{"value", secret}}}},
            nlohmann::json{{"host", "h"}, {"database", "d"}, {"workspace_token", {secret}}},
        }) {
-    expect_clean(config_error([&] { (void)PoolConfig::from_json(bad); }));
+    expect_clean(config_error([&] { (void)pgobo::databricks::AppConfig::from_json(bad); }));
   }
 }
 
@@ -454,6 +456,7 @@ TEST_F(SecurityConfigSecrets, OtherConfigErrorsNextToASecretDoNotRepeatIt) {
     return it->second;
   };
   expect_clean(config_error([&] { (void)PoolConfig::from_env(lookup); }));
+  expect_clean(config_error([&] { (void)pgobo::databricks::AppConfig::from_env(lookup); }));
   auto routing_env = env;
   routing_env["PGPORT"] = "5432";
   routing_env["PGOBO_MAX_POOLS"] = "-1";

@@ -1,5 +1,6 @@
 // PoolConfig from environment variables and JSON: every setting, every
-// default, every error path, and the pool options it builds.
+// default, every error path, and the pool options it builds. The Databricks
+// settings (Lakebase, workspace, HTTP): databricks_config_test.cpp.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -8,10 +9,8 @@
 #include <optional>
 #include <string>
 
-#include "fake_workspace.hpp"
 #include "pgobo/config.hpp"
 #include "pgobo/errors.hpp"
-#include "pgobo/databricks/lakebase.hpp"
 
 // The environment is changed only from the test's own thread, before
 // from_env() reads it and with no other thread running: getenv/setenv are safe.
@@ -23,7 +22,6 @@ using pgobo::ConfigError;
 using pgobo::PoolConfig;
 using pgobo::Secret;
 using pgobo::SslMode;
-using Endpoint = pgobo::test::FakeWorkspace::Endpoint;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -32,7 +30,7 @@ using ::testing::Pair;
 // Every variable from_env() reads. Unset before each test and restored
 // after, so the runner's environment (which may hold PG* variables) cannot
 // leak into a test.
-constexpr std::array<const char*, 31> kVariables{"PGOBO_POOL_NAME",
+constexpr std::array<const char*, 21> kVariables{"PGOBO_POOL_NAME",
                                                  "PGHOST",
                                                  "PGPORT",
                                                  "PGDATABASE",
@@ -52,19 +50,7 @@ constexpr std::array<const char*, 31> kVariables{"PGOBO_POOL_NAME",
                                                  "PGOBO_SESSION_RESET",
                                                  "PGOBO_RESET_QUERY",
                                                  "PGOBO_VALIDATE_IDLE_AFTER_MS",
-                                                 "PGOBO_END_TIMEOUT_MS",
-                                                 "LAKEBASE_ENDPOINT",
-                                                 "DATABRICKS_HOST",
-                                                 "DATABRICKS_CLIENT_ID",
-                                                 "DATABRICKS_CLIENT_SECRET",
-                                                 "DATABRICKS_TOKEN",
-                                                 "PGOBO_CREDENTIAL_REFRESH_AHEAD_MS",
-                                                 "PGOBO_HTTP_CONNECT_TIMEOUT_MS",
-                                                 "PGOBO_HTTP_TIMEOUT_MS",
-                                                 "PGOBO_HTTP_MAX_RESPONSE_BYTES",
-                                                 "PGOBO_HTTP_CA_FILE"};
-
-constexpr const char* kEndpoint = "projects/app/branches/main/endpoints/primary";
+                                                 "PGOBO_END_TIMEOUT_MS"};
 
 class EnvConfigTest : public ::testing::Test {
  protected:
@@ -137,7 +123,6 @@ TEST_F(EnvConfigTest, DefaultsFollowTheReference) {
   EXPECT_EQ(config.pool.max_size, 10u);
   EXPECT_EQ(config.pool.idle_timeout, 30s);
   EXPECT_EQ(config.pool.acquire_timeout, 10s);
-  EXPECT_EQ(config.credential_refresh_ahead, 2min);
   EXPECT_TRUE(config.pool.connection.settings.empty());
 }
 
@@ -154,11 +139,6 @@ TEST_F(EnvConfigTest, ReadsPoolSizesAndTimeouts) {
   set("PGOBO_SESSION_RESET", "always");
   set("PGOBO_VALIDATE_IDLE_AFTER_MS", "5000");
   set("PGOBO_END_TIMEOUT_MS", "2000");
-  set("PGOBO_CREDENTIAL_REFRESH_AHEAD_MS", "30000");
-  set("PGOBO_HTTP_CONNECT_TIMEOUT_MS", "700");
-  set("PGOBO_HTTP_TIMEOUT_MS", "9000");
-  set("PGOBO_HTTP_MAX_RESPONSE_BYTES", "4096");
-  set("PGOBO_HTTP_CA_FILE", "/etc/ssl/ca.pem");
 
   const PoolConfig c = PoolConfig::from_env();
   EXPECT_EQ(c.pool.name, "sp");
@@ -172,11 +152,6 @@ TEST_F(EnvConfigTest, ReadsPoolSizesAndTimeouts) {
   EXPECT_EQ(c.pool.session_reset, pgobo::SessionReset::always);
   EXPECT_EQ(c.pool.validate_idle_after, 5s);
   EXPECT_EQ(c.pool.end_timeout, 2s);
-  EXPECT_EQ(c.credential_refresh_ahead, 30s);
-  EXPECT_EQ(c.http.connect_timeout, 700ms);
-  EXPECT_EQ(c.http.timeout, 9s);
-  EXPECT_EQ(c.http.max_response_bytes, 4096u);
-  EXPECT_EQ(c.http.ca_file, "/etc/ssl/ca.pem");
 }
 
 TEST_F(EnvConfigTest, StatementTimeoutsBecomeServerSettings) {
@@ -250,9 +225,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BadValue{"PGOBO_MAX_LIFETIME_JITTER", "1", "fraction"},
                       BadValue{"PGOBO_MAX_LIFETIME_JITTER", "-0.1", "fraction"},
                       BadValue{"PGOBO_MAX_LIFETIME_JITTER", "nan", "fraction"},
-                      BadValue{"PGOBO_STATEMENT_TIMEOUT_MS", "5s", "milliseconds"},
-                      BadValue{"PGOBO_HTTP_TIMEOUT_MS", "0", "positive number"},
-                      BadValue{"PGOBO_HTTP_MAX_RESPONSE_BYTES", "10", "bytes"}));
+                      BadValue{"PGOBO_STATEMENT_TIMEOUT_MS", "5s", "milliseconds"}));
 
 TEST_F(EnvConfigTest, UnknownSslModeNamesPGSSLMODEAndTheChoices) {
   set_password_basics();
@@ -267,98 +240,20 @@ TEST_F(EnvConfigTest, MinIdleAboveMaxSizeNamesBoth) {
   EXPECT_THAT(env_error(), AllOf(HasSubstr("PGOBO_MIN_IDLE (3)"), HasSubstr("PGOBO_MAX_SIZE (2)")));
 }
 
-TEST_F(EnvConfigTest, NoCredentialNamesPasswordAndLakebaseChoices) {
-  set("PGHOST", "db.internal");
-  set("PGDATABASE", "app");
-  EXPECT_THAT(env_error(), AllOf(HasSubstr("PGPASSWORD"), HasSubstr("LAKEBASE_ENDPOINT")));
-}
-
-TEST_F(EnvConfigTest, LakebaseWithServicePrincipalEnvironment) {
-  set("PGHOST", "instance.database.cloud.databricks.com");
-  set("PGDATABASE", "databricks_postgres");
-  set("LAKEBASE_ENDPOINT", kEndpoint);
-  set("DATABRICKS_HOST", "adb-123.azuredatabricks.net");
-  set("DATABRICKS_CLIENT_ID", "6f2c-client");
-  set("DATABRICKS_CLIENT_SECRET", "client-secret-value");
-
-  const PoolConfig c = PoolConfig::from_env();
-  EXPECT_TRUE(c.uses_lakebase());
-  EXPECT_EQ(c.lakebase_endpoint, kEndpoint);
-  EXPECT_EQ(c.workspace_url, "https://adb-123.azuredatabricks.net");
-  EXPECT_EQ(c.client_id, "6f2c-client");
-  EXPECT_EQ(c.client_secret.reveal(), "client-secret-value");
-  EXPECT_EQ(c.resolve_user(nullptr), "6f2c-client") << "DATABRICKS_CLIENT_ID names the SP's role";
-}
-
-TEST_F(EnvConfigTest, LakebaseWithoutDatabricksHostNamesIt) {
-  set("PGHOST", "db");
-  set("PGDATABASE", "app");
-  set("LAKEBASE_ENDPOINT", kEndpoint);
-  set("DATABRICKS_TOKEN", "dapi-token-value");
-  EXPECT_THAT(env_error(), HasSubstr("DATABRICKS_HOST is not set"));
-}
-
-TEST_F(EnvConfigTest, LakebaseWithoutAWorkspaceCredentialNamesTheChoices) {
-  set("PGHOST", "db");
-  set("PGDATABASE", "app");
-  set("LAKEBASE_ENDPOINT", kEndpoint);
-  set("DATABRICKS_HOST", "https://example.cloud.databricks.com");
-  EXPECT_THAT(env_error(), AllOf(HasSubstr("DATABRICKS_TOKEN"), HasSubstr("DATABRICKS_CLIENT_ID"),
-                                 HasSubstr("DATABRICKS_CLIENT_SECRET")));
-}
-
-TEST_F(EnvConfigTest, ClientIdWithoutSecretNamesTheSecret) {
-  set("PGHOST", "db");
-  set("PGDATABASE", "app");
-  set("LAKEBASE_ENDPOINT", kEndpoint);
-  set("DATABRICKS_HOST", "https://example.cloud.databricks.com");
-  set("DATABRICKS_CLIENT_ID", "6f2c-client");
-  EXPECT_THAT(env_error(), HasSubstr("DATABRICKS_CLIENT_SECRET is not set"));
-}
-
-TEST_F(EnvConfigTest, MalformedLakebaseEndpointNamesIt) {
-  set_password_basics();
-  set("LAKEBASE_ENDPOINT", "primary");
-  EXPECT_THAT(env_error(), AllOf(HasSubstr("LAKEBASE_ENDPOINT"),
-                                 HasSubstr("projects/<project>/branches/<branch>")));
-}
-
-TEST_F(EnvConfigTest, PlainHttpDatabricksHostIsRefused) {
-  set_password_basics();
-  set("DATABRICKS_HOST", "http://example.cloud.databricks.com");
-  EXPECT_THAT(env_error(), AllOf(HasSubstr("DATABRICKS_HOST"), HasSubstr("https://")));
-}
-
-TEST_F(EnvConfigTest, StaticPasswordWinsOverLakebase) {
-  set_password_basics();
-  set("LAKEBASE_ENDPOINT", kEndpoint);
-  const PoolConfig config = PoolConfig::from_env();
-  EXPECT_FALSE(config.uses_lakebase());
-  EXPECT_EQ(config.make_credentials()->get().secret.reveal(), "env-password-value");
-}
-
-TEST_F(EnvConfigTest, PersonalAccessTokenWinsOverClientCredentials) {
-  set("PGHOST", "db");
-  set("PGDATABASE", "app");
-  set("LAKEBASE_ENDPOINT", kEndpoint);
-  set("DATABRICKS_HOST", "https://example.cloud.databricks.com");
-  set("DATABRICKS_TOKEN", "dapi-token-value");
-  set("DATABRICKS_CLIENT_ID", "6f2c-client");
-  set("DATABRICKS_CLIENT_SECRET", "client-secret-value");
-
-  const auto token = PoolConfig::from_env().make_workspace_token();
-  ASSERT_NE(dynamic_cast<pgobo::PersonalAccessToken*>(token.get()), nullptr);
-  EXPECT_EQ(token->token().reveal(), "dapi-token-value");
-}
-
 TEST_F(EnvConfigTest, ConfigErrorsNeverQuoteSecrets) {
   set("PGPASSWORD", "env-password-value");
-  set("DATABRICKS_CLIENT_SECRET", "client-secret-value");
-  set("DATABRICKS_TOKEN", "dapi-token-value");
-  const std::string message = env_error();  // PGHOST missing
-  for (const char* secret : {"env-password-value", "client-secret-value", "dapi-token-value"}) {
-    EXPECT_THAT(message, Not(HasSubstr(secret)));
-  }
+  EXPECT_THAT(env_error(), Not(HasSubstr("env-password-value")));  // PGHOST missing
+}
+
+TEST_F(EnvConfigTest, NoCredentialIsAnErrorOfMakePoolOptionsNotOfReading) {
+  set("PGHOST", "db.internal");
+  set("PGDATABASE", "app");
+  PoolConfig config = PoolConfig::from_env();  // a provider may still be set in code
+  EXPECT_THAT([&] { (void)config.make_pool_options(); },
+              ::testing::ThrowsMessage<ConfigError>(
+                  AllOf(HasSubstr("no database credential"), HasSubstr("PGPASSWORD"))));
+  config.pool.credentials = std::make_shared<pgobo::StaticPassword>(Secret("from-code"));
+  EXPECT_EQ(config.make_pool_options().credentials->get().secret.reveal(), "from-code");
 }
 
 TEST_F(EnvConfigTest, LookupFunctionReplacesTheEnvironment) {
@@ -393,13 +288,7 @@ TEST(JsonConfig, ReadsEveryKey) {
     "statement_timeout_ms": 5000, "idle_in_transaction_session_timeout_ms": 60000,
     "max_size": 20, "min_idle": 1, "acquire_timeout_ms": 1500, "idle_timeout_ms": 45000,
     "max_lifetime_ms": 600000, "max_lifetime_jitter": 0.1, "reset_query": "DISCARD TEMP", "session_reset": "never",
-    "validate_idle_after_ms": 5000, "end_timeout_ms": 2000,
-    "lakebase_endpoint": "projects/app/branches/main/endpoints/primary",
-    "workspace_url": "https://example.cloud.databricks.com/",
-    "client_id": "6f2c-client", "client_secret": "json-client-secret",
-    "workspace_token": "json-dapi-token",
-    "credential_refresh_ahead_ms": 30000, "http_connect_timeout_ms": 700,
-    "http_timeout_ms": 9000, "http_max_response_bytes": 4096, "http_ca_file": "/ca.pem"
+    "validate_idle_after_ms": 5000, "end_timeout_ms": 2000
   })");
 
   EXPECT_EQ(c.pool.name, "sp");
@@ -425,16 +314,11 @@ TEST(JsonConfig, ReadsEveryKey) {
   EXPECT_EQ(c.pool.session_reset, pgobo::SessionReset::never);
   EXPECT_EQ(c.pool.validate_idle_after, 5s);
   EXPECT_EQ(c.pool.end_timeout, 2s);
-  EXPECT_EQ(c.lakebase_endpoint, kEndpoint);
-  EXPECT_EQ(c.workspace_url, "https://example.cloud.databricks.com");
-  EXPECT_EQ(c.client_id, "6f2c-client");
-  EXPECT_EQ(c.client_secret.reveal(), "json-client-secret");
-  EXPECT_EQ(c.workspace_token.reveal(), "json-dapi-token");
-  EXPECT_EQ(c.credential_refresh_ahead, 30s);
-  EXPECT_EQ(c.http.connect_timeout, 700ms);
-  EXPECT_EQ(c.http.timeout, 9s);
-  EXPECT_EQ(c.http.max_response_bytes, 4096u);
-  EXPECT_EQ(c.http.ca_file, "/ca.pem");
+}
+
+TEST(JsonConfig, DatabricksKeysAreUnknownToTheCore) {
+  EXPECT_THAT(json_error(R"({"host":"db","database":"app","lakebase_endpoint":"p"})"),
+              HasSubstr("unknown JSON key 'lakebase_endpoint'"));
 }
 
 TEST(JsonConfig, DefaultsMatchTheEnvironmentDefaults) {
@@ -485,9 +369,7 @@ INSTANTIATE_TEST_SUITE_P(
         std::pair{R"("settings":{"bad name":"x"})", "'bad name' is not a PostgreSQL setting name"},
         std::pair{R"("settings":{"work_mem":{}})", "setting 'work_mem' must be a string"},
         std::pair{R"("max_lifetime_jitter":"0.1")",
-                  "JSON key 'max_lifetime_jitter': expected a fraction"},
-        std::pair{R"("workspace_url":"ftp://x")", "JSON key 'workspace_url'"},
-        std::pair{R"("lakebase_endpoint":"x")", "JSON key 'lakebase_endpoint'"}));
+                  "JSON key 'max_lifetime_jitter': expected a fraction"}));
 
 // Issue 13, item 11: a value nested 300,000 arrays deep (600 KB) under a
 // known key crashed the reader (signal 11): the error message dumped it, and
@@ -511,7 +393,7 @@ TEST(JsonConfig, DeeplyNestedTextIsRefusedByItsDepth) {
 
 TEST(JsonConfig, ADeepOrLargeValueBuiltInCodeIsDescribedNotDumped) {
   const std::string text = std::string(300'000, '[') + std::string(300'000, ']');
-  for (const char* key : {"host", "port", "max_size", "workspace_url", "password"}) {
+  for (const char* key : {"host", "port", "max_size", "password"}) {
     SCOPED_TRACE(key);
     nlohmann::json config{{"host", "db"}, {"database", "app"}, {"password", "pw"}};
     // Built without pgobo's bound, as an application could; moved, not
@@ -546,8 +428,6 @@ TEST(JsonConfig, WrongTypeForASecretDoesNotEchoTheValue) {
 TEST(JsonConfig, MissingKeysAreNamedAsJsonKeys) {
   EXPECT_THAT(json_error(R"({"database":"app","password":"pw"})"),
               HasSubstr("JSON key 'host' is not set"));
-  EXPECT_THAT(json_error(R"({"host":"db","database":"app"})"),
-              AllOf(HasSubstr("JSON key 'password'"), HasSubstr("JSON key 'lakebase_endpoint'")));
 }
 
 TEST(JsonConfig, NotAnObjectIsAConfigError) {
@@ -567,11 +447,12 @@ TEST_F(EnvConfigTest, JsonReadsNoEnvironmentVariable) {
             5432);
 }
 
-TEST(CodeConfig, ValidateNamesTheFieldTheVariableAndTheJsonKey) {
+TEST(CodeConfig, MakePoolOptionsNamesTheFieldTheVariableAndTheJsonKey) {
   PoolConfig config;  // host and database default to localhost/postgres
+  config.validate();  // a password source is not validate()'s business
   try {
-    config.validate();
-    FAIL() << "a config without credential passed validate()";
+    (void)config.make_pool_options();
+    FAIL() << "a config without credential built pool options";
   } catch (const ConfigError& e) {
     EXPECT_THAT(e.what(), HasSubstr("password (PGPASSWORD / JSON key 'password')"));
   }
@@ -586,68 +467,6 @@ TEST(CodeConfig, StaticPasswordPoolOptionsCarryThePassword) {
   ASSERT_NE(options.credentials, nullptr);
   EXPECT_EQ(options.credentials->get().secret.reveal(), "pw-in-code");
   EXPECT_EQ(options.connection.user, "svc");
-}
-
-// ---------------------------------------------------------------------------
-// Lakebase pool options against the fake workspace
-
-class LakebaseConfigTest : public pgobo::test::FakeWorkspaceTest {
- protected:
-  PoolConfig sp_config() const {
-    nlohmann::json json{{"host", "127.0.0.1"},
-                        {"database", "app"},
-                        {"lakebase_endpoint", workspace.options().endpoint},
-                        {"workspace_url", workspace.url()},
-                        {"client_id", workspace.options().client_id},
-                        {"client_secret", workspace.options().client_secret}};
-    return PoolConfig::from_json(json);
-  }
-};
-
-TEST_F(LakebaseConfigTest, PoolOptionsLogInWithTheServicePrincipalsDatabaseToken) {
-  const pgobo::PoolOptions options = sp_config().make_pool_options();
-
-  const pgobo::Credential credential = options.credentials->get();
-  EXPECT_EQ(credential.secret.reveal(), workspace.database_tokens().at(0));
-  EXPECT_TRUE(credential.expires_at.has_value());
-  EXPECT_THAT(workspace.database_credential_users(),
-              ::testing::ElementsAre(workspace.options().service_principal_user));
-}
-
-TEST_F(LakebaseConfigTest, UserComesFromTheConfigFirst) {
-  PoolConfig config = sp_config();
-  config.pool.connection.user = "explicit-role";
-  EXPECT_EQ(config.make_pool_options().connection.user, "explicit-role");
-  EXPECT_EQ(workspace.calls(Endpoint::current_user), 0);
-}
-
-TEST_F(LakebaseConfigTest, UserFallsBackToTheClientId) {
-  EXPECT_EQ(sp_config().make_pool_options().connection.user, workspace.options().client_id);
-  EXPECT_EQ(workspace.calls(Endpoint::current_user), 0);
-}
-
-TEST_F(LakebaseConfigTest, UserIsLookedUpInTheWorkspaceWhenNothingElseNamesIt) {
-  PoolConfig config = sp_config();
-  config.client_id.clear();
-  config.client_secret = Secret();
-  config.workspace_token = Secret(workspace.add_token_for("looked-up@example.com"));
-
-  EXPECT_EQ(config.make_pool_options().connection.user, "looked-up@example.com");
-  EXPECT_EQ(workspace.calls(Endpoint::current_user), 1);
-}
-
-TEST_F(LakebaseConfigTest, UserCredentialsAreIssuedForTheForwardedTokensUser) {
-  const auto credentials =
-      sp_config().make_user_credentials(Secret(workspace.add_token_for("alice@example.com")));
-  (void)credentials->get();
-
-  EXPECT_THAT(workspace.database_credential_users(), ::testing::ElementsAre("alice@example.com"));
-}
-
-TEST(CodeConfig, UserCredentialsNeedLakebase) {
-  PoolConfig config;
-  config.password = Secret("pw");
-  EXPECT_THROW((void)config.make_user_credentials(Secret("user-token")), ConfigError);
 }
 
 }  // namespace

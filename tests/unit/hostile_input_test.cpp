@@ -29,16 +29,17 @@
 #include "pgobo/config.hpp"
 #include "pgobo/connection_params.hpp"
 #include "pgobo/context.hpp"
+#include "pgobo/databricks/config.hpp"
+#include "pgobo/databricks/lakebase.hpp"
+#include "pgobo/databricks/workspace.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/identity.hpp"
-#include "pgobo/databricks/lakebase.hpp"
 #include "pgobo/pool_manager.hpp"
 #include "pgobo/pool_options.hpp"
 #include "pgobo/routing_pool.hpp"
 #include "pgobo/secret.hpp"
 #include "pgobo/sql_policy.hpp"
 #include "pgobo/stats_exposition.hpp"
-#include "pgobo/databricks/workspace.hpp"
 
 // The environment is changed only from the test's own thread, with no other
 // thread reading it: getenv/setenv are safe here.
@@ -394,7 +395,8 @@ TEST(HostileConninfo, SslModeIsRefusedNamingTheSettingNotTheValue) {
 }
 
 // ---------------------------------------------------------------------------
-// PoolConfig::from_json.
+// PoolConfig::from_json, and databricks::AppConfig::from_json for every key
+// of every layer.
 
 // How a configuration key treats hostile strings.
 enum class KeyRule {
@@ -476,10 +478,11 @@ TEST(HostileConfigJson, EveryStringKeyGivesAConfigErrorNamingTheKeyOrKeepsTheVal
       nlohmann::json json = base_json();
       json[std::string(key.json)] = h.value;
       if (expected_for(key, h, false) == Expect::refuse) {
-        expect_error<pgobo::ConfigError>([&] { (void)pgobo::PoolConfig::from_json(json); },
-                                         "JSON key '" + std::string(key.json) + "'", key.secret);
+        expect_error<pgobo::ConfigError>(
+            [&] { (void)pgobo::databricks::AppConfig::from_json(json); },
+            "JSON key '" + std::string(key.json) + "'", key.secret);
       } else {
-        expect_accepted([&] { (void)pgobo::PoolConfig::from_json(json); });
+        expect_accepted([&] { (void)pgobo::databricks::AppConfig::from_json(json); });
       }
     }
   }
@@ -491,11 +494,13 @@ TEST(HostileConfigJson, WorkspaceUrlSchemeIsQuotedAsPrintableAscii) {
   for (const Hostile& h : hostile_values()) {
     SCOPED_TRACE(h.name);
     expect_error<pgobo::ConfigError>(
-        [&] { (void)pgobo::normalize_workspace_url(h.value + "://host", "DATABRICKS_HOST"); },
+        [&] {
+          (void)pgobo::databricks::normalize_workspace_url(h.value + "://host", "DATABRICKS_HOST");
+        },
         "DATABRICKS_HOST", false);
   }
   expect_error<pgobo::ConfigError>(
-      [] { (void)pgobo::normalize_workspace_url("h\x8etps://x", "DATABRICKS_HOST"); },
+      [] { (void)pgobo::databricks::normalize_workspace_url("h\x8etps://x", "DATABRICKS_HOST"); },
       "got scheme 'h?tps'", false);
 }
 
@@ -563,8 +568,8 @@ TEST(HostileConfigJson, EscapedControlCharactersInAPasswordAreKept) {
 }
 
 // ---------------------------------------------------------------------------
-// PoolConfig::from_env and RoutingConfig::from_env, through the real
-// environment.
+// databricks::AppConfig::from_env (every layer's variables) and
+// RoutingConfig::from_env, through the real environment.
 
 constexpr std::array<std::string_view, 6> kRoutingVariables{
     "PGOBO_USER_POOL_MAX_SIZE", "PGOBO_USER_POOL_IDLE_TIMEOUT_MS", "PGOBO_MAX_TOTAL_CONNECTIONS",
@@ -624,10 +629,10 @@ TEST_F(HostileEnv, EveryVariableGivesAConfigErrorNamingItOrKeepsTheValue) {
       SCOPED_TRACE(std::string(key.env) + " = " + h.name);
       set(key.env, h.value);
       if (expected_for(key, h, true) == Expect::refuse) {
-        expect_error<pgobo::ConfigError>([] { (void)pgobo::PoolConfig::from_env(); },
+        expect_error<pgobo::ConfigError>([] { (void)pgobo::databricks::AppConfig::from_env(); },
                                          std::string(key.env), key.secret);
       } else {
-        expect_accepted([] { (void)pgobo::PoolConfig::from_env(); });
+        expect_accepted([] { (void)pgobo::databricks::AppConfig::from_env(); });
       }
     }
     if (previous) {
@@ -649,7 +654,7 @@ TEST_F(HostileEnv, NulThroughALookupIsAConfigErrorNamingTheVariable) {
       if (name == "PGPASSWORD") return "pw";
       return std::nullopt;
     };
-    expect_error<pgobo::ConfigError>([&] { (void)pgobo::PoolConfig::from_env(lookup); },
+    expect_error<pgobo::ConfigError>([&] { (void)pgobo::databricks::AppConfig::from_env(lookup); },
                                      std::string(key.env), key.secret);
   }
 }
@@ -716,22 +721,22 @@ AnswerExpectation expected_answer(const Hostile& h, std::string_view missing) {
 
 class HostileWorkspace : public pgobo::test::FakeWorkspaceTest {
  protected:
-  std::shared_ptr<pgobo::WorkspaceToken> pat() {
-    return std::make_shared<pgobo::PersonalAccessToken>(
+  std::shared_ptr<pgobo::databricks::WorkspaceToken> pat() {
+    return std::make_shared<pgobo::databricks::PersonalAccessToken>(
         pgobo::Secret(workspace.add_token_for("alice@example.com")));
   }
 
-  pgobo::LakebaseCredentials lakebase() {
-    return pgobo::LakebaseCredentials(
-        {workspace.url(), workspace.options().endpoint, pat(), pgobo::HttpOptions{}});
+  pgobo::databricks::LakebaseCredentials lakebase() {
+    return pgobo::databricks::LakebaseCredentials(
+        {workspace.url(), workspace.options().endpoint, pat(), pgobo::databricks::HttpOptions{}});
   }
 
-  pgobo::ServicePrincipalOAuth oauth() {
-    pgobo::ServicePrincipalOAuth::Options options;
+  pgobo::databricks::ServicePrincipalOAuth oauth() {
+    pgobo::databricks::ServicePrincipalOAuth::Options options;
     options.workspace_url = workspace.url();
     options.client_id = workspace.options().client_id;
     options.client_secret = pgobo::Secret(workspace.options().client_secret);
-    return pgobo::ServicePrincipalOAuth(std::move(options));
+    return pgobo::databricks::ServicePrincipalOAuth(std::move(options));
   }
 
   // The CredentialError of `fn`, checked: usable, no secret of the workspace.
@@ -780,9 +785,10 @@ TEST_F(HostileWorkspace, ExpireTimeEchoingTheBearerIsQuotedWithoutIt) {
   const std::string token = workspace.add_token_for("alice@example.com");
   workspace.fail_next(Endpoint::database_credential,
                       {200, R"({"token":"db-token","expire_time":")" + token + R"("})"});
-  pgobo::LakebaseCredentials credentials(
+  pgobo::databricks::LakebaseCredentials credentials(
       {workspace.url(), workspace.options().endpoint,
-       std::make_shared<pgobo::PersonalAccessToken>(pgobo::Secret(token)), pgobo::HttpOptions{}});
+       std::make_shared<pgobo::databricks::PersonalAccessToken>(pgobo::Secret(token)),
+       pgobo::databricks::HttpOptions{}});
   const auto message = error_of<pgobo::CredentialError>([&] { (void)credentials.get(); });
   ASSERT_TRUE(message.has_value());
   EXPECT_THAT(*message, HasSubstr("expire_time is not an RFC 3339 time"));
@@ -796,9 +802,10 @@ TEST_F(HostileWorkspace, ExpireTimeEchoingALongBearerShowsNoPrefixOfIt) {
   for (int i = 0; token.size() < 160; ++i) token += static_cast<char>('a' + i % 26);
   workspace.fail_next(Endpoint::database_credential,
                       {200, R"({"token":"db-token","expire_time":")" + token + R"("})"});
-  pgobo::LakebaseCredentials credentials(
+  pgobo::databricks::LakebaseCredentials credentials(
       {workspace.url(), workspace.options().endpoint,
-       std::make_shared<pgobo::PersonalAccessToken>(pgobo::Secret(token)), pgobo::HttpOptions{}});
+       std::make_shared<pgobo::databricks::PersonalAccessToken>(pgobo::Secret(token)),
+       pgobo::databricks::HttpOptions{}});
   const auto message = error_of<pgobo::CredentialError>([&] { (void)credentials.get(); });
   ASSERT_TRUE(message.has_value());
   EXPECT_THAT(*message, HasSubstr("expire_time is not an RFC 3339 time"));
@@ -825,7 +832,8 @@ TEST_F(HostileWorkspace, ScimUserNameField) {
     auto token = pat();
     const AnswerExpectation want = expected_answer(h, "no userName");
     expect_credential_error(
-        [&] { (void)pgobo::fetch_current_user_name(workspace.url(), *token, {}); }, want.message);
+        [&] { (void)pgobo::databricks::fetch_current_user_name(workspace.url(), *token, {}); },
+        want.message);
   }
 }
 
@@ -838,10 +846,10 @@ TEST_F(HostileWorkspace, RawBodiesAreCredentialErrorsForSuccessAndErrorStatuses)
       const std::string body =
           h.value.substr(0, 64) + token + h.value.substr(64 < h.value.size() ? 64 : h.value.size());
       workspace.fail_next(Endpoint::database_credential, {status, body, "text/plain"});
-      pgobo::LakebaseCredentials credentials(
+      pgobo::databricks::LakebaseCredentials credentials(
           {workspace.url(), workspace.options().endpoint,
-           std::make_shared<pgobo::PersonalAccessToken>(pgobo::Secret(token)),
-           pgobo::HttpOptions{}});
+           std::make_shared<pgobo::databricks::PersonalAccessToken>(pgobo::Secret(token)),
+           pgobo::databricks::HttpOptions{}});
       const auto message = error_of<pgobo::CredentialError>([&] { (void)credentials.get(); });
       ASSERT_TRUE(message.has_value());
       EXPECT_THAT(*message, Not(HasSubstr(token)));
@@ -863,9 +871,10 @@ TEST_F(HostileWorkspace, ErrorTextCutInsideAnEchoedTokenShowsNoPartOfIt) {
   const std::string token = workspace.add_token_for("alice@example.com");
   workspace.fail_next(Endpoint::database_credential,
                       {500, std::string(180, '.') + token, "text/plain"});
-  pgobo::LakebaseCredentials credentials(
+  pgobo::databricks::LakebaseCredentials credentials(
       {workspace.url(), workspace.options().endpoint,
-       std::make_shared<pgobo::PersonalAccessToken>(pgobo::Secret(token)), pgobo::HttpOptions{}});
+       std::make_shared<pgobo::databricks::PersonalAccessToken>(pgobo::Secret(token)),
+       pgobo::databricks::HttpOptions{}});
   const auto message = error_of<pgobo::CredentialError>([&] { (void)credentials.get(); });
   ASSERT_TRUE(message.has_value());
   // The first 20 bytes: "dapi-fake-<n>-" and the start of the random part.
@@ -876,12 +885,14 @@ TEST_F(HostileWorkspace, WorkspaceTokensWithControlCharactersAreRefusedBeforeAny
   for (const Hostile& h : hostile_values()) {
     if (!is_control_kind(h.kind)) continue;
     SCOPED_TRACE(h.name);
-    expect_error<pgobo::ConfigError>([&] { pgobo::PersonalAccessToken{pgobo::Secret(h.value)}; },
-                                     "control character", true);
-    expect_error<pgobo::ConfigError>([&] { pgobo::ForwardedUserToken{pgobo::Secret(h.value)}; },
-                                     "control character", true);
+    expect_error<pgobo::ConfigError>(
+        [&] { pgobo::databricks::PersonalAccessToken{pgobo::Secret(h.value)}; },
+        "control character", true);
+    expect_error<pgobo::ConfigError>(
+        [&] { pgobo::databricks::ForwardedUserToken{pgobo::Secret(h.value)}; }, "control character",
+        true);
     // A token source may change its answer later: checked at each call.
-    pgobo::ForwardedUserToken from_source([&] { return pgobo::Secret(h.value); });
+    pgobo::databricks::ForwardedUserToken from_source([&] { return pgobo::Secret(h.value); });
     expect_error<pgobo::CredentialError>([&] { (void)from_source.token(); }, "control character",
                                          true);
   }
@@ -889,18 +900,18 @@ TEST_F(HostileWorkspace, WorkspaceTokensWithControlCharactersAreRefusedBeforeAny
 }
 
 TEST_F(HostileWorkspace, CustomWorkspaceTokenWithLineBreakNeverReachesAHeader) {
-  struct Injecting final : pgobo::WorkspaceToken {
+  struct Injecting final : pgobo::databricks::WorkspaceToken {
     pgobo::Secret token() override {
       return pgobo::Secret(std::string(kMarker) + "\r\nX-Injected: 1");
     }
   };
   Injecting injecting;
-  auto credentials =
-      pgobo::LakebaseCredentials({workspace.url(), workspace.options().endpoint,
-                                  std::make_shared<Injecting>(injecting), pgobo::HttpOptions{}});
+  auto credentials = pgobo::databricks::LakebaseCredentials(
+      {workspace.url(), workspace.options().endpoint, std::make_shared<Injecting>(injecting),
+       pgobo::databricks::HttpOptions{}});
   expect_credential_error([&] { (void)credentials.get(); }, "control character");
   expect_credential_error(
-      [&] { (void)pgobo::fetch_current_user_name(workspace.url(), injecting, {}); },
+      [&] { (void)pgobo::databricks::fetch_current_user_name(workspace.url(), injecting, {}); },
       "control character");
   EXPECT_EQ(workspace.calls(Endpoint::database_credential), 0);
   EXPECT_EQ(workspace.calls(Endpoint::current_user), 0);

@@ -15,19 +15,23 @@
 #include <utility>
 #include <vector>
 
+#include "databricks/http.hpp"
 #include "echo_server.hpp"
 #include "encodings.hpp"
 #include "fake_workspace.hpp"  // LogCapture, FakeWorkspace::random_suffix()
-#include "databricks/http.hpp"
-#include "scrub.hpp"
-#include "pgobo/errors.hpp"
 #include "pgobo/databricks/lakebase.hpp"
 #include "pgobo/databricks/workspace.hpp"
+#include "pgobo/errors.hpp"
+#include "scrub.hpp"
 #include "secret_guard.hpp"
 
 namespace pgobo::test {
 namespace {
 
+using databricks::HttpOptions;
+using databricks::LakebaseCredentials;
+using databricks::PersonalAccessToken;
+using databricks::ServicePrincipalOAuth;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -130,7 +134,7 @@ TEST(HttpScrub, EveryEncodingOfTheClientSecretEchoedIsScrubbed) {
     res.set_content("echo: " + encodings.at(variant).second + " :end", "text/plain");
   });
   const Secret password(secret);
-  detail::HttpRequest request;
+  databricks::detail::HttpRequest request;
   request.call = "service principal OAuth token request";
   request.method = "POST";
   request.url = server.url() + "/oidc/v1/token";
@@ -142,8 +146,8 @@ TEST(HttpScrub, EveryEncodingOfTheClientSecretEchoedIsScrubbed) {
   const std::size_t count = encodings_of(secret, client_id + ":" + secret).size();
   for (std::size_t i = 0; i < count; ++i) {
     variant = i;
-    const std::string what =
-        credential_error_of([&] { (void)detail::send_for_json(request, HttpOptions{}); });
+    const std::string what = credential_error_of(
+        [&] { (void)databricks::detail::send_for_json(request, HttpOptions{}); });
     const auto echoed = sent.all();
     ASSERT_EQ(echoed.size(), i + 1);
     const auto& [name, encoded] = echoed.back();

@@ -8,18 +8,18 @@
 #include <thread>
 #include <vector>
 
-#include "fake_workspace.hpp"
 #include "databricks/http.hpp"
-#include "scrub.hpp"
-#include "pgobo/errors.hpp"
+#include "fake_workspace.hpp"
 #include "pgobo/databricks/workspace.hpp"
+#include "pgobo/errors.hpp"
+#include "scrub.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using pgobo::CredentialError;
 using pgobo::Secret;
-using pgobo::detail::HttpRequest;
+using pgobo::databricks::detail::HttpRequest;
 using pgobo::test::FakeWorkspace;
 using Endpoint = pgobo::test::FakeWorkspace::Endpoint;
 using ::testing::AllOf;
@@ -37,9 +37,10 @@ class HttpTest : public pgobo::test::FakeWorkspaceTest {
     return request;
   }
 
-  std::string error_of(const HttpRequest& request, const pgobo::HttpOptions& options = {}) {
+  std::string error_of(const HttpRequest& request,
+                       const pgobo::databricks::HttpOptions& options = {}) {
     try {
-      (void)pgobo::detail::send_for_json(request, options);
+      (void)pgobo::databricks::detail::send_for_json(request, options);
     } catch (const CredentialError& e) {
       expect_no_secret_in(e.what());
       return e.what();
@@ -52,7 +53,7 @@ class HttpTest : public pgobo::test::FakeWorkspaceTest {
 };
 
 TEST_F(HttpTest, SendsTheBearerTokenInTheAuthorizationHeader) {
-  const auto body = pgobo::detail::send_for_json(me_request(token), {});
+  const auto body = pgobo::databricks::detail::send_for_json(me_request(token), {});
 
   EXPECT_EQ(body.at("userName"), "alice@example.com");
   EXPECT_EQ(workspace.last_authorization(Endpoint::current_user), "Bearer " + token.reveal());
@@ -102,7 +103,7 @@ TEST_F(HttpTest, SuccessWithABodyThatIsNotAJsonObjectIsACredentialError) {
 
 TEST_F(HttpTest, SlowAnswerIsATimeoutError) {
   workspace.hold(Endpoint::current_user);
-  pgobo::HttpOptions options;
+  pgobo::databricks::HttpOptions options;
   options.timeout = 200ms;
 
   const std::string message = error_of(me_request(token), options);
@@ -113,7 +114,7 @@ TEST_F(HttpTest, SlowAnswerIsATimeoutError) {
 TEST_F(HttpTest, BodyOverTheSizeCapIsRefused) {
   workspace.fail_next(Endpoint::current_user,
                       {200, R"({"userName":")" + std::string(5000, 'a') + R"("})"});
-  pgobo::HttpOptions options;
+  pgobo::databricks::HttpOptions options;
   options.max_response_bytes = 1024;
 
   EXPECT_THAT(error_of(me_request(token), options), HasSubstr("exceeds 1024 bytes"));
@@ -171,7 +172,7 @@ TEST_F(HttpTest, PlainHttpToAHostThatIsNotLoopbackIsRefusedBeforeConnecting) {
 TEST_F(HttpTest, DeeplyNestedJsonAnswersAreRefusedByTheirDepth) {
   const std::string deep = std::string(300'000, '[') + std::string(300'000, ']');
   workspace.fail_next(Endpoint::current_user, {200, R"({"userName":)" + deep + "}"});
-  pgobo::HttpOptions options;
+  pgobo::databricks::HttpOptions options;
   options.max_response_bytes = 1024 * 1024;
   EXPECT_THAT(error_of(me_request(token), options),
               AllOf(HasSubstr("HTTP 200"), HasSubstr("nested more than 64 levels")));
@@ -193,7 +194,7 @@ TEST_F(HttpTest, PostsFormFieldsUrlEncodedWithBasicAuth) {
   request.basic_password = &secret;
   request.form = {{"grant_type", "client_credentials"}, {"scope", "all-apis sql"}};
 
-  const auto body = pgobo::detail::send_for_json(request, {});
+  const auto body = pgobo::databricks::detail::send_for_json(request, {});
   EXPECT_EQ(body.at("token_type"), "Bearer");
   EXPECT_EQ(workspace.last_body(Endpoint::oauth_token),
             "grant_type=client_credentials&scope=all-apis+sql");
@@ -209,7 +210,7 @@ TEST_F(HttpTest, ManyThreadsCallAtOnce) {
     for (int i = 0; i < kThreads; ++i) {
       threads.emplace_back([&] {
         for (int j = 0; j < kCallsEach; ++j) {
-          if (pgobo::detail::send_for_json(me_request(token), {}).at("userName") ==
+          if (pgobo::databricks::detail::send_for_json(me_request(token), {}).at("userName") ==
               "alice@example.com") {
             ++answered;
           }
@@ -222,7 +223,7 @@ TEST_F(HttpTest, ManyThreadsCallAtOnce) {
 }
 
 TEST_F(HttpTest, TraceLogRecordsTheCallButNotTheToken) {
-  (void)pgobo::detail::send_for_json(me_request(token), {});
+  (void)pgobo::databricks::detail::send_for_json(me_request(token), {});
 
   EXPECT_THAT(log.text(), HasSubstr("current user lookup (GET "));
   EXPECT_THAT(log.text(), HasSubstr("HTTP 200"));
@@ -230,27 +231,34 @@ TEST_F(HttpTest, TraceLogRecordsTheCallButNotTheToken) {
 }
 
 TEST(FormEncode, EscapesReservedBytesAndSpaces) {
-  EXPECT_EQ(pgobo::detail::form_encode("a b&c=d/é~._-"), "a+b%26c%3Dd%2F%C3%A9~._-");
+  EXPECT_EQ(pgobo::databricks::detail::form_encode("a b&c=d/é~._-"), "a+b%26c%3Dd%2F%C3%A9~._-");
 }
 
 TEST(NormalizeWorkspaceUrl, AddsHttpsToABareHostName) {
-  EXPECT_EQ(pgobo::normalize_workspace_url("adb-123.azuredatabricks.net", "DATABRICKS_HOST"),
-            "https://adb-123.azuredatabricks.net");
+  EXPECT_EQ(
+      pgobo::databricks::normalize_workspace_url("adb-123.azuredatabricks.net", "DATABRICKS_HOST"),
+      "https://adb-123.azuredatabricks.net");
 }
 
 TEST(NormalizeWorkspaceUrl, DropsTrailingSlashes) {
-  EXPECT_EQ(pgobo::normalize_workspace_url("https://example.cloud.databricks.com//", "x"),
-            "https://example.cloud.databricks.com");
+  EXPECT_EQ(
+      pgobo::databricks::normalize_workspace_url("https://example.cloud.databricks.com//", "x"),
+      "https://example.cloud.databricks.com");
 }
 
 TEST(NormalizeWorkspaceUrl, AllowsPlainHttpOnlyForLoopback) {
-  EXPECT_EQ(pgobo::normalize_workspace_url("http://127.0.0.1:8080/", "x"), "http://127.0.0.1:8080");
-  EXPECT_EQ(pgobo::normalize_workspace_url("http://localhost:1", "x"), "http://localhost:1");
-  EXPECT_EQ(pgobo::normalize_workspace_url("http://[::1]:1", "x"), "http://[::1]:1");
-  EXPECT_THAT([] { (void)pgobo::normalize_workspace_url("http://example.com", "DATABRICKS_HOST"); },
-              ::testing::ThrowsMessage<pgobo::ConfigError>(
-                  AllOf(HasSubstr("DATABRICKS_HOST"), HasSubstr("https://"))));
-  EXPECT_THROW((void)pgobo::normalize_workspace_url("http://127.0.0.1.evil.com", "x"),
+  EXPECT_EQ(pgobo::databricks::normalize_workspace_url("http://127.0.0.1:8080/", "x"),
+            "http://127.0.0.1:8080");
+  EXPECT_EQ(pgobo::databricks::normalize_workspace_url("http://localhost:1", "x"),
+            "http://localhost:1");
+  EXPECT_EQ(pgobo::databricks::normalize_workspace_url("http://[::1]:1", "x"), "http://[::1]:1");
+  EXPECT_THAT(
+      [] {
+        (void)pgobo::databricks::normalize_workspace_url("http://example.com", "DATABRICKS_HOST");
+      },
+      ::testing::ThrowsMessage<pgobo::ConfigError>(
+          AllOf(HasSubstr("DATABRICKS_HOST"), HasSubstr("https://"))));
+  EXPECT_THROW((void)pgobo::databricks::normalize_workspace_url("http://127.0.0.1.evil.com", "x"),
                pgobo::ConfigError);
 }
 
@@ -264,7 +272,7 @@ TEST(NormalizeWorkspaceUrl, RefusesAUserNameOrPasswordWithoutEchoingIt) {
         "https://someone:pw-Url-Secret-93@adb-123.azuredatabricks.net",
         "localhost:pw-Url-Secret-93@evil.example.com"}) {
     SCOPED_TRACE(url);
-    EXPECT_THAT([&] { (void)pgobo::normalize_workspace_url(url, "DATABRICKS_HOST"); },
+    EXPECT_THAT([&] { (void)pgobo::databricks::normalize_workspace_url(url, "DATABRICKS_HOST"); },
                 ::testing::ThrowsMessage<pgobo::ConfigError>(
                     AllOf(HasSubstr("DATABRICKS_HOST"), HasSubstr("user name or password"),
                           Not(HasSubstr("pw-Url-Secret-93")), Not(HasSubstr("evil")))));
@@ -274,18 +282,24 @@ TEST(NormalizeWorkspaceUrl, RefusesAUserNameOrPasswordWithoutEchoingIt) {
 // Loopback is decided on the host libcurl parses: only localhost,
 // 127.0.0.0/8 and ::1, however spelt.
 TEST(NormalizeWorkspaceUrl, DecidesLoopbackOnTheHostLibcurlConnectsTo) {
-  EXPECT_EQ(pgobo::normalize_workspace_url("HTTP://LOCALHOST:8/", "x"), "http://LOCALHOST:8");
-  EXPECT_EQ(pgobo::normalize_workspace_url("http://127.000.000.001:8", "x"), "http://127.0.0.1:8");
-  EXPECT_EQ(pgobo::normalize_workspace_url("http://0x7f.1:8", "x"), "http://127.0.0.1:8");
-  EXPECT_EQ(pgobo::normalize_workspace_url("http://127.45.6.7", "x"), "http://127.45.6.7");
-  EXPECT_EQ(pgobo::normalize_workspace_url("http://[0:0:0:0:0:0:0:1]:8/", "x"), "http://[::1]:8");
-  EXPECT_EQ(pgobo::normalize_workspace_url("http://%6cocalhost:8", "x"), "http://localhost:8");
+  EXPECT_EQ(pgobo::databricks::normalize_workspace_url("HTTP://LOCALHOST:8/", "x"),
+            "http://LOCALHOST:8");
+  EXPECT_EQ(pgobo::databricks::normalize_workspace_url("http://127.000.000.001:8", "x"),
+            "http://127.0.0.1:8");
+  EXPECT_EQ(pgobo::databricks::normalize_workspace_url("http://0x7f.1:8", "x"),
+            "http://127.0.0.1:8");
+  EXPECT_EQ(pgobo::databricks::normalize_workspace_url("http://127.45.6.7", "x"),
+            "http://127.45.6.7");
+  EXPECT_EQ(pgobo::databricks::normalize_workspace_url("http://[0:0:0:0:0:0:0:1]:8/", "x"),
+            "http://[::1]:8");
+  EXPECT_EQ(pgobo::databricks::normalize_workspace_url("http://%6cocalhost:8", "x"),
+            "http://localhost:8");
   for (const std::string url :
        {"http://localhost.", "http://localhost.evil.com", "http://127.0.0.1.nip.io",
         "http://[::ffff:127.0.0.1]", "http://128.0.0.1", "http://126.255.255.255",
         "http://%6cocalhost.evil.com", "http://2130706433.evil", "http://[::2]"}) {
     SCOPED_TRACE(url);
-    EXPECT_THAT([&] { (void)pgobo::normalize_workspace_url(url, "DATABRICKS_HOST"); },
+    EXPECT_THAT([&] { (void)pgobo::databricks::normalize_workspace_url(url, "DATABRICKS_HOST"); },
                 ::testing::ThrowsMessage<pgobo::ConfigError>(
                     AllOf(HasSubstr("DATABRICKS_HOST"), HasSubstr("http:// is only allowed"))));
   }
@@ -293,15 +307,19 @@ TEST(NormalizeWorkspaceUrl, DecidesLoopbackOnTheHostLibcurlConnectsTo) {
        {"http:\\\\127.0.0.1\\", "http://127.0.0.1\\evil", "https://127.0.0.1:99999",
         "https://example.com/?q=1", "https://example.com/#x"}) {
     SCOPED_TRACE(url);
-    EXPECT_THROW((void)pgobo::normalize_workspace_url(url, "DATABRICKS_HOST"), pgobo::ConfigError);
+    EXPECT_THROW((void)pgobo::databricks::normalize_workspace_url(url, "DATABRICKS_HOST"),
+                 pgobo::ConfigError);
   }
 }
 
 TEST(NormalizeWorkspaceUrl, RefusesOtherSchemesEmptyAndSpaces) {
-  EXPECT_THROW((void)pgobo::normalize_workspace_url("ftp://example.com", "x"), pgobo::ConfigError);
-  EXPECT_THROW((void)pgobo::normalize_workspace_url("", "x"), pgobo::ConfigError);
-  EXPECT_THROW((void)pgobo::normalize_workspace_url("https://", "x"), pgobo::ConfigError);
-  EXPECT_THROW((void)pgobo::normalize_workspace_url("https://a b.com", "x"), pgobo::ConfigError);
+  EXPECT_THROW((void)pgobo::databricks::normalize_workspace_url("ftp://example.com", "x"),
+               pgobo::ConfigError);
+  EXPECT_THROW((void)pgobo::databricks::normalize_workspace_url("", "x"), pgobo::ConfigError);
+  EXPECT_THROW((void)pgobo::databricks::normalize_workspace_url("https://", "x"),
+               pgobo::ConfigError);
+  EXPECT_THROW((void)pgobo::databricks::normalize_workspace_url("https://a b.com", "x"),
+               pgobo::ConfigError);
 }
 
 // The API's error text in a message: one line whatever a viewer treats as a
@@ -310,7 +328,7 @@ TEST(HttpErrorText, StaysOneValidUtf8LineAndKeepsReadableText) {
   HttpRequest request;
   request.call = "credential request";
   request.url = "https://example.invalid/x";
-  const std::string text = pgobo::detail::describe_error_body(
+  const std::string text = pgobo::databricks::detail::describe_error_body(
       request,
       "{\"error_code\":\"BAD\",\"message\":\"caf\u00e9 a\u2028b\u2029c\u0085d\u202ee\\nf\"}");
   EXPECT_EQ(text,
@@ -320,10 +338,10 @@ TEST(HttpErrorText, StaysOneValidUtf8LineAndKeepsReadableText) {
 
   // Cut at 200 bytes: a two-byte character straddling the cut is left out whole.
   const std::string body = std::string(199, 'x') + "\xc3\xa9" + "tail";
-  const std::string cut = pgobo::detail::describe_error_body(request, body);
+  const std::string cut = pgobo::databricks::detail::describe_error_body(request, body);
   EXPECT_EQ(cut, std::string(199, 'x') + "...");
   // Bytes that are not UTF-8 become '?'.
-  EXPECT_EQ(pgobo::detail::describe_error_body(request, "a\xff\xc3(b"),
+  EXPECT_EQ(pgobo::databricks::detail::describe_error_body(request, "a\xff\xc3(b"),
             "a?"
             "?(b");
 }
@@ -340,7 +358,7 @@ TEST(HttpErrorText, ALargeBodyIsScrubbedBeforeItIsCutEvenAcrossTheCut) {
   request.bearer = &bearer;
   std::string body;
   while (body.size() < 64 * 1024) body += bearer.reveal();
-  const std::string quoted = pgobo::detail::describe_error_body(request, body);
+  const std::string quoted = pgobo::databricks::detail::describe_error_body(request, body);
   EXPECT_THAT(quoted, ::testing::MatchesRegex("(\\*)*(\\.\\.\\.)?")) << quoted;
   EXPECT_THAT(quoted, HasSubstr("***"));
 
@@ -349,7 +367,8 @@ TEST(HttpErrorText, ALargeBodyIsScrubbedBeforeItIsCutEvenAcrossTheCut) {
   while (encoded_body.size() < 64 * 1024) {
     encoded_body += pgobo::detail::base64_encode("xyz" + bearer.reveal() + "abc") + " ";
   }
-  const std::string quoted_encoded = pgobo::detail::describe_error_body(request, encoded_body);
+  const std::string quoted_encoded =
+      pgobo::databricks::detail::describe_error_body(request, encoded_body);
   EXPECT_THAT(quoted_encoded, Not(HasSubstr("SkpK"))) << quoted_encoded;  // base64 of "JJJ"
 }
 

@@ -11,17 +11,17 @@
 #include <vector>
 
 #include "fake_workspace.hpp"
-#include "pgobo/errors.hpp"
 #include "pgobo/databricks/lakebase.hpp"
 #include "pgobo/databricks/workspace.hpp"
+#include "pgobo/errors.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using pgobo::ConfigError;
 using pgobo::CredentialError;
-using pgobo::LakebaseCredentials;
 using pgobo::Secret;
+using pgobo::databricks::LakebaseCredentials;
 using Endpoint = pgobo::test::FakeWorkspace::Endpoint;
 using Clock = std::chrono::system_clock;
 using ::testing::AllOf;
@@ -47,7 +47,8 @@ class OffsetClock {
 
 class LakebaseTest : public pgobo::test::FakeWorkspaceTest {
  protected:
-  LakebaseCredentials::Options options_for(std::shared_ptr<pgobo::WorkspaceToken> token) const {
+  LakebaseCredentials::Options options_for(
+      std::shared_ptr<pgobo::databricks::WorkspaceToken> token) const {
     LakebaseCredentials::Options options;
     options.workspace_url = workspace.url();
     options.endpoint = workspace.options().endpoint;
@@ -55,13 +56,13 @@ class LakebaseTest : public pgobo::test::FakeWorkspaceTest {
     return options;
   }
 
-  std::shared_ptr<pgobo::WorkspaceToken> alice_token() {
-    return std::make_shared<pgobo::PersonalAccessToken>(
+  std::shared_ptr<pgobo::databricks::WorkspaceToken> alice_token() {
+    return std::make_shared<pgobo::databricks::PersonalAccessToken>(
         Secret(workspace.add_token_for("alice@example.com")));
   }
 
-  pgobo::ServicePrincipalOAuth::Options sp_options() {
-    pgobo::ServicePrincipalOAuth::Options options;
+  pgobo::databricks::ServicePrincipalOAuth::Options sp_options() {
+    pgobo::databricks::ServicePrincipalOAuth::Options options;
     options.workspace_url = workspace.url();
     options.client_id = workspace.options().client_id;
     options.client_secret = Secret(workspace.options().client_secret);
@@ -96,7 +97,7 @@ TEST_F(LakebaseTest, ReturnsTheIssuedTokenAndItsExpireTime) {
 TEST_F(LakebaseTest, PostsTheEndpointAsJsonWithTheWorkspaceTokenAsBearer) {
   const std::string pat = workspace.add_token_for("alice@example.com");
   LakebaseCredentials credentials(
-      options_for(std::make_shared<pgobo::PersonalAccessToken>(Secret(pat))));
+      options_for(std::make_shared<pgobo::databricks::PersonalAccessToken>(Secret(pat))));
   (void)credentials.get();
 
   EXPECT_EQ(nlohmann::json::parse(workspace.last_body(Endpoint::database_credential)),
@@ -115,7 +116,7 @@ TEST_F(LakebaseTest, RejectedWorkspaceTokenIsACredentialErrorWithStatusAndApiTex
   const std::string pat = workspace.add_token_for("alice@example.com");
   workspace.revoke(pat);
   LakebaseCredentials credentials(
-      options_for(std::make_shared<pgobo::PersonalAccessToken>(Secret(pat))));
+      options_for(std::make_shared<pgobo::databricks::PersonalAccessToken>(Secret(pat))));
 
   EXPECT_THAT(error_of([&] { (void)credentials.get(); }),
               AllOf(HasSubstr("Lakebase database credential request (POST http://127.0.0.1:"),
@@ -164,11 +165,11 @@ class LakebaseMalformedAnswer : public pgobo::test::FakeWorkspaceTest,
 
 TEST_P(LakebaseMalformedAnswer, IsACredentialErrorSayingWhatIsWrong) {
   workspace.fail_next(Endpoint::database_credential, {200, GetParam().body});
-  LakebaseCredentials credentials(
-      {workspace.url(),
-       workspace.options().endpoint,
-       std::make_shared<pgobo::PersonalAccessToken>(Secret(workspace.add_token_for("alice"))),
-       {}});
+  LakebaseCredentials credentials({workspace.url(),
+                                   workspace.options().endpoint,
+                                   std::make_shared<pgobo::databricks::PersonalAccessToken>(
+                                       Secret(workspace.add_token_for("alice"))),
+                                   {}});
   try {
     (void)credentials.get();
     FAIL() << "accepted " << GetParam().body;
@@ -213,7 +214,8 @@ TEST_F(LakebaseTest, ConstructorRefusesPlainHttpToARemoteHost) {
 }
 
 TEST(LakebaseEndpoint, AcceptsTheThreePartResourceName) {
-  EXPECT_NO_THROW(pgobo::validate_lakebase_endpoint("projects/p/branches/b/endpoints/e", "x"));
+  EXPECT_NO_THROW(
+      pgobo::databricks::validate_lakebase_endpoint("projects/p/branches/b/endpoints/e", "x"));
 }
 
 TEST(LakebaseEndpoint, RefusesOtherShapesNamingTheSetting) {
@@ -221,7 +223,7 @@ TEST(LakebaseEndpoint, RefusesOtherShapesNamingTheSetting) {
        {"", "projects/p", "projects/p/branches/b/endpoints/", "projects//branches/b/endpoints/e",
         "projects/p/branches/b/endpoints/e/extra", "databases/p/branches/b/endpoints/e",
         "projects/p q/branches/b/endpoints/e"}) {
-    EXPECT_THAT([&] { pgobo::validate_lakebase_endpoint(bad, "LAKEBASE_ENDPOINT"); },
+    EXPECT_THAT([&] { pgobo::databricks::validate_lakebase_endpoint(bad, "LAKEBASE_ENDPOINT"); },
                 ::testing::ThrowsMessage<ConfigError>(HasSubstr("LAKEBASE_ENDPOINT")))
         << bad;
   }
@@ -230,7 +232,8 @@ TEST(LakebaseEndpoint, RefusesOtherShapesNamingTheSetting) {
 TEST_F(LakebaseTest, CachedCredentialsMakeOneRequestUntilTheRefreshWindow) {
   pgobo::CachedCredentials::Options cache;
   cache.clock = clock.function();
-  auto credentials = pgobo::make_lakebase_credentials(options_for(alice_token()), cache);
+  auto credentials =
+      pgobo::databricks::make_lakebase_credentials(options_for(alice_token()), cache);
   const Secret first = credentials->get().secret;
   EXPECT_EQ(credentials->get().secret, first);
   EXPECT_EQ(workspace.calls(Endpoint::database_credential), 1);
@@ -245,7 +248,8 @@ TEST_F(LakebaseTest, SixteenConcurrentConnectionsShareOneCredentialRequest) {
   std::latch waiters_joined(kThreads - 1);
   pgobo::CachedCredentials::Options cache;
   cache.on_wait_for_fetch = [&] { waiters_joined.count_down(); };
-  auto credentials = pgobo::make_lakebase_credentials(options_for(alice_token()), cache);
+  auto credentials =
+      pgobo::databricks::make_lakebase_credentials(options_for(alice_token()), cache);
   workspace.hold(Endpoint::database_credential);
 
   std::vector<Secret> results(kThreads);
@@ -264,7 +268,7 @@ TEST_F(LakebaseTest, SixteenConcurrentConnectionsShareOneCredentialRequest) {
 }
 
 TEST_F(LakebaseTest, ServicePrincipalOAuthUsesClientCredentialsWithBasicAuth) {
-  pgobo::ServicePrincipalOAuth sp(sp_options());
+  pgobo::databricks::ServicePrincipalOAuth sp(sp_options());
 
   EXPECT_THAT(sp.token().reveal(), StartsWith("sp-oauth-fake-"));
   EXPECT_THAT(workspace.last_authorization(Endpoint::oauth_token), StartsWith("Basic "));
@@ -273,7 +277,7 @@ TEST_F(LakebaseTest, ServicePrincipalOAuthUsesClientCredentialsWithBasicAuth) {
 }
 
 TEST_F(LakebaseTest, ServicePrincipalOAuthCachesItsTokenUntilTheRefreshWindow) {
-  pgobo::ServicePrincipalOAuth sp(sp_options());
+  pgobo::databricks::ServicePrincipalOAuth sp(sp_options());
   const Secret first = sp.token();
   EXPECT_EQ(sp.token(), first);
   EXPECT_EQ(workspace.calls(Endpoint::oauth_token), 1);
@@ -287,7 +291,7 @@ TEST_F(LakebaseTest, ServicePrincipalWithTheWrongSecretGetsTheOAuthError) {
   auto options = sp_options();
   options.client_secret = Secret("wrong-secret-" + pgobo::test::FakeWorkspace::random_suffix());
   const std::string wrong = options.client_secret.reveal();
-  pgobo::ServicePrincipalOAuth sp(options);
+  pgobo::databricks::ServicePrincipalOAuth sp(options);
 
   const std::string message = error_of([&] { (void)sp.token(); });
   EXPECT_THAT(message, AllOf(HasSubstr("service principal OAuth token request"),
@@ -298,7 +302,7 @@ TEST_F(LakebaseTest, ServicePrincipalWithTheWrongSecretGetsTheOAuthError) {
 
 TEST_F(LakebaseTest, OAuthAnswerWithoutExpiresInIsACredentialError) {
   workspace.fail_next(Endpoint::oauth_token, {200, R"({"access_token":"sp-oauth-x"})"});
-  pgobo::ServicePrincipalOAuth sp(sp_options());
+  pgobo::databricks::ServicePrincipalOAuth sp(sp_options());
 
   EXPECT_THAT(error_of([&] { (void)sp.token(); }), HasSubstr("no expires_in"));
 }
@@ -306,15 +310,15 @@ TEST_F(LakebaseTest, OAuthAnswerWithoutExpiresInIsACredentialError) {
 TEST_F(LakebaseTest, ServicePrincipalOAuthRefusesMissingClientIdOrSecret) {
   auto no_id = sp_options();
   no_id.client_id.clear();
-  EXPECT_THROW(pgobo::ServicePrincipalOAuth{no_id}, ConfigError);
+  EXPECT_THROW(pgobo::databricks::ServicePrincipalOAuth{no_id}, ConfigError);
   auto no_secret = sp_options();
   no_secret.client_secret = Secret();
-  EXPECT_THROW(pgobo::ServicePrincipalOAuth{no_secret}, ConfigError);
+  EXPECT_THROW(pgobo::databricks::ServicePrincipalOAuth{no_secret}, ConfigError);
 }
 
 TEST_F(LakebaseTest, ServicePrincipalCredentialIsIssuedForTheServicePrincipal) {
   LakebaseCredentials credentials(
-      options_for(std::make_shared<pgobo::ServicePrincipalOAuth>(sp_options())));
+      options_for(std::make_shared<pgobo::databricks::ServicePrincipalOAuth>(sp_options())));
   (void)credentials.get();
 
   EXPECT_THAT(workspace.database_credential_users(),
@@ -324,7 +328,7 @@ TEST_F(LakebaseTest, ServicePrincipalCredentialIsIssuedForTheServicePrincipal) {
 TEST_F(LakebaseTest, ForwardedUserTokenGetsACredentialForThatUser) {
   const std::string bob = workspace.add_token_for("bob@example.com");
   LakebaseCredentials credentials(
-      options_for(std::make_shared<pgobo::ForwardedUserToken>(Secret(bob))));
+      options_for(std::make_shared<pgobo::databricks::ForwardedUserToken>(Secret(bob))));
   (void)credentials.get();
 
   EXPECT_THAT(workspace.database_credential_users(), ElementsAre("bob@example.com"));
@@ -334,8 +338,9 @@ TEST_F(LakebaseTest, ForwardedUserTokenSourceIsReadAtEachCall) {
   std::vector<std::string> tokens{workspace.add_token_for("alice@example.com"),
                                   workspace.add_token_for("bob@example.com")};
   std::size_t next = 0;
-  LakebaseCredentials credentials(options_for(
-      std::make_shared<pgobo::ForwardedUserToken>([&] { return Secret(tokens.at(next++)); })));
+  LakebaseCredentials credentials(
+      options_for(std::make_shared<pgobo::databricks::ForwardedUserToken>(
+          [&] { return Secret(tokens.at(next++)); })));
   (void)credentials.get();
   (void)credentials.get();
 
@@ -344,18 +349,18 @@ TEST_F(LakebaseTest, ForwardedUserTokenSourceIsReadAtEachCall) {
 }
 
 TEST(ForwardedUserToken, EmptyTokenIsRefused) {
-  EXPECT_THROW(pgobo::ForwardedUserToken{Secret()}, ConfigError);
-  pgobo::ForwardedUserToken from_source([] { return Secret(); });
+  EXPECT_THROW(pgobo::databricks::ForwardedUserToken{Secret()}, ConfigError);
+  pgobo::databricks::ForwardedUserToken from_source([] { return Secret(); });
   EXPECT_THROW((void)from_source.token(), CredentialError);
 }
 
 TEST(PersonalAccessToken, EmptyTokenIsRefused) {
-  EXPECT_THROW(pgobo::PersonalAccessToken{Secret()}, ConfigError);
+  EXPECT_THROW(pgobo::databricks::PersonalAccessToken{Secret()}, ConfigError);
 }
 
 TEST_F(LakebaseTest, CurrentUserNameComesFromScimMe) {
-  pgobo::ServicePrincipalOAuth sp(sp_options());
-  EXPECT_EQ(pgobo::fetch_current_user_name(workspace.url(), sp, {}),
+  pgobo::databricks::ServicePrincipalOAuth sp(sp_options());
+  EXPECT_EQ(pgobo::databricks::fetch_current_user_name(workspace.url(), sp, {}),
             workspace.options().service_principal_user);
 }
 
@@ -363,15 +368,17 @@ TEST_F(LakebaseTest, ScimAnswerWithoutUserNameIsACredentialError) {
   workspace.fail_next(Endpoint::current_user, {200, R"({"id":"1234"})"});
   auto token = alice_token();
 
-  EXPECT_THAT(error_of([&] { (void)pgobo::fetch_current_user_name(workspace.url(), *token, {}); }),
+  EXPECT_THAT(error_of([&] {
+                (void)pgobo::databricks::fetch_current_user_name(workspace.url(), *token, {});
+              }),
               AllOf(HasSubstr("current user lookup"), HasSubstr("no userName")));
 }
 
 TEST_F(LakebaseTest, WholeFlowAtTraceLevelLogsNoTokenOrClientSecret) {
   pgobo::CachedCredentials::Options cache;
   cache.clock = clock.function();
-  auto credentials = pgobo::make_lakebase_credentials(
-      options_for(std::make_shared<pgobo::ServicePrincipalOAuth>(sp_options())), cache);
+  auto credentials = pgobo::databricks::make_lakebase_credentials(
+      options_for(std::make_shared<pgobo::databricks::ServicePrincipalOAuth>(sp_options())), cache);
   (void)credentials->get();
   workspace.fail_next(Endpoint::database_credential, {500, R"({"error_code":"X","message":"y"})"});
   clock.advance(61min);  // expired: the failed refresh is thrown
