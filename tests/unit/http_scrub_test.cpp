@@ -17,7 +17,8 @@
 
 #include "echo_server.hpp"
 #include "encodings.hpp"
-#include "fake_workspace.hpp"  // LogCapture, FakeWorkspace::random_suffix()
+#include "fake_workspace.hpp"  // FakeWorkspace::random_suffix()
+#include "log_capture.hpp"
 #include "pgobo/detail/http.hpp"
 #include "pgobo/detail/scrub.hpp"
 #include "pgobo/errors.hpp"

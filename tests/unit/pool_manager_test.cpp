@@ -13,14 +13,14 @@
 #include <thread>
 #include <vector>
 
-#include "fake_driver.hpp"
+#include "fake_pool_test.hpp"
 #include "pgobo/pool_manager.hpp"
 
 namespace pgobo::test {
 namespace {
 
 using namespace std::chrono_literals;
-using Manager = BasicPoolManager<FakeDriver, FakeClock>;
+using Manager = FakeManager;
 
 UserContext user(const std::string& email, const std::string& token = "token-1") {
   return make_user_context("id-" + email, email, token);
@@ -32,15 +32,11 @@ bool bob_waiting(const M& manager) {
   return manager.stats().pool_budget_waiting == 1U;
 }
 
-class PoolManagerTest : public ::testing::Test {
+class PoolManagerTest : public FakePoolTest {
  protected:
-  void SetUp() override { FakeClock::reset(); }
-
   Manager::Options options() {
-    Manager::Options o;
-    o.user_pool = fake_pool_options(3);
+    Manager::Options o = fake_manager_options();
     o.user_pool.idle_timeout = 30s;
-    o.sweep_interval = 0ms;  // tests call sweep() themselves
     o.credentials_for = [this](const UserContext& u) {
       ++credential_providers_built;
       return std::make_shared<StaticPassword>(Secret("pw-for-" + u.key()));
@@ -48,7 +44,6 @@ class PoolManagerTest : public ::testing::Test {
     return o;
   }
 
-  FakeDriver driver;
   std::atomic<int> credential_providers_built{0};
 };
 
