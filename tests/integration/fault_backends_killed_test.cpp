@@ -32,34 +32,19 @@
 #include <thread>
 #include <vector>
 
-#include "fake_driver.hpp"  // eventually()
 #include "fault_support.hpp"
 #include "pg_fixture.hpp"
 #include "pgobo/context.hpp"
 #include "pgobo/routing_pool.hpp"
+#include "wait.hpp"
 
 namespace pgobo::test {
 namespace {
 
 using namespace std::chrono_literals;
-using UserPtr = std::shared_ptr<const UserContext>;
 
 class FaultBackendsKilled : public PgTest {
  protected:
-  std::vector<UserPtr> make_users(const std::string& prefix, int count) {
-    std::vector<UserPtr> users;
-    auto conn = superuser();
-    pqxx::work tx(conn);
-    for (int i = 0; i < count; ++i) {
-      const std::string email = prefix + (i < 10 ? "0" : "") + std::to_string(i) + "@example.com";
-      ensure_user_role(tx, email);
-      users.push_back(std::make_shared<const UserContext>(
-          make_user_context("id-" + email, email, "token-of-" + email)));
-    }
-    tx.commit();
-    return users;
-  }
-
   // Terminates every client backend of the load's roles; returns their pids.
   [[nodiscard]] std::vector<int> terminate_pool_backends() const {
     auto conn = superuser();
@@ -72,18 +57,6 @@ class FaultBackendsKilled : public PgTest {
       pids.push_back(row[0].as<int>());
     }
     return pids;
-  }
-
-  // Client backends of the load's roles.
-  [[nodiscard]] int load_backends() const {
-    auto conn = superuser();
-    pqxx::nontransaction tx(conn);
-    return tx
-        .exec_params(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE (usename LIKE 'kill%' OR usename = $1) AND backend_type = 'client backend'",
-            std::string(kServiceRole))[0][0]
-        .as<int>();
   }
 
   [[nodiscard]] bool any_alive(const std::vector<int>& pids) const {
@@ -277,7 +250,7 @@ class FaultBackendsKilled : public PgTest {
     EXPECT_EQ(pool_connections, (users.size() + 1) * kPoolSize);
     int backends = 0;
     EXPECT_TRUE(eventually([&] {
-      backends = load_backends();
+      backends = load_backends("kill");
       return backends == static_cast<int>(pool_connections);
     })) << "the server's backends are the pools' connections, no more, no fewer: "
         << backends << " backends for " << pool_connections << " connections";

@@ -25,6 +25,8 @@
 
 #include "fake_workspace.hpp"
 #include "fault_support.hpp"
+#include "log_capture.hpp"
+#include "offset_clock.hpp"
 #include "pg_fixture.hpp"
 #include "pgobo/config.hpp"
 #include "pgobo/databricks/config.hpp"
@@ -44,22 +46,6 @@ constexpr const char* kCarol = "carol@example.com";
 constexpr auto kTokenLifetime = 60s;
 constexpr auto kHttpTimeout = 500ms;
 constexpr auto kBackoffMax = 200ms;
-
-// Real time plus an offset the test moves, shared by pgobo and the fake
-// workspace, so "every cached token has expired" needs no waiting.
-class OffsetClock {
- public:
-  [[nodiscard]] std::chrono::system_clock::time_point now() const {
-    return std::chrono::system_clock::now() + std::chrono::system_clock::duration{offset_.load()};
-  }
-  void advance(std::chrono::system_clock::duration by) { offset_ += by.count(); }
-  [[nodiscard]] WallClock function() {
-    return [this] { return now(); };
-  }
-
- private:
-  std::atomic<std::chrono::system_clock::rep> offset_{0};
-};
 
 class FaultCredentialService : public PgTest {
  protected:
@@ -119,8 +105,7 @@ class FaultCredentialService : public PgTest {
   }
 
   UserPtr user(const std::string& email) {
-    return std::make_shared<const UserContext>(
-        make_user_context("id-" + email, email, workspace->add_token_for(email)));
+    return shared_user(email, workspace->add_token_for(email));
   }
 
   OffsetClock clock;

@@ -20,8 +20,8 @@
 #include <thread>
 #include <vector>
 
-#include "fake_workspace.hpp"  // LogCapture
 #include "fault_support.hpp"
+#include "log_capture.hpp"
 #include "pg_fixture.hpp"
 #include "pgobo/routing_pool.hpp"
 

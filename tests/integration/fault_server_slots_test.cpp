@@ -18,11 +18,11 @@
 #include <thread>
 #include <vector>
 
-#include "fake_driver.hpp"  // eventually()
 #include "fault_support.hpp"
 #include "pg_fixture.hpp"
 #include "pgobo/routing_pool.hpp"
 #include "private_pg.hpp"
+#include "wait.hpp"
 
 namespace pgobo::test {
 namespace {

@@ -19,45 +19,19 @@
 #include <thread>
 #include <vector>
 
-#include "fake_driver.hpp"  // eventually()
 #include "fault_support.hpp"
 #include "pg_fixture.hpp"
 #include "pgobo/context.hpp"
 #include "pgobo/routing_pool.hpp"
+#include "wait.hpp"
 
 namespace pgobo::test {
 namespace {
 
 using namespace std::chrono_literals;
-using UserPtr = std::shared_ptr<const UserContext>;
 
 class FaultShutdown : public PgTest {
  protected:
-  std::vector<UserPtr> make_users(const std::string& prefix, int count) {
-    std::vector<UserPtr> users;
-    auto conn = superuser();
-    pqxx::work tx(conn);
-    for (int i = 0; i < count; ++i) {
-      const std::string email = prefix + (i < 10 ? "0" : "") + std::to_string(i) + "@example.com";
-      ensure_user_role(tx, email);
-      users.push_back(std::make_shared<const UserContext>(
-          make_user_context("id-" + email, email, "token-of-" + email)));
-    }
-    tx.commit();
-    return users;
-  }
-
-  [[nodiscard]] int test_backends(const std::string& prefix) const {
-    auto conn = superuser();
-    pqxx::nontransaction tx(conn);
-    return tx
-        .exec_params(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE (usename LIKE $1 OR usename = $2) AND backend_type = 'client backend'",
-            prefix + "%", std::string(kServiceRole))[0][0]
-        .as<int>();
-  }
-
   // 8 threads query until end(); returns what the calls ended with.
   void run_shutdown_under_load(std::size_t max_total_connections) {
     constexpr int kThreads = 8;
@@ -184,7 +158,7 @@ class FaultShutdown : public PgTest {
     EXPECT_EQ(after_end.count_except({Outcome::pool_closed}), 0) << after_end.describe();
     EXPECT_LT(after_end.longest(Outcome::pool_closed), 100ms) << "refused at once";
     EXPECT_LT(all_done, 10s) << "nothing waited long for the shutdown";
-    EXPECT_TRUE(eventually([&] { return test_backends("shut") == 0; }))
+    EXPECT_TRUE(eventually([&] { return load_backends("shut") == 0; }))
         << "no backend of any test role remains";
     EXPECT_TRUE(eventually([&] { return thread_count() == threads_before; }))
         << "no thread remains: " << thread_count() << " now, " << threads_before << " before";

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "fake_workspace.hpp"
+#include "log_capture.hpp"
+#include "offset_clock.hpp"
 #include "pg_fixture.hpp"
 #include "pgobo/config.hpp"
 #include "pgobo/databricks/config.hpp"
@@ -25,27 +27,12 @@ using namespace std::chrono_literals;
 using pgobo::test::FakeWorkspace;
 using pgobo::test::kAlice;
 using pgobo::test::kServiceRole;
+using pgobo::test::OffsetClock;
 using Clock = std::chrono::system_clock;
 using ::testing::Each;
 using ::testing::HasSubstr;
 
 constexpr auto kTokenLifetime = 5s;
-
-// Real time plus an offset the test moves: pgobo and the fake workspace
-// share it, so "five seconds later" needs no sleep.
-class OffsetClock {
- public:
-  [[nodiscard]] Clock::time_point now() const {
-    return Clock::now() + Clock::duration{offset_.load()};
-  }
-  void advance(Clock::duration by) { offset_ += by.count(); }
-  [[nodiscard]] pgobo::WallClock function() {
-    return [this] { return now(); };
-  }
-
- private:
-  std::atomic<Clock::rep> offset_{0};
-};
 
 class LakebaseChainTest : public pgobo::test::PgTest {
  protected:

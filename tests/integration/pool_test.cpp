@@ -4,17 +4,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <spdlog/sinks/ostream_sink.h>
 #include <chrono>
 #include <memory>
 #include <mutex>
 #include <pqxx/pqxx>
-#include <sstream>
 #include <string>
 
-#include "fake_driver.hpp"  // eventually()
+#include "log_capture.hpp"
 #include "pg_fixture.hpp"
 #include "pgobo/pool.hpp"
+#include "wait.hpp"
 
 namespace pgobo::test {
 namespace {
@@ -166,21 +165,19 @@ TEST_F(PoolIntegration, WrongPasswordIsAuthenticationFailedWithoutThePassword) {
 }
 
 TEST_F(PoolIntegration, FailedLoginLogsAWarningWithoutAnyPassword) {
-  std::ostringstream captured;
-  auto capture = std::make_shared<spdlog::logger>(
-      "pgobo", std::make_shared<spdlog::sinks::ostream_sink_mt>(captured));
-  capture->set_level(spdlog::level::debug);
-  set_logger(capture);
   auto options = options_for(kAlice);
   const std::string wrong = "wrong-Pa55word-log-check";
   options.credentials = std::make_shared<StaticPassword>(Secret{wrong});
+  std::string log;
   {
-    Pool pool(options);
-    EXPECT_THROW((void)pool.connect(), AuthenticationFailed);
+    const LogCapture capture(spdlog::level::debug);
+    {
+      Pool pool(options);
+      EXPECT_THROW((void)pool.connect(), AuthenticationFailed);
+    }
+    log = capture.text();
   }
-  set_logger(nullptr);
 
-  const std::string log = captured.str();
   EXPECT_THAT(log, HasSubstr("[warning]"));
   EXPECT_THAT(log, HasSubstr("password authentication failed"));
   EXPECT_THAT(log, Not(HasSubstr(wrong)));

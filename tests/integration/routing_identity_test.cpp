@@ -9,24 +9,21 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <condition_variable>
-#include <coroutine>
-#include <deque>
 #include <functional>
 #include <future>
 #include <initializer_list>
 #include <memory>
-#include <mutex>
 #include <pqxx/pqxx>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "fake_driver.hpp"     // eventually()
-#include "fake_workspace.hpp"  // LogCapture
+#include "log_capture.hpp"
 #include "pg_fixture.hpp"
 #include "pgobo/context.hpp"
 #include "pgobo/routing_pool.hpp"
+#include "test_routing.hpp"
+#include "wait.hpp"
+#include "worker_threads.hpp"
 
 namespace pgobo::test {
 namespace {
@@ -37,97 +34,10 @@ using ::testing::Each;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-using UserPtr = std::shared_ptr<const UserContext>;
-
-// Threads that run posted jobs, acting as the service principal (no context)
-// unless a job carries its own.
-class WorkerThreads {
- public:
-  explicit WorkerThreads(int count) {
-    for (int i = 0; i < count; ++i) threads_.emplace_back([this] { run(); });
-  }
-  WorkerThreads(const WorkerThreads&) = delete;
-  WorkerThreads& operator=(const WorkerThreads&) = delete;
-  ~WorkerThreads() {
-    {
-      const std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    changed_.notify_all();
-    for (auto& t : threads_) t.join();
-  }
-
-  void post(std::function<void()> job) {
-    {
-      const std::lock_guard lock(mutex_);
-      jobs_.push_back(std::move(job));
-    }
-    changed_.notify_one();
-  }
-
-  [[nodiscard]] bool runs_here() const {
-    for (const auto& t : threads_) {
-      if (t.get_id() == std::this_thread::get_id()) return true;
-    }
-    return false;
-  }
-
- private:
-  void run() {
-    for (;;) {
-      std::function<void()> job;
-      {
-        std::unique_lock lock(mutex_);
-        changed_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-        if (jobs_.empty()) return;
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      job();
-    }
-  }
-
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::deque<std::function<void()>> jobs_;
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
-};
-
-// co_await resume_on(workers): the coroutine continues on a worker thread.
-struct ResumeOn {
-  WorkerThreads& workers;
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> self) const {
-    workers.post([self] { self.resume(); });
-  }
-  void await_resume() const noexcept {}
-};
-
 class RoutingIdentity : public PgTest {
  protected:
   [[nodiscard]] RoutingConfig config() const {
-    RoutingConfig c;
-    c.service.pool.name = "sp";
-    c.service.pool.connection.host = server().host;
-    c.service.pool.connection.port = static_cast<std::uint16_t>(server().port);
-    c.service.pool.connection.dbname = server().database;
-    c.service.pool.connection.user = kServiceRole;
-    c.service.pool.connection.sslmode = SslMode::disable;
-    c.service.pool.connection.application_name = "pgobo-routing-test";
-    c.service.pool.connection.connect_timeout = 5s;
-    c.service.pool.max_size = 3;
-    c.service.password = Secret(password_for(kServiceRole));
-    c.user_credentials = [](const UserContext& u) {
-      return std::make_shared<StaticPassword>(Secret(password_for(u.key())));
-    };
-    c.sweep_interval = 0ms;
-    return c;
-  }
-
-  static UserPtr user(const std::string& email) {
-    return std::make_shared<const UserContext>(
-        make_user_context("id-" + email, email, "token-of-" + email));
+    return routing_config(server(), "pgobo-routing-test", 3);
   }
 
   // Owners of the notes the active identity sees.
@@ -171,11 +81,11 @@ TEST_F(RoutingIdentity, InsideAUserScopeEachUserSeesOnlyTheirRows) {
   std::vector<std::string> alice_sees;
   std::vector<std::string> bob_sees;
   {
-    const UserScope scope(user(kAlice));
+    const UserScope scope(shared_user(kAlice));
     alice_sees = visible_owners(*db);
   }
   {
-    const UserScope scope(user(kBob));
+    const UserScope scope(shared_user(kBob));
     bob_sees = visible_owners(*db);
   }
 
@@ -185,10 +95,10 @@ TEST_F(RoutingIdentity, InsideAUserScopeEachUserSeesOnlyTheirRows) {
 
 TEST_F(RoutingIdentity, AsUserSeesOnlyThatUsersRowsWhateverTheThreadsContext) {
   auto db = RoutingPool::create(config());
-  auto alice = db->as_user(user(kAlice));
-  auto bob = db->as_user(user(kBob));
+  auto alice = db->as_user(shared_user(kAlice));
+  auto bob = db->as_user(shared_user(kBob));
 
-  const UserScope as_bob(user(kBob));  // the thread's context must not matter
+  const UserScope as_bob(shared_user(kBob));  // the thread's context must not matter
   EXPECT_THAT(visible_owners(alice), AllOf(::testing::SizeIs(2), Each(std::string(kAlice))));
   EXPECT_THAT(visible_owners(bob), ::testing::ElementsAre(kBob));
   EXPECT_EQ(current_role(alice), kAlice);
@@ -202,11 +112,11 @@ TEST_F(RoutingIdentity, BoundCallsOnAThreadPoolSeeOnlyTheirUsersRows) {
   std::promise<std::vector<std::string>> unbound_sees;
 
   {
-    const UserScope scope(user(kAlice));
+    const UserScope scope(shared_user(kAlice));
     workers.post(bind_context([&] { alice_sees.set_value(visible_owners(*db)); }));
   }
   {
-    const UserScope scope(user(kBob));
+    const UserScope scope(shared_user(kBob));
     workers.post(bind_context([&] { bob_sees.set_value(visible_owners(*db)); }));
     workers.post([&] { unbound_sees.set_value(visible_owners(*db)); });  // not bound: the SP
   }
@@ -227,11 +137,11 @@ TEST_F(RoutingIdentity, TaskResumedOnAnotherThreadStillQueriesAsItsUser) {
     co_return visible_owners(*db);
   };
   Task<std::vector<std::string>> alice_task = [&] {
-    const UserScope scope(user(kAlice));
+    const UserScope scope(shared_user(kAlice));
     return notes_seen();  // a Task acts for whoever created it
   }();
   Task<std::vector<std::string>> bob_task = [&] {
-    const UserScope scope(user(kBob));
+    const UserScope scope(shared_user(kBob));
     return notes_seen();
   }();
 
@@ -251,7 +161,7 @@ TEST_F(RoutingIdentity, AUserScopeReachesOnlyTheUsersPoolAndItsEndOnlyTheService
   std::string inside;
   std::string nested_service;
   {
-    const UserScope scope(user(kAlice));
+    const UserScope scope(shared_user(kAlice));
     inside = current_role(*db);
     {
       const UserScope as_service(nullptr);  // a statement the app makes as itself
@@ -277,10 +187,10 @@ TEST_F(RoutingIdentity, PgConfigNamesTheActiveRoleAndHoldsNoPassword) {
   const ConnectionParams service = db->pg_config();
   ConnectionParams alice;
   {
-    const UserScope scope(user(kAlice));
+    const UserScope scope(shared_user(kAlice));
     alice = db->pg_config();
   }
-  const ConnectionParams bob = db->as_user(user(kBob)).pg_config();
+  const ConnectionParams bob = db->as_user(shared_user(kBob)).pg_config();
 
   EXPECT_EQ(service.user, kServiceRole);
   EXPECT_EQ(alice.user, kAlice);
@@ -306,7 +216,7 @@ TEST_F(RoutingIdentity, PgConfigNamesTheActiveRoleAndHoldsNoPassword) {
 
 TEST_F(RoutingIdentity, ReadOnlyQueryRunsASelectAsTheActiveUser) {
   auto db = RoutingPool::create(config());
-  auto alice = db->as_user(user(kAlice));
+  auto alice = db->as_user(shared_user(kAlice));
 
   const pqxx::result rows = alice.query_read_only(
       "SELECT count(*), current_user FROM app.notes WHERE body LIKE $1", std::string("alice:%"));
@@ -317,7 +227,7 @@ TEST_F(RoutingIdentity, ReadOnlyQueryRunsASelectAsTheActiveUser) {
 
 TEST_F(RoutingIdentity, ReadOnlyQueryRefusesADeleteBeforeItReachesTheServer) {
   auto db = RoutingPool::create(config());
-  auto alice = db->as_user(user(kAlice));
+  auto alice = db->as_user(shared_user(kAlice));
 
   EXPECT_THROW((void)alice.query_read_only("DELETE FROM app.notes"), SqlPolicyError);
 
@@ -331,7 +241,7 @@ TEST_F(RoutingIdentity, ReadOnlyQueryRefusesADeleteBeforeItReachesTheServer) {
 // hidden in a function, which the policy cannot see).
 TEST_F(RoutingIdentity, ReadOnlyQueryRefusesADeleteHiddenInACte) {
   auto db = RoutingPool::create(config());
-  auto alice = db->as_user(user(kAlice));
+  auto alice = db->as_user(shared_user(kAlice));
 
   try {
     (void)alice.query_read_only(
@@ -356,7 +266,7 @@ TEST_F(RoutingIdentity, ReadOnlyTransactionStopsAnInsertHiddenInAFunction) {
     tx.commit();
   }
   auto db = RoutingPool::create(config());
-  auto alice = db->as_user(user(kAlice));
+  auto alice = db->as_user(shared_user(kAlice));
   ASSERT_EQ(alice.query("SELECT count(*) FROM app.notes")[0][0].as<int>(), 2);
 
   try {
@@ -382,7 +292,7 @@ TEST_P(RoutingBypassRole, IsRefusedAsAUsersRoleSayingWhyAndHowToFix) {
   auto db = RoutingPool::create(config());
 
   try {
-    (void)db->as_user(user(role)).query("SELECT owner FROM app.notes");
+    (void)db->as_user(shared_user(role)).query("SELECT owner FROM app.notes");
     FAIL() << "a " << GetParam() << " role served a user";
   } catch (const UnsafeRole& e) {
     EXPECT_THAT(e.what(), HasSubstr(role));
@@ -402,7 +312,7 @@ TEST_P(RoutingBypassRole, IsAllowedWithAWarningWhenConfigured) {
   c.allow_rls_bypass_roles = true;
   auto db = RoutingPool::create(std::move(c));
 
-  auto as_role = db->as_user(user(role));
+  auto as_role = db->as_user(shared_user(role));
   EXPECT_EQ(current_role(as_role), role);
   EXPECT_THAT(visible_owners(as_role), ::testing::SizeIs(3)) << "RLS does not apply: why it warns";
   EXPECT_THAT(log.text(), AllOf(HasSubstr("[warning]"), HasSubstr(role), HasSubstr(GetParam()),

@@ -12,8 +12,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <filesystem>
-#include <iostream>
 #include <latch>
 #include <memory>
 #include <mutex>
@@ -24,10 +22,12 @@
 #include <thread>
 #include <vector>
 
-#include "fake_driver.hpp"  // eventually()
+#include "measure.hpp"
 #include "pg_fixture.hpp"
 #include "pgobo/context.hpp"
 #include "pgobo/routing_pool.hpp"
+#include "test_routing.hpp"
+#include "wait.hpp"
 
 namespace pgobo::test {
 namespace {
@@ -35,7 +35,6 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
-using UserPtr = std::shared_ptr<const UserContext>;
 
 // Samples pg_stat_activity on its own thread and connection until stop():
 // the most client backends seen at once for any one role, and for all roles
@@ -120,56 +119,12 @@ class FirstFailure {
   std::string first_;
 };
 
-// Threads of this process, from /proc/self/task.
-std::size_t thread_count() {
-  const std::filesystem::directory_iterator tasks("/proc/self/task");
-  return static_cast<std::size_t>(std::distance(begin(tasks), end(tasks)));
-}
-
-// Prints a measurement next to the test's result.
-void report(const std::string& what) {
-  std::cout << "[ measured ] " << what << std::endl;
-  ::testing::Test::RecordProperty("measured", what);
-}
-
 class RoutingLifecycle : public PgTest {
  protected:
   [[nodiscard]] RoutingConfig config() const {
-    RoutingConfig c;
-    c.service.pool.name = "sp";
-    c.service.pool.connection.host = server().host;
-    c.service.pool.connection.port = static_cast<std::uint16_t>(server().port);
-    c.service.pool.connection.dbname = server().database;
-    c.service.pool.connection.user = kServiceRole;
-    c.service.pool.connection.sslmode = SslMode::disable;
-    c.service.pool.connection.application_name = "pgobo-routing-test";
-    c.service.pool.connection.connect_timeout = 5s;
-    c.service.pool.max_size = 3;
-    c.service.password = Secret(password_for(kServiceRole));
-    c.user_credentials = [](const UserContext& u) {
-      return std::make_shared<StaticPassword>(Secret(password_for(u.key())));
-    };
+    RoutingConfig c = routing_config(server(), "pgobo-routing-test", 3);
     c.user_pool.max_size = 3;
-    c.sweep_interval = 0ms;
     return c;
-  }
-
-  static UserPtr user(const std::string& email, const std::string& token) {
-    return std::make_shared<const UserContext>(make_user_context("id-" + email, email, token));
-  }
-
-  // `count` users "<prefix>00@example.com"…, each with a login role.
-  std::vector<UserPtr> make_users(const std::string& prefix, int count) {
-    std::vector<UserPtr> users;
-    auto conn = superuser();
-    pqxx::work tx(conn);
-    for (int i = 0; i < count; ++i) {
-      const std::string email = prefix + (i < 10 ? "0" : "") + std::to_string(i) + "@example.com";
-      ensure_user_role(tx, email);
-      users.push_back(user(email, "token-of-" + email));
-    }
-    tx.commit();
-    return users;
   }
 
   [[nodiscard]] std::set<int> backend_pids(const std::string& role) const {
@@ -264,8 +219,8 @@ TEST_F(RoutingLifecycle, UnderLoadEveryQueryRunsAsItsOwnUserWithinItsPoolsSize) 
 TEST_F(RoutingLifecycle, RotatingPasswordAndTokenMidLoadFailsNoQueryAndRebuildsOnce) {
   const std::string old_password = password_for(kAlice);
   const std::string new_password = password_for(kAlice) + "-rotated";
-  const UserPtr old_token = user(kAlice, "token-before-rotation");
-  const UserPtr new_token = user(kAlice, "token-after-rotation");
+  const UserPtr old_token = shared_user(kAlice, "token-before-rotation");
+  const UserPtr new_token = shared_user(kAlice, "token-after-rotation");
   RoutingConfig c = config();
   // The token buys the password, as a Lakebase credential would.
   c.user_credentials = [old_password, new_password](const UserContext& u) {
@@ -342,8 +297,8 @@ TEST_F(RoutingLifecycle, RotatingPasswordAndTokenMidLoadFailsNoQueryAndRebuildsO
 }
 
 TEST_F(RoutingLifecycle, TwoLiveTokensInterleavedRebuildTheUsersPoolOnce) {
-  const UserPtr laptop = user(kAlice, "token-of-the-laptop");
-  const UserPtr phone = user(kAlice, "token-of-the-phone");
+  const UserPtr laptop = shared_user(kAlice, "token-of-the-laptop");
+  const UserPtr phone = shared_user(kAlice, "token-of-the-phone");
   RoutingConfig c = config();
   c.sweep_interval = 50ms;  // drops the replaced pool once it drained
   auto db = RoutingPool::create(std::move(c));
@@ -383,8 +338,8 @@ TEST_F(RoutingLifecycle, SweeperClosesIdleUserConnectionsAndDropsTheirPools) {
 
   Clock::time_point released;
   {
-    const Lease alice = db->as_user(user(kAlice, "t")).connect();
-    const Lease bob = db->as_user(user(kBob, "t")).connect();
+    const Lease alice = db->as_user(shared_user(kAlice, "t")).connect();
+    const Lease bob = db->as_user(shared_user(kBob, "t")).connect();
     ASSERT_EQ(db->manager().size(), 2U);
     ASSERT_EQ(backends_of(kAlice), 1);
     ASSERT_EQ(backends_of(kBob), 1);
@@ -528,10 +483,10 @@ TEST_F(RoutingLifecycle, EndLeavesNoBackendOfAnyRoleAndStopsTheSweeper) {
   c.sweep_interval = 50ms;
   auto db = RoutingPool::create(std::move(c));
   const std::size_t threads_running = thread_count();
-  const UserPtr alice = user(kAlice, "t");
+  const UserPtr alice = shared_user(kAlice, "t");
   (void)db->query("SELECT 1");
   (void)db->as_user(alice).query("SELECT 1");
-  (void)db->as_user(user(kBob, "t")).query("SELECT 1");
+  (void)db->as_user(shared_user(kBob, "t")).query("SELECT 1");
   ASSERT_EQ(backends_of(kServiceRole) + backends_of(kAlice) + backends_of(kBob), 3);
 
   db->end();

@@ -44,6 +44,7 @@
 #include "pg_fixture.hpp"
 #include "pgobo/context.hpp"
 #include "pgobo/routing_pool.hpp"
+#include "test_routing.hpp"
 #include "worker_threads.hpp"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -59,7 +60,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using UserPtr = std::shared_ptr<const UserContext>;
 
 #ifdef PGOBO_TEST_SANITIZED
 constexpr long kDefaultQueries = 20'000;
@@ -130,25 +130,12 @@ class Peaks {
 class SecurityIsolation : public PgTest {
  protected:
   [[nodiscard]] RoutingConfig config() const {
-    RoutingConfig c;
-    c.service.pool.name = "sp";
-    c.service.pool.connection.host = server().host;
-    c.service.pool.connection.port = static_cast<std::uint16_t>(server().port);
-    c.service.pool.connection.dbname = server().database;
-    c.service.pool.connection.user = kServiceRole;
-    c.service.pool.connection.sslmode = SslMode::disable;
-    c.service.pool.connection.application_name = "pgobo-security-test";
+    RoutingConfig c = routing_config(server(), "pgobo-security-test", 3);
     c.service.pool.connection.connect_timeout = 10s;
-    c.service.pool.max_size = 3;
     c.service.pool.acquire_timeout = 60s;
-    c.service.password = Secret(password_for(kServiceRole));
-    c.user_credentials = [](const UserContext& u) {
-      return std::make_shared<StaticPassword>(Secret(password_for(u.key())));
-    };
     c.user_pool.max_size = kPerUser;
     c.user_pool.acquire_timeout = 60s;  // slow logins under sanitizers: no false timeouts
     c.max_total_connections = kMaxTotal;
-    c.sweep_interval = 0ms;
     return c;
   }
 };
@@ -179,12 +166,7 @@ TEST_F(SecurityIsolation, ManyThreadsAndUsersInRandomOrderNeverSeeAnotherIdentit
     auto conn = superuser();
     pqxx::work tx(conn);
     for (int i = 0; i < kUsers; ++i) {
-      const std::string email =
-          std::string("iso") + (i < 10 ? "0" : "") + std::to_string(i) + "@example.com";
-      ensure_user_role(tx, email);
-      users.push_back({std::make_shared<const UserContext>(
-                           make_user_context("id-" + email, email, "token-of-" + email)),
-                       i + 1});
+      users.push_back({add_user(tx, numbered_email("iso", i)), i + 1});
       all_rows += i + 1;
     }
     tx.exec("SET ROLE " + tx.quote_name(kServiceRole));

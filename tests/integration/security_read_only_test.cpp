@@ -16,6 +16,7 @@
 #include "pg_fixture.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/routing_pool.hpp"
+#include "test_routing.hpp"
 
 namespace pgobo::test {
 namespace {
@@ -28,27 +29,7 @@ constexpr int kLockKey = 4242;
 class ReadOnlyDenyList : public PgTest {
  protected:
   [[nodiscard]] RoutingConfig config() const {
-    RoutingConfig c;
-    c.service.pool.name = "sp";
-    c.service.pool.connection.host = server().host;
-    c.service.pool.connection.port = static_cast<std::uint16_t>(server().port);
-    c.service.pool.connection.dbname = server().database;
-    c.service.pool.connection.user = kServiceRole;
-    c.service.pool.connection.sslmode = SslMode::disable;
-    c.service.pool.connection.application_name = "pgobo-read-only-test";
-    c.service.pool.connection.connect_timeout = 5s;
-    c.service.pool.max_size = 2;
-    c.service.password = Secret(password_for(kServiceRole));
-    c.user_credentials = [](const UserContext& u) {
-      return std::make_shared<StaticPassword>(Secret(password_for(u.key())));
-    };
-    c.sweep_interval = 0ms;
-    return c;
-  }
-
-  static std::shared_ptr<const UserContext> user(const std::string& email) {
-    return std::make_shared<const UserContext>(
-        make_user_context("id-" + email, email, "token-of-" + email));
+    return routing_config(server(), "pgobo-read-only-test");
   }
 
   // Advisory locks held by any session, seen from a connection of its own.
@@ -112,7 +93,7 @@ TEST_F(ReadOnlyDenyList, EachDeniedCallIsRefusedBeforeReachingTheServer) {
     pqxx::connection service(
         conninfo_for(kServiceRole));  // a session pg_terminate_backend would hit
     auto db = RoutingPool::create(config());
-    auto alice = db->as_user(user(kAlice));
+    auto alice = db->as_user(shared_user(kAlice));
 
     for (const auto& d : denied) {
       SCOPED_TRACE(d.sql);
@@ -144,7 +125,7 @@ TEST_F(ReadOnlyDenyList, EachDeniedCallIsRefusedBeforeReachingTheServer) {
 // with is_local TRUE ends with the transaction.
 TEST_F(ReadOnlyDenyList, LocalSetConfigIsAllowedAndEndsWithTheTransaction) {
   auto db = RoutingPool::create(config());
-  auto alice = db->as_user(user(kAlice));
+  auto alice = db->as_user(shared_user(kAlice));
 
   const pqxx::result set = alice.query_read_only(
       "SELECT set_config('application_name', 'changed-locally', true), "

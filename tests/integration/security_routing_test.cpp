@@ -26,12 +26,13 @@
 #include <utility>
 #include <vector>
 
-#include "fake_driver.hpp"  // eventually()
 #include "pg_fixture.hpp"
 #include "pgobo/context.hpp"
 #include "pgobo/identity.hpp"
 #include "pgobo/routing_pool.hpp"
 #include "secret_guard.hpp"
+#include "test_routing.hpp"
+#include "wait.hpp"
 #include "worker_threads.hpp"
 
 namespace pgobo::test {
@@ -39,7 +40,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
-using UserPtr = std::shared_ptr<const UserContext>;
 using Headers = std::map<std::string, std::string>;
 
 // Who ran a statement and how many notes row-level security let it see.
@@ -67,28 +67,7 @@ const Seen kAsBob{kBob, 1};
 
 class SecurityRouting : public PgTest {
  protected:
-  [[nodiscard]] RoutingConfig config() const {
-    RoutingConfig c;
-    c.service.pool.name = "sp";
-    c.service.pool.connection.host = server().host;
-    c.service.pool.connection.port = static_cast<std::uint16_t>(server().port);
-    c.service.pool.connection.dbname = server().database;
-    c.service.pool.connection.user = kServiceRole;
-    c.service.pool.connection.sslmode = SslMode::disable;
-    c.service.pool.connection.connect_timeout = 5s;
-    c.service.pool.max_size = 2;
-    c.service.password = Secret(password_for(kServiceRole));
-    c.user_credentials = [](const UserContext& u) {
-      return std::make_shared<StaticPassword>(Secret(password_for(u.key())));
-    };
-    c.sweep_interval = 0ms;
-    return c;
-  }
-
-  static UserPtr user(const std::string& email) {
-    return std::make_shared<const UserContext>(
-        make_user_context("id-" + email, email, "token-of-" + email));
-  }
+  [[nodiscard]] RoutingConfig config() const { return routing_config(server()); }
 
   // What a request handler does: identity from the forwarded headers, then
   // the statement under that identity.
@@ -190,7 +169,7 @@ TEST_F(SecurityRouting, AUserScopeNeverLeaksToTheNextJobOnTheSameThread) {
   };
 
   EXPECT_EQ(worker.run([&] {
-    const UserScope scope(user(kAlice));
+    const UserScope scope(shared_user(kAlice));
     return who_runs(*db);
   }),
             kAsAlice);
@@ -198,7 +177,7 @@ TEST_F(SecurityRouting, AUserScopeNeverLeaksToTheNextJobOnTheSameThread) {
 
   // A job that throws inside its scope.
   EXPECT_THROW(worker.run([&] {
-    const UserScope scope(user(kAlice));
+    const UserScope scope(shared_user(kAlice));
     (void)who_runs(*db);
     throw std::runtime_error("the handler failed");
   }),
@@ -207,7 +186,7 @@ TEST_F(SecurityRouting, AUserScopeNeverLeaksToTheNextJobOnTheSameThread) {
 
   // A bound job that throws; a bound job whose statement fails on the server.
   auto bound_failing = [&] {
-    const UserScope scope(user(kBob));
+    const UserScope scope(shared_user(kBob));
     return bind_context([&] {
       (void)who_runs(*db);
       throw std::runtime_error("the bound job failed");
@@ -216,7 +195,7 @@ TEST_F(SecurityRouting, AUserScopeNeverLeaksToTheNextJobOnTheSameThread) {
   EXPECT_THROW(worker.run(std::move(bound_failing)), std::runtime_error);
   EXPECT_EQ(unbound(), kAsService);
   auto bound_sql_error = [&] {
-    const UserScope scope(user(kBob));
+    const UserScope scope(shared_user(kBob));
     return bind_context([&] { (void)db->query("SELECT no_such_column FROM app.notes"); });
   }();
   EXPECT_THROW(worker.run(std::move(bound_sql_error)), pqxx::sql_error);
@@ -238,7 +217,7 @@ TEST_F(SecurityRouting, ACoroutineResumedElsewhereAfterItsScopeEndedKeepsItsUser
     EXPECT_TRUE(workers.runs_here());
     seen.push_back(who_runs(*db));
     {
-      const UserScope inner(user(kBob));  // a scope held across a hop
+      const UserScope inner(shared_user(kBob));  // a scope held across a hop
       co_await ResumeOn{workers};
       seen.push_back(who_runs(*db));
     }
@@ -246,7 +225,7 @@ TEST_F(SecurityRouting, ACoroutineResumedElsewhereAfterItsScopeEndedKeepsItsUser
     co_return seen;
   };
   Task<std::vector<Seen>> task = [&] {
-    const UserScope scope(user(kAlice));
+    const UserScope scope(shared_user(kAlice));
     return queries_on_a_worker();
   }();
   ASSERT_EQ(current_user_ptr(), nullptr);
@@ -278,7 +257,7 @@ TEST_F(SecurityRouting, ATaskCreatedAsTheServicePrincipalStaysItWhenAUserAwaitsI
     co_return std::pair{before, awaited};
   };
   Task<std::pair<Seen, Seen>> outer = [&] {
-    const UserScope scope(user(kAlice));
+    const UserScope scope(shared_user(kAlice));
     return alice_awaits(std::move(service_task));
   }();
 
@@ -297,7 +276,7 @@ TEST_P(SecurityLateBypass, TheNextNewConnectionIsRefused) {
   RoutingConfig c = config();
   c.user_pool.max_size = 2;
   auto db = RoutingPool::create(std::move(c));
-  auto alice = db->as_user(user(kAlice));
+  auto alice = db->as_user(shared_user(kAlice));
   // The pool exists, with one connection in use.
   auto held_lease = std::make_optional<Lease>(alice.connect());
   ASSERT_EQ(backends_of(kAlice), 1);
@@ -337,7 +316,7 @@ TEST_P(SecurityLateBypass, AnIdleConnectionOpenedBeforeTheGrantIsClosedNotLent) 
   RoutingConfig c = config();
   c.user_pool.validate_idle_after = 0ms;  // check before every lease
   auto db = RoutingPool::create(std::move(c));
-  auto alice = db->as_user(user(kAlice));
+  auto alice = db->as_user(shared_user(kAlice));
   ASSERT_EQ(who_runs(alice), kAsAlice);  // leaves one idle connection
   ASSERT_EQ(backends_of(kAlice), 1);
   {

@@ -32,6 +32,7 @@
 #include "pgobo/routing_pool.hpp"
 #include "pgobo/stats_exposition.hpp"
 #include "secret_guard.hpp"
+#include "test_routing.hpp"
 
 namespace pgobo::test {
 namespace {
@@ -39,7 +40,6 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using UserPtr = std::shared_ptr<const UserContext>;
 
 // A distinctive secret, registered with the guard.
 std::string new_secret(const std::string& what) {
@@ -50,27 +50,7 @@ std::string new_secret(const std::string& what) {
 
 class SecuritySecrets : public PgTest {
  protected:
-  [[nodiscard]] RoutingConfig static_config() const {
-    RoutingConfig c;
-    c.service.pool.name = "sp";
-    c.service.pool.connection.host = server().host;
-    c.service.pool.connection.port = static_cast<std::uint16_t>(server().port);
-    c.service.pool.connection.dbname = server().database;
-    c.service.pool.connection.user = kServiceRole;
-    c.service.pool.connection.sslmode = SslMode::disable;
-    c.service.pool.connection.connect_timeout = 5s;
-    c.service.pool.max_size = 2;
-    c.service.password = Secret(password_for(kServiceRole));
-    c.user_credentials = [](const UserContext& u) {
-      return std::make_shared<StaticPassword>(Secret(password_for(u.key())));
-    };
-    c.sweep_interval = 0ms;
-    return c;
-  }
-
-  static UserPtr user(const std::string& email, const std::string& token) {
-    return std::make_shared<const UserContext>(make_user_context("id-" + email, email, token));
-  }
+  [[nodiscard]] RoutingConfig static_config() const { return routing_config(server()); }
 
   // Fails if `text` holds a known secret: registered ones, FakeWorkspace's
   // tokens, and `extra` (a workspace's exact list).
@@ -122,7 +102,7 @@ class SecuritySecrets : public PgTest {
 
 TEST_F(SecuritySecrets, WrongPasswordOfAUserPoolIsNamedNotShown) {
   const std::string wrong = new_secret("wrong-user-password");
-  const UserPtr alice = user(kAlice, new_secret("alice-token"));
+  const UserPtr alice = shared_user(kAlice, new_secret("alice-token"));
   RoutingConfig c = static_config();
   c.user_credentials = [wrong](const UserContext&) {
     return std::make_shared<StaticPassword>(Secret(wrong));
@@ -146,7 +126,7 @@ TEST_F(SecuritySecrets, WrongPasswordOfTheServicePoolIsNamedNotShown) {
 
   EXPECT_THAT(what, HasSubstr("password authentication failed"));
   expect_clean(what, "AuthenticationFailed");
-  expect_outputs_clean(*db, user(kAlice, new_secret("alice-token")));
+  expect_outputs_clean(*db, shared_user(kAlice, new_secret("alice-token")));
 }
 
 TEST_F(SecuritySecrets, APasswordFullOfConninfoQuotingIsMaskedInEveryForm) {
@@ -159,7 +139,7 @@ TEST_F(SecuritySecrets, APasswordFullOfConninfoQuotingIsMaskedInEveryForm) {
   auto db = RoutingPool::create(std::move(c));
 
   const std::string what = what_of<AuthenticationFailed>(
-      [&] { (void)db->as_user(user(kBob, new_secret("bob-token"))).query("SELECT 1"); });
+      [&] { (void)db->as_user(shared_user(kBob, new_secret("bob-token"))).query("SELECT 1"); });
 
   expect_clean(what, "AuthenticationFailed");
   EXPECT_THAT(what, ::testing::Not(HasSubstr(PgServer::quote(wrong))));
@@ -173,7 +153,7 @@ TEST_F(SecuritySecrets, AWrongTokenUsedAsThePasswordIsNamedNotShown) {
     return std::make_shared<StaticPassword>(u.access_token());
   };
   auto db = RoutingPool::create(std::move(c));
-  const UserPtr alice = user(kAlice, new_secret("forged-token"));
+  const UserPtr alice = shared_user(kAlice, new_secret("forged-token"));
 
   const std::string what =
       what_of<AuthenticationFailed>([&] { (void)db->as_user(alice).query("SELECT 1"); });
@@ -193,7 +173,7 @@ TEST_F(SecuritySecrets, ARefusedBypassRoleSaysWhyWithoutItsPassword) {
     tx.commit();
   }
   auto db = RoutingPool::create(static_config());
-  const UserPtr bypass = user(role, new_secret("bypass-token"));
+  const UserPtr bypass = shared_user(role, new_secret("bypass-token"));
 
   const std::string what =
       what_of<UnsafeRole>([&] { (void)db->as_user(bypass).query("SELECT 1"); });
@@ -248,7 +228,7 @@ class SecurityLakebaseSecrets : public SecuritySecrets {
 
 TEST_F(SecurityLakebaseSecrets, EveryCredentialServiceFailureIsExplainedWithoutASecret) {
   auto db = pgobo::databricks::make_routing_pool(lakebase_config());
-  const UserPtr alice = user(kAlice, workspace->add_token_for(kAlice));
+  const UserPtr alice = shared_user(kAlice, workspace->add_token_for(kAlice));
   using Endpoint = FakeWorkspace::Endpoint;
 
   // Working first: the client secret, an OAuth token, database tokens and
@@ -262,33 +242,33 @@ TEST_F(SecurityLakebaseSecrets, EveryCredentialServiceFailureIsExplainedWithoutA
   };
 
   // A token the workspace does not know (forged or revoked): HTTP 401.
-  whats["unknown token"] = failing_user(user(kBob, new_secret("dapi-forged")));
+  whats["unknown token"] = failing_user(shared_user(kBob, new_secret("dapi-forged")));
 
   // The API answers an error whose text echoes the caller's token.
-  const UserPtr carol_like = user(kBob, workspace->add_token_for(kBob));
+  const UserPtr carol_like = shared_user(kBob, workspace->add_token_for(kBob));
   workspace->fail_next(Endpoint::database_credential,
                        {500, R"({"error_code":"INTERNAL_ERROR","message":"token )" +
                                  carol_like->access_token().reveal() + R"( was refused"})"});
   whats["error echoing the token"] = failing_user(carol_like);
 
   // Not JSON at all, echoing the token too.
-  const UserPtr bob2 = user(kBob, workspace->add_token_for(kBob));
+  const UserPtr bob2 = shared_user(kBob, workspace->add_token_for(kBob));
   workspace->fail_next(
       Endpoint::database_credential,
       {502, "<html>bad gateway for " + bob2->access_token().reveal() + "</html>", "text/html"});
   whats["html error echoing the token"] = failing_user(bob2);
 
   // HTTP 200 with garbage, a truncated credential, no token, a bad expiry.
-  const UserPtr bob3 = user(kBob, workspace->add_token_for(kBob));
+  const UserPtr bob3 = shared_user(kBob, workspace->add_token_for(kBob));
   const std::string half_token = "lakebase-db-fake-99-" + FakeWorkspace::random_suffix();
   workspace->fail_next(Endpoint::database_credential,
                        {200, R"({"token":")" + half_token, "application/json"});
   whats["truncated credential"] = failing_user(bob3);
-  const UserPtr bob4 = user(kBob, workspace->add_token_for(kBob));
+  const UserPtr bob4 = shared_user(kBob, workspace->add_token_for(kBob));
   workspace->fail_next(Endpoint::database_credential,
                        {200, R"({"expire_time":"2030-01-01T00:00:00Z"})", "application/json"});
   whats["no token"] = failing_user(bob4);
-  const UserPtr bob5 = user(kBob, workspace->add_token_for(kBob));
+  const UserPtr bob5 = shared_user(kBob, workspace->add_token_for(kBob));
   workspace->fail_next(
       Endpoint::database_credential,
       {200, R"({"token":")" + half_token + R"(","expire_time":"soon"})", "application/json"});
@@ -312,7 +292,8 @@ TEST_F(SecurityLakebaseSecrets, AWrongClientSecretIsNamedNotShown) {
 
   EXPECT_THAT(what, HasSubstr("401"));
   expect_clean_here(what, "CredentialError");
-  expect_outputs_clean(*db, user(kAlice, workspace->add_token_for(kAlice)), workspace_secrets());
+  expect_outputs_clean(*db, shared_user(kAlice, workspace->add_token_for(kAlice)),
+                       workspace_secrets());
 }
 
 TEST_F(SecurityLakebaseSecrets, AnOAuthErrorEchoingTheClientSecretIsScrubbed) {
@@ -347,14 +328,15 @@ TEST_F(SecurityLakebaseSecrets, AnOAuthErrorEchoingTheClientSecretInAnyEncodingI
     EXPECT_THAT(what, ::testing::AllOf(HasSubstr("invalid_client: got Basic "), HasSubstr("***")));
     EXPECT_THAT(what, ::testing::Not(HasSubstr(encoded)));
     expect_clean_here(what, "CredentialError");
-    expect_outputs_clean(*db, user(kAlice, workspace->add_token_for(kAlice)), workspace_secrets());
+    expect_outputs_clean(*db, shared_user(kAlice, workspace->add_token_for(kAlice)),
+                         workspace_secrets());
   }
 }
 
 // The same for the bearer token (the service principal's OAuth token) that
 // the database credential endpoint echoes.
 TEST_F(SecurityLakebaseSecrets, ACredentialErrorEchoingTheBearerTokenInAnyEncodingIsScrubbed) {
-  const UserPtr alice = user(kAlice, workspace->add_token_for(kAlice));
+  const UserPtr alice = shared_user(kAlice, workspace->add_token_for(kAlice));
   const std::string token = alice->access_token().reveal();
   auto db = pgobo::databricks::make_routing_pool(lakebase_config());
   for (const auto& [name, encoded] : encodings_of(token, "Bearer " + token)) {
@@ -376,7 +358,7 @@ TEST_F(SecurityLakebaseSecrets, ACredentialErrorEchoingTheBearerTokenInAnyEncodi
 TEST_F(SecurityLakebaseSecrets, ADatabaseTokenThatIsNotThePasswordIsNamedNotShown) {
   make_tokens_passwords = false;  // the server does not accept the workspace's tokens
   auto db = pgobo::databricks::make_routing_pool(lakebase_config());
-  const UserPtr alice = user(kAlice, workspace->add_token_for(kAlice));
+  const UserPtr alice = shared_user(kAlice, workspace->add_token_for(kAlice));
 
   const std::string sp_what = what_of<AuthenticationFailed>([&] { (void)db->query("SELECT 1"); });
   const std::string user_what =

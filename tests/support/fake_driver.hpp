@@ -339,16 +339,4 @@ inline PoolOptions fake_pool_options(std::size_t max_size = 3) {
   return options;
 }
 
-// Waits, without sleeping, for another thread to reach a state the test
-// cannot get a signal for (e.g. "3 callers are queued"). False after 10 s.
-template <class Predicate>
-bool eventually(Predicate done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
-
 }  // namespace pgobo::test

@@ -30,14 +30,12 @@
 //
 // Every token it issues is distinctive and random, and listed by secrets(),
 // so a test can assert none of them ever reaches a log line or a message.
-// LogCapture (below) installs a trace-level capturing logger for that.
+// LogCapture (log_capture.hpp) installs a trace-level capturing logger for that.
 #pragma once
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 
 #include <array>
 #include <chrono>
@@ -56,7 +54,7 @@
 #include <thread>
 #include <vector>
 
-#include "pgobo/log.hpp"
+#include "log_capture.hpp"  // FakeWorkspaceTest logs the whole run
 #include "secret_guard.hpp"
 
 namespace pgobo::test {
@@ -528,30 +526,6 @@ class FakeWorkspace {
   std::vector<std::string> database_users_;
   std::vector<std::string> database_tokens_;
   std::vector<std::string> secrets_;
-};
-
-// Routes pgobo's logger, at trace level, into a string for the lifetime of
-// this object, then restores the default logger.
-class LogCapture {
- public:
-  LogCapture() {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
-    auto capturing = std::make_shared<spdlog::logger>("pgobo", std::move(sink));
-    capturing->set_level(spdlog::level::trace);
-    capturing->flush_on(spdlog::level::trace);
-    pgobo::set_logger(std::move(capturing));
-  }
-  ~LogCapture() { pgobo::set_logger(nullptr); }
-  LogCapture(const LogCapture&) = delete;
-  LogCapture& operator=(const LogCapture&) = delete;
-
-  [[nodiscard]] std::string text() const {
-    pgobo::logger()->flush();
-    return stream_.str();
-  }
-
- private:
-  std::ostringstream stream_;
 };
 
 }  // namespace pgobo::test

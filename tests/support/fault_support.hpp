@@ -23,9 +23,11 @@
 #include <utility>
 #include <vector>
 
+#include "measure.hpp"
 #include "pg_fixture.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/routing_pool.hpp"
+#include "wait.hpp"  // poll_until(), eventually()
 
 namespace pgobo::test {
 
@@ -258,34 +260,8 @@ class Tally {
   FaultClock::duration longest_[kOutcomes] = {};
 };
 
-// Threads of this process, from /proc/self/task.
-inline std::size_t thread_count() {
-  const std::filesystem::directory_iterator tasks("/proc/self/task");
-  return static_cast<std::size_t>(std::distance(begin(tasks), end(tasks)));
-}
-
-// Prints a measurement next to the test's result.
-inline void report(const std::string& what) {
-  std::cout << "[ measured ] " << what << std::endl;
-  ::testing::Test::RecordProperty("measured", what);
-}
-
 inline std::int64_t ms_between(FaultClock::time_point from, FaultClock::time_point to) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
-}
-
-// Polls `done` every `pause` until it holds or `limit` passes. For conditions
-// only observable by trying (a server accepting logins again), where there is
-// nothing to wait on.
-template <class Predicate>
-bool poll_until(Predicate done, std::chrono::milliseconds limit,
-                std::chrono::milliseconds pause = std::chrono::milliseconds{10}) {
-  const auto deadline = FaultClock::now() + limit;
-  while (!done()) {
-    if (FaultClock::now() > deadline) return false;
-    std::this_thread::sleep_for(pause);
-  }
-  return true;
 }
 
 // Worker threads that are told to stop and joined however the test leaves

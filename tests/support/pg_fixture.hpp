@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "secret_guard.hpp"
+#include "test_users.hpp"
 
 namespace pgobo::test {
 
@@ -144,6 +145,22 @@ class PgTest : public ::testing::Test {
     tx.exec("GRANT USAGE ON SEQUENCE app.notes_id_seq TO " + name);
   }
 
+  // A user whose role exists (ensure_user_role) once `tx` commits.
+  UserPtr add_user(pqxx::work& tx, const std::string& email) {
+    ensure_user_role(tx, email);
+    return shared_user(email);
+  }
+
+  // `count` users numbered_email(prefix, 0…count-1), each with a login role.
+  std::vector<UserPtr> make_users(const std::string& prefix, int count) {
+    std::vector<UserPtr> users;
+    auto conn = superuser();
+    pqxx::work tx(conn);
+    for (int i = 0; i < count; ++i) users.push_back(add_user(tx, numbered_email(prefix, i)));
+    tx.commit();
+    return users;
+  }
+
   // Number of server processes logged in as `role`.
   [[nodiscard]] int backends_of(std::string_view role) const {
     auto conn = superuser();
@@ -151,6 +168,19 @@ class PgTest : public ::testing::Test {
     return tx
         .exec_params("SELECT count(*) FROM pg_stat_activity WHERE usename = $1",
                      std::string(role))[0][0]
+        .as<int>();
+  }
+
+  // Client backends of a load test: its roles "<prefix>…" and the service
+  // principal.
+  [[nodiscard]] int load_backends(const std::string& prefix) const {
+    auto conn = superuser();
+    pqxx::nontransaction tx(conn);
+    return tx
+        .exec_params(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE (usename LIKE $1 OR usename = $2) AND backend_type = 'client backend'",
+            prefix + "%", std::string(kServiceRole))[0][0]
         .as<int>();
   }
 

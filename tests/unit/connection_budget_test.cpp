@@ -9,23 +9,14 @@
 #include <vector>
 
 #include "pgobo/connection_budget.hpp"
+#include "wait.hpp"
 
 namespace pgobo {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = ConnectionBudget::Clock;
-
-// Waits (bounded) until `condition` holds; used to know a thread has queued.
-template <class F>
-bool eventually(F condition) {
-  const auto until = Clock::now() + 10s;
-  while (!condition()) {
-    if (Clock::now() > until) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
+using test::eventually;
 
 TEST(ConnectionBudget, GrantsUpToTheLimitThenRefusesTryAcquire) {
   ConnectionBudget budget(2);

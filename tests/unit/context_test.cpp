@@ -16,13 +16,11 @@
 #include <vector>
 
 #include "pgobo/context.hpp"
+#include "test_users.hpp"
 
 namespace {
 
-std::shared_ptr<const pgobo::UserContext> user(const std::string& name) {
-  return std::make_shared<const pgobo::UserContext>(
-      pgobo::make_user_context(name, name + "@example.com", "token-" + name));
-}
+using pgobo::test::named_user;
 
 // ---------------------------------------------------------------------------
 // current_user() and UserScope
@@ -33,7 +31,7 @@ TEST(UserScope, WithoutScopeTheThreadActsAsServicePrincipal) {
 }
 
 TEST(UserScope, InstallsItsUserForItsLifetime) {
-  const auto alice = user("alice");
+  const auto alice = named_user("alice");
   {
     const pgobo::UserScope scope{alice};
     EXPECT_EQ(pgobo::current_user(), alice);
@@ -57,7 +55,7 @@ TEST(UserScope, AcceptsTheResultOfHeaderParsing) {
 }
 
 TEST(UserScope, NulloptInstallsTheServicePrincipal) {
-  const pgobo::UserScope as_alice{user("alice")};
+  const pgobo::UserScope as_alice{named_user("alice")};
   {
     const pgobo::UserScope as_service{std::optional<pgobo::UserContext>{}};
     EXPECT_EQ(pgobo::current_user(), nullptr);
@@ -66,8 +64,8 @@ TEST(UserScope, NulloptInstallsTheServicePrincipal) {
 }
 
 TEST(UserScope, NestedScopeShadowsAndRestoresTheOuter) {
-  const auto alice = user("alice");
-  const auto bob = user("bob");
+  const auto alice = named_user("alice");
+  const auto bob = named_user("bob");
   const pgobo::UserScope outer{alice};
   {
     const pgobo::UserScope inner{bob};
@@ -77,7 +75,7 @@ TEST(UserScope, NestedScopeShadowsAndRestoresTheOuter) {
 }
 
 TEST(UserScope, NullptrScopeRunsAsServiceInsideAUserScope) {
-  const auto alice = user("alice");
+  const auto alice = named_user("alice");
   const pgobo::UserScope outer{alice};
   {
     const pgobo::UserScope as_service{nullptr};
@@ -87,11 +85,11 @@ TEST(UserScope, NullptrScopeRunsAsServiceInsideAUserScope) {
 }
 
 TEST(UserScope, RestoresThePreviousContextWhenAnExceptionUnwinds) {
-  const auto alice = user("alice");
+  const auto alice = named_user("alice");
   const pgobo::UserScope outer{alice};
   EXPECT_THROW(
       {
-        const pgobo::UserScope inner{user("bob")};
+        const pgobo::UserScope inner{named_user("bob")};
         throw std::runtime_error("request failed");
       },
       std::runtime_error);
@@ -99,7 +97,7 @@ TEST(UserScope, RestoresThePreviousContextWhenAnExceptionUnwinds) {
 }
 
 TEST(UserScope, KeepsTheContextAliveWhenTheCallerDropsIt) {
-  auto alice = user("alice");
+  auto alice = named_user("alice");
   const pgobo::UserContext* raw = alice.get();
   const pgobo::UserScope scope{std::move(alice)};
   EXPECT_EQ(pgobo::current_user_ptr(), raw);
@@ -107,8 +105,8 @@ TEST(UserScope, KeepsTheContextAliveWhenTheCallerDropsIt) {
 }
 
 TEST(UserScope, ThreadsAreIsolated) {
-  const auto alice = user("alice");
-  const auto bob = user("bob");
+  const auto alice = named_user("alice");
+  const auto bob = named_user("bob");
   std::latch alice_installed{1};
   std::latch bob_checked{1};
   std::shared_ptr<const pgobo::UserContext> seen_by_other_before;
@@ -136,7 +134,7 @@ TEST(UserScope, ThreadsAreIsolated) {
 // bind_context
 
 TEST(BindContext, RunsUnderTheContextOfTheCallerThatBoundIt) {
-  const auto alice = user("alice");
+  const auto alice = named_user("alice");
   std::shared_ptr<const pgobo::UserContext> seen;
   {
     const pgobo::UserScope scope{alice};
@@ -147,8 +145,8 @@ TEST(BindContext, RunsUnderTheContextOfTheCallerThatBoundIt) {
 }
 
 TEST(BindContext, RestoresTheCallingThreadsContextAfterwards) {
-  const auto alice = user("alice");
-  const auto bob = user("bob");
+  const auto alice = named_user("alice");
+  const auto bob = named_user("bob");
   auto bound = [&] {
     const pgobo::UserScope scope{alice};
     return pgobo::bind_context([] {});
@@ -159,9 +157,9 @@ TEST(BindContext, RestoresTheCallingThreadsContextAfterwards) {
 }
 
 TEST(BindContext, RestoresTheCallingThreadsContextWhenItThrows) {
-  const auto bob = user("bob");
+  const auto bob = named_user("bob");
   auto bound = [&] {
-    const pgobo::UserScope scope{user("alice")};
+    const pgobo::UserScope scope{named_user("alice")};
     return pgobo::bind_context([] { throw std::runtime_error("boom"); });
   }();
   const pgobo::UserScope scope{bob};
@@ -171,12 +169,12 @@ TEST(BindContext, RestoresTheCallingThreadsContextWhenItThrows) {
 
 TEST(BindContext, BoundWithoutContextRunsAsServiceEvenInsideAUserScope) {
   auto bound = pgobo::bind_context([] { return pgobo::current_user(); });
-  const pgobo::UserScope scope{user("alice")};
+  const pgobo::UserScope scope{named_user("alice")};
   EXPECT_EQ(bound(), nullptr);
 }
 
 TEST(BindContext, ForwardsArgumentsAndResult) {
-  const pgobo::UserScope scope{user("alice")};
+  const pgobo::UserScope scope{named_user("alice")};
   auto bound = pgobo::bind_context([](int a, const std::string& b) {
     return b + std::to_string(a) + pgobo::current_user()->key();
   });
@@ -184,7 +182,7 @@ TEST(BindContext, ForwardsArgumentsAndResult) {
 }
 
 TEST(BindContext, RunsAMoveOnlyCallableCalledAsRvalue) {
-  const pgobo::UserScope scope{user("alice")};
+  const pgobo::UserScope scope{named_user("alice")};
   auto bound = pgobo::bind_context([owned = std::make_unique<int>(5)]() mutable {
     return *owned + static_cast<int>(pgobo::current_user() != nullptr);
   });
@@ -246,7 +244,7 @@ TEST(BindContext, EightWorkersRunTenThousandTasksOfFiftyUsersEachAsItsSubmitter)
   constexpr std::size_t kTasks = 10'000;
   constexpr std::size_t kUsers = 50;
   std::vector<std::shared_ptr<const pgobo::UserContext>> users;
-  for (std::size_t i = 0; i < kUsers; ++i) users.push_back(user("user" + std::to_string(i)));
+  for (std::size_t i = 0; i < kUsers; ++i) users.push_back(named_user("user" + std::to_string(i)));
 
   std::atomic<std::size_t> ran{0};
   std::atomic<std::size_t> wrong_user{0};

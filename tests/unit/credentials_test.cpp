@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fake_workspace.hpp"
+#include "log_capture.hpp"
 #include "pgobo/credentials.hpp"
 #include "pgobo/errors.hpp"
 

@@ -1,14 +1,13 @@
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
 
 #include <map>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "log_capture.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/identity.hpp"
 #include "pgobo/log.hpp"
@@ -274,21 +273,11 @@ TEST(HeaderLookup, AcceptsPlainStringWithEmptyForAbsent) {
 
 class FallbackLog : public ::testing::Test {
  protected:
-  void SetUp() override {
-    pgobo::set_logger(std::make_shared<spdlog::logger>(
-        "pgobo", std::make_shared<spdlog::sinks::ostream_sink_mt>(captured_)));
-    pgobo::logger()->set_pattern("%l %v");
-  }
-  void TearDown() override { pgobo::set_logger(nullptr); }
+  void SetUp() override { pgobo::logger()->set_pattern("%l %v"); }
 
-  [[nodiscard]] std::vector<std::string> lines() const {
-    std::vector<std::string> result;
-    std::istringstream in(captured_.str());
-    for (std::string line; std::getline(in, line);) result.push_back(line);
-    return result;
-  }
+  [[nodiscard]] std::vector<std::string> lines() const { return log_.lines(); }
 
-  std::ostringstream captured_;
+  const pgobo::test::LogCapture log_{spdlog::level::info};  // what the default logger would print
 };
 
 TEST_F(FallbackLog, MissingTokenWithFallbackLogsOneWarning) {
@@ -307,21 +296,21 @@ TEST_F(FallbackLog, WarningNamesNoHeaderValue) {
   (void)pgobo::user_context_from_headers(
       HeaderList{{"x-forwarded-user", "user-1234"}, {"x-forwarded-email", "alice@example.com"}},
       options);
-  EXPECT_EQ(captured_.str().find("user-1234"), std::string::npos);
-  EXPECT_EQ(captured_.str().find("alice@example.com"), std::string::npos);
+  EXPECT_EQ(log_.text().find("user-1234"), std::string::npos);
+  EXPECT_EQ(log_.text().find("alice@example.com"), std::string::npos);
 }
 
 TEST_F(FallbackLog, PresentTokenLogsNothing) {
   pgobo::HeaderOptions options;
   options.allow_development_fallback = true;
   (void)pgobo::user_context_from_headers(HeaderList{token_header(), user_header()}, options);
-  EXPECT_TRUE(captured_.str().empty()) << captured_.str();
+  EXPECT_TRUE(log_.text().empty()) << log_.text();
 }
 
 TEST_F(FallbackLog, FallbackOffLogsNothingAndThrows) {
   EXPECT_THROW((void)pgobo::user_context_from_headers(HeaderList{user_header()}),
                pgobo::AuthenticationError);
-  EXPECT_TRUE(captured_.str().empty()) << captured_.str();
+  EXPECT_TRUE(log_.text().empty()) << log_.text();
 }
 
 }  // namespace

@@ -18,7 +18,8 @@
 #include "databricks/http.hpp"
 #include "echo_server.hpp"
 #include "encodings.hpp"
-#include "fake_workspace.hpp"  // LogCapture, FakeWorkspace::random_suffix()
+#include "fake_workspace.hpp"  // FakeWorkspace::random_suffix()
+#include "log_capture.hpp"
 #include "pgobo/databricks/lakebase.hpp"
 #include "pgobo/databricks/workspace.hpp"
 #include "pgobo/errors.hpp"

@@ -13,6 +13,7 @@
 #include "fake_workspace.hpp"
 #include "pgobo/databricks/lakebase.hpp"
 #include "pgobo/databricks/workspace.hpp"
+#include "offset_clock.hpp"
 #include "pgobo/errors.hpp"
 
 namespace {
@@ -22,28 +23,13 @@ using pgobo::ConfigError;
 using pgobo::CredentialError;
 using pgobo::Secret;
 using pgobo::databricks::LakebaseCredentials;
+using pgobo::test::OffsetClock;
 using Endpoint = pgobo::test::FakeWorkspace::Endpoint;
 using Clock = std::chrono::system_clock;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-// Real time plus an offset the test moves forward: expiries the fake
-// workspace computes from the real clock are then reached without sleeping.
-class OffsetClock {
- public:
-  [[nodiscard]] Clock::time_point now() const {
-    return Clock::now() + Clock::duration{offset_.load()};
-  }
-  void advance(Clock::duration by) { offset_ += by.count(); }
-  [[nodiscard]] pgobo::WallClock function() {
-    return [this] { return now(); };
-  }
-
- private:
-  std::atomic<Clock::rep> offset_{0};
-};
 
 class LakebaseTest : public pgobo::test::FakeWorkspaceTest {
  protected:

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "fake_driver.hpp"
+#include "fake_pool_test.hpp"
 #include "pgobo/pool.hpp"
 
 namespace pgobo::test {
@@ -20,13 +20,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
-using FakePool = BasicPool<FakeDriver, FakeClock>;
 
-class PoolAcquire : public ::testing::Test {
- protected:
-  void SetUp() override { FakeClock::reset(); }
-  FakeDriver driver;
-};
+class PoolAcquire : public FakePoolTest {};
 
 TEST_F(PoolAcquire, OpensNoConnectionUntilFirstConnect) {
   FakePool pool(fake_pool_options(), driver);

@@ -9,7 +9,7 @@
 #include <string>
 #include <thread>
 
-#include "fake_driver.hpp"
+#include "fake_pool_test.hpp"
 #include "pgobo/pool.hpp"
 
 namespace pgobo::test {
@@ -17,13 +17,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
-using FakePool = BasicPool<FakeDriver, FakeClock>;
 
-class PoolBackoff : public ::testing::Test {
- protected:
-  void SetUp() override { FakeClock::reset(); }
-  FakeDriver driver;
-};
+class PoolBackoff : public FakePoolTest {};
 
 TEST_F(PoolBackoff, CallerDuringBackoffFailsFastWithTheLastErrorWithoutOpening) {
   driver.fail_opens<ServerUnavailable>("connection refused");

@@ -7,7 +7,7 @@
 #include <chrono>
 #include <memory>
 
-#include "fake_driver.hpp"
+#include "fake_pool_test.hpp"
 #include "pgobo/connection_budget.hpp"
 #include "pgobo/pool.hpp"
 
@@ -16,20 +16,15 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
-using FakePool = BasicPool<FakeDriver, FakeClock>;
 
-class PoolBudget : public ::testing::Test {
+class PoolBudget : public FakePoolTest {
  protected:
-  void SetUp() override { FakeClock::reset(); }
-
   PoolOptions options_with(std::shared_ptr<ConnectionBudget> shared, std::string name) {
     auto options = fake_pool_options(3);
     options.name = std::move(name);
     options.budget = std::move(shared);
     return options;
   }
-
-  FakeDriver driver;
 };
 
 TEST_F(PoolBudget, EachOpenTakesASlotAndEachCloseGivesItBack) {

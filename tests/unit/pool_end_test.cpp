@@ -9,7 +9,7 @@
 #include <optional>
 #include <thread>
 
-#include "fake_driver.hpp"
+#include "fake_pool_test.hpp"
 #include "pgobo/pool.hpp"
 
 namespace pgobo::test {
@@ -17,13 +17,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
-using FakePool = BasicPool<FakeDriver, FakeClock>;
 
-class PoolEnd : public ::testing::Test {
- protected:
-  void SetUp() override { FakeClock::reset(); }
-  FakeDriver driver;
-};
+class PoolEnd : public FakePoolTest {};
 
 bool is_closed(FakePool& pool) {
   try {

@@ -20,7 +20,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "fake_driver.hpp"
+#include "fake_pool_test.hpp"
 #include "pgobo/connection_budget.hpp"
 #include "pgobo/pool.hpp"
 #include "pgobo/routing_pool.hpp"
@@ -29,13 +29,8 @@ namespace pgobo::test {
 namespace {
 
 using namespace std::chrono_literals;
-using FakePool = BasicPool<FakeDriver, FakeClock>;
 
-class LeaseLifetime : public ::testing::Test {
- protected:
-  void SetUp() override { FakeClock::reset(); }
-  FakeDriver driver;
-};
+class LeaseLifetime : public FakePoolTest {};
 
 TEST_F(LeaseLifetime, APoolDestroyedWhileAReleaseStillClosesItsConnectionIsNotFreedUnderIt) {
   auto budget = std::make_shared<ConnectionBudget>(1);

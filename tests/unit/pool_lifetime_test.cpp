@@ -5,20 +5,15 @@
 #include <chrono>
 #include <vector>
 
-#include "fake_driver.hpp"
+#include "fake_pool_test.hpp"
 #include "pgobo/pool.hpp"
 
 namespace pgobo::test {
 namespace {
 
 using namespace std::chrono_literals;
-using FakePool = BasicPool<FakeDriver, FakeClock>;
 
-class PoolLifetime : public ::testing::Test {
- protected:
-  void SetUp() override { FakeClock::reset(); }
-  FakeDriver driver;
-};
+class PoolLifetime : public FakePoolTest {};
 
 TEST_F(PoolLifetime, ReapClosesConnectionsIdlePastIdleTimeout) {
   auto options = fake_pool_options();

@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "fake_driver.hpp"
+#include "fake_pool_test.hpp"
 #include "pgobo/pool_manager.hpp"
 
 namespace pgobo::test {
@@ -21,23 +21,11 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using Manager = BasicPoolManager<FakeDriver, FakeClock>;
+using Manager = FakeManager;
 
-class ManagerInvariants : public ::testing::Test {
+class ManagerInvariants : public FakePoolTest {
  protected:
-  void SetUp() override { FakeClock::reset(); }
-
-  Manager::Options options() {
-    Manager::Options o;
-    o.user_pool = fake_pool_options(3);
-    o.sweep_interval = 0ms;
-    o.credentials_for = [](const UserContext& u) {
-      return std::make_shared<StaticPassword>(Secret("pw-for-" + u.user_id()));
-    };
-    return o;
-  }
-
-  FakeDriver driver;
+  static FakeManager::Options options() { return fake_manager_options(); }
 };
 
 TEST_F(ManagerInvariants, AContextSharingOnlyTheKeyWithAnotherIdentityIsRefused) {

@@ -4,29 +4,19 @@
 
 #include <memory>
 
-#include "fake_driver.hpp"
+#include "fake_pool_test.hpp"
 #include "pgobo/pool_manager.hpp"
 
 namespace pgobo::test {
 namespace {
 
 using namespace std::chrono_literals;
-using Manager = BasicPoolManager<FakeDriver, FakeClock>;
+using Manager = FakeManager;
 
-Manager::Options manager_options() {
-  Manager::Options o;
-  o.user_pool = fake_pool_options(3);
-  o.sweep_interval = 0ms;
-  o.credentials_for = [](const UserContext&) {
-    return std::make_shared<StaticPassword>(Secret("pw"));
-  };
-  return o;
-}
+class PoolManagerReapAlso : public FakePoolTest {};
 
-TEST(PoolManagerReapAlso, SweepReapsARegisteredPoolWhileItLives) {
-  FakeClock::reset();
-  FakeDriver driver;
-  Manager manager(manager_options(), driver);
+TEST_F(PoolManagerReapAlso, SweepReapsARegisteredPoolWhileItLives) {
+  Manager manager(fake_manager_options(), driver);
   auto service_options = fake_pool_options(2);
   service_options.idle_timeout = 30s;
   auto service = std::make_shared<Manager::Pool>(service_options, driver);

@@ -8,20 +8,15 @@
 #include <utility>
 #include <vector>
 
-#include "fake_driver.hpp"
+#include "fake_pool_test.hpp"
 #include "pgobo/pool.hpp"
 
 namespace pgobo::test {
 namespace {
 
 using namespace std::chrono_literals;
-using FakePool = BasicPool<FakeDriver, FakeClock>;
 
-class PoolRelease : public ::testing::Test {
- protected:
-  void SetUp() override { FakeClock::reset(); }
-  FakeDriver driver;
-};
+class PoolRelease : public FakePoolTest {};
 
 TEST_F(PoolRelease, BrokenConnectionIsClosedAndNeverLentAgain) {
   FakePool pool(fake_pool_options(), driver);

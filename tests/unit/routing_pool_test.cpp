@@ -8,16 +8,13 @@
 #include "fake_driver.hpp"
 #include "pgobo/context.hpp"
 #include "pgobo/routing_pool.hpp"
+#include "test_users.hpp"
 
 namespace pgobo::test {
 namespace {
 
 using namespace std::chrono_literals;
 using Router = BasicRoutingPool<FakeDriver>;
-
-UserContext user(const std::string& email) {
-  return make_user_context("id-" + email, email, "token-of-" + email);
-}
 
 class RoutingPoolTest : public ::testing::Test {
  protected:
@@ -48,7 +45,7 @@ TEST_F(RoutingPoolTest, WithoutAUserContextQueriesRunAsTheServicePrincipal) {
 TEST_F(RoutingPoolTest, InsideAUserScopeQueriesRunInThatUsersPool) {
   auto router = make_router();
   {
-    const UserScope scope(user("alice@example.com"));
+    const UserScope scope(user_context("alice@example.com"));
     EXPECT_EQ(router->query("SELECT 1").user, "alice@example.com");
   }
   EXPECT_EQ(router->query("SELECT 1").user, "pgobo_service");
@@ -57,10 +54,10 @@ TEST_F(RoutingPoolTest, InsideAUserScopeQueriesRunInThatUsersPool) {
 
 TEST_F(RoutingPoolTest, AsUserIgnoresTheThreadsContext) {
   auto router = make_router();
-  auto bob = router->as_user(user("bob@example.com"));
+  auto bob = router->as_user(user_context("bob@example.com"));
   EXPECT_EQ(bob.query("SELECT 1").user, "bob@example.com");
   {
-    const UserScope scope(user("alice@example.com"));
+    const UserScope scope(user_context("alice@example.com"));
     EXPECT_EQ(bob.query("SELECT 1").user, "bob@example.com");
     EXPECT_EQ(current_user_ptr()->key(), "alice@example.com");  // restored after the call
   }
@@ -72,7 +69,7 @@ TEST_F(RoutingPoolTest, ConnectLendsAConnectionOfTheActivePoolThatOutlivesItsPoo
   auto router = make_router();
   Router::Lease lease;
   {
-    const UserScope scope(user("alice@example.com"));
+    const UserScope scope(user_context("alice@example.com"));
     lease = router->connect();
   }
   EXPECT_EQ(lease->user(), "alice@example.com");
@@ -86,7 +83,7 @@ TEST_F(RoutingPoolTest, CountsFollowThePoolTheCallerWouldBeRoutedTo) {
   auto router = make_router();
   auto service_lease = router->connect();
   EXPECT_EQ(router->total_count(), 1U);
-  const UserScope scope(user("alice@example.com"));
+  const UserScope scope(user_context("alice@example.com"));
   EXPECT_EQ(router->total_count(), 0U);  // alice has no pool yet; none is created
   EXPECT_FALSE(router->manager().has_pool("alice@example.com"));
   router->query("SELECT 1");
@@ -98,7 +95,7 @@ TEST_F(RoutingPoolTest, CountsFollowThePoolTheCallerWouldBeRoutedTo) {
 TEST_F(RoutingPoolTest, PgConfigDescribesTheActiveIdentity) {
   auto router = make_router();
   EXPECT_EQ(router->pg_config().user, "pgobo_service");
-  const UserScope scope(user("alice@example.com"));
+  const UserScope scope(user_context("alice@example.com"));
   EXPECT_EQ(router->pg_config().user, "alice@example.com");
 }
 
@@ -115,7 +112,7 @@ TEST_F(RoutingPoolTest, ReadOnlyQueriesRunInsideAReadOnlyTransaction) {
 
 TEST_F(RoutingPoolTest, AReadOnlyQueryIsFollowedByASessionResetARoutedQueryIsNot) {
   auto router = make_router();
-  const UserScope scope(user("alice@example.com"));
+  const UserScope scope(user_context("alice@example.com"));
 
   (void)router->query("SELECT 1");
   const std::size_t after_query = driver.resets();
@@ -134,21 +131,21 @@ TEST_F(RoutingPoolTest, ReadOnlyPolicyRefusesWritesBeforeTakingAConnection) {
 TEST_F(RoutingPoolTest, EndClosesTheServicePoolAndEveryUserPool) {
   auto router = make_router();
   router->query("SELECT 1");
-  router->as_user(user("alice@example.com")).query("SELECT 1");
-  router->as_user(user("bob@example.com")).query("SELECT 1");
+  router->as_user(user_context("alice@example.com")).query("SELECT 1");
+  router->as_user(user_context("bob@example.com")).query("SELECT 1");
   EXPECT_EQ(driver.open_now(), 3U);
   router->end();
   EXPECT_EQ(driver.open_now(), 0U);
   EXPECT_THROW(router->query("SELECT 1"), PoolClosed);
-  EXPECT_THROW(router->as_user(user("alice@example.com")).query("SELECT 1"), PoolClosed);
+  EXPECT_THROW(router->as_user(user_context("alice@example.com")).query("SELECT 1"), PoolClosed);
   router->end();  // idempotent
 }
 
 TEST_F(RoutingPoolTest, StatsCoverTheServiceAndAllUserPools) {
   auto router = make_router();
   router->query("SELECT 1");
-  router->as_user(user("alice@example.com")).query("SELECT 1");
-  router->as_user(user("bob@example.com")).query("SELECT 1");
+  router->as_user(user_context("alice@example.com")).query("SELECT 1");
+  router->as_user(user_context("bob@example.com")).query("SELECT 1");
   const RoutingStats s = router->stats();
   EXPECT_EQ(s.service.acquired, 1U);
   EXPECT_EQ(s.users.pools, 2U);

@@ -18,7 +18,8 @@
 #include <string>
 
 #include "encodings.hpp"
-#include "fake_workspace.hpp"  // LogCapture, FakeWorkspace::random_suffix()
+#include "fake_workspace.hpp"  // FakeWorkspace::random_suffix()
+#include "log_capture.hpp"
 #include "pgobo/log.hpp"
 #include "secret_guard.hpp"
 

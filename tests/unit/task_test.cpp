@@ -18,15 +18,13 @@
 #include <vector>
 
 #include "pgobo/context.hpp"
+#include "test_users.hpp"
 
 namespace {
 
-using UserPtr = std::shared_ptr<const pgobo::UserContext>;
+using pgobo::test::named_user;
 
-UserPtr user(const std::string& name) {
-  return std::make_shared<const pgobo::UserContext>(
-      pgobo::make_user_context(name, name + "@example.com", "token-" + name));
-}
+using UserPtr = std::shared_ptr<const pgobo::UserContext>;
 
 // A thread that runs posted jobs. It acts for its own user for its whole life
 // and counts every job before or after which that context was not in place:
@@ -294,23 +292,23 @@ TEST(Task, SynchronousAwaitsUseConstantStackInOptimisedBuilds) {
 
 TEST(Task, RunsAsTheUserWhoCreatedIt) {
   auto task = [] {
-    const pgobo::UserScope as_alice{user("alice")};
+    const pgobo::UserScope as_alice{named_user("alice")};
     return []() -> pgobo::Task<std::string> { co_return current_key(); }();
   }();
-  const pgobo::UserScope as_bob{user("bob")};
+  const pgobo::UserScope as_bob{named_user("bob")};
   EXPECT_EQ(pgobo::sync_wait(std::move(task)), "alice@example.com");
 }
 
 TEST(Task, CreatedWithoutContextRunsAsServiceInsideAUserScope) {
   auto task = []() -> pgobo::Task<std::string> { co_return current_key(); }();
-  const pgobo::UserScope as_bob{user("bob")};
+  const pgobo::UserScope as_bob{named_user("bob")};
   EXPECT_EQ(pgobo::sync_wait(std::move(task)), "<service>");
 }
 
 TEST(Task, SyncWaitLeavesTheCallersContextAsItWas) {
-  const auto bob = user("bob");
+  const auto bob = named_user("bob");
   auto task = [] {
-    const pgobo::UserScope as_alice{user("alice")};
+    const pgobo::UserScope as_alice{named_user("alice")};
     return []() -> pgobo::Task<void> { co_return; }();
   }();
   const pgobo::UserScope as_bob{bob};
@@ -319,9 +317,9 @@ TEST(Task, SyncWaitLeavesTheCallersContextAsItWas) {
 }
 
 TEST(Task, SeesItsOwnUserAfterEveryResumptionOnAnotherThread) {
-  Executor first(user("worker-1"));
-  Executor second(user("worker-2"));
-  const pgobo::UserScope as_alice{user("alice")};
+  Executor first(named_user("worker-1"));
+  Executor second(named_user("worker-2"));
+  const pgobo::UserScope as_alice{named_user("alice")};
   auto hop = [&]() -> pgobo::Task<std::vector<std::string>> {
     std::vector<std::string> seen;
     co_await resume_on(first);
@@ -340,8 +338,8 @@ TEST(Task, SeesItsOwnUserAfterEveryResumptionOnAnotherThread) {
 }
 
 TEST(Task, LeavesTheResumingThreadsOwnContextUntouched) {
-  Executor worker(user("worker"));
-  const pgobo::UserScope as_alice{user("alice")};
+  Executor worker(named_user("worker"));
+  const pgobo::UserScope as_alice{named_user("alice")};
   auto hop = [&]() -> pgobo::Task<void> {
     for (int i = 0; i < 3; ++i) {
       co_await resume_on(worker);
@@ -358,15 +356,15 @@ TEST(Task, GivesTheThreadItsContextBackWhenItSuspends) {
   ManualEvent event;
   std::string seen_after_resume;
   auto task = [&] {
-    const pgobo::UserScope as_alice{user("alice")};
+    const pgobo::UserScope as_alice{named_user("alice")};
     // Parameters, not captures: the lambda object dies before the Task runs.
     return [](ManualEvent& awaited, std::string& seen) -> pgobo::Task<void> {
       co_await awaited;
       seen = current_key();
     }(event, seen_after_resume);
   }();
-  const auto bob = user("bob");
-  const auto carol = user("carol");
+  const auto bob = named_user("bob");
+  const auto carol = named_user("carol");
   {
     const pgobo::UserScope as_bob{bob};
     start(std::move(task));
@@ -381,8 +379,8 @@ TEST(Task, GivesTheThreadItsContextBackWhenItSuspends) {
 }
 
 TEST(Task, NestedTasksOfDifferentUsersDoNotMix) {
-  Executor worker(user("worker"));
-  const pgobo::UserScope as_alice{user("alice")};
+  Executor worker(named_user("worker"));
+  const pgobo::UserScope as_alice{named_user("alice")};
   auto child = [&]() -> pgobo::Task<std::string> {
     const std::string before = current_key();
     co_await resume_on(worker);
@@ -392,7 +390,7 @@ TEST(Task, NestedTasksOfDifferentUsersDoNotMix) {
     std::vector<std::string> seen;
     pgobo::Task<std::string> for_bob;
     {
-      const pgobo::UserScope as_bob{user("bob")};
+      const pgobo::UserScope as_bob{named_user("bob")};
       for_bob = child();
     }
     seen.push_back(co_await std::move(for_bob));
@@ -409,12 +407,12 @@ TEST(Task, NestedTasksOfDifferentUsersDoNotMix) {
 }
 
 TEST(Task, UserScopeInsideTheBodyLastsAcrossCoAwait) {
-  Executor worker(user("worker"));
-  const pgobo::UserScope as_alice{user("alice")};
+  Executor worker(named_user("worker"));
+  const pgobo::UserScope as_alice{named_user("alice")};
   auto body = [&]() -> pgobo::Task<std::vector<std::string>> {
     std::vector<std::string> seen;
     {
-      const pgobo::UserScope as_bob{user("bob")};
+      const pgobo::UserScope as_bob{named_user("bob")};
       co_await resume_on(worker);
       seen.push_back(current_key());
     }
@@ -431,14 +429,14 @@ TEST(Task, DestroyingASuspendedTaskRestoresTheThreadsContext) {
   ManualEvent event;
   bool finished = false;
   auto task = [&] {
-    const pgobo::UserScope as_alice{user("alice")};
+    const pgobo::UserScope as_alice{named_user("alice")};
     return [](ManualEvent& awaited, bool& done) -> pgobo::Task<void> {
-      const pgobo::UserScope as_bob{user("bob")};
+      const pgobo::UserScope as_bob{named_user("bob")};
       co_await awaited;
       done = true;
     }(event, finished);
   }();
-  const auto carol = user("carol");
+  const auto carol = named_user("carol");
   const pgobo::UserScope as_carol{carol};
   {
     // Suspended inside the Task, with the body's UserScope alive; destroying
@@ -468,9 +466,9 @@ struct ThrowsFromSuspend {
 };
 
 TEST(Task, ReadyAwaitableKeepsTheContext) {
-  const pgobo::UserScope as_alice{user("alice")};
+  const pgobo::UserScope as_alice{named_user("alice")};
   auto body = []() -> pgobo::Task<std::string> {
-    const pgobo::UserScope as_bob{user("bob")};
+    const pgobo::UserScope as_bob{named_user("bob")};
     const int one = co_await AlreadyReady{};
     co_return std::to_string(one) + current_key();
   };
@@ -478,7 +476,7 @@ TEST(Task, ReadyAwaitableKeepsTheContext) {
 }
 
 TEST(Task, AwaitableDecliningToSuspendKeepsTheContext) {
-  const pgobo::UserScope as_alice{user("alice")};
+  const pgobo::UserScope as_alice{named_user("alice")};
   auto body = []() -> pgobo::Task<std::string> {
     const int two = co_await DeclinesToSuspend{};
     co_return std::to_string(two) + current_key();
@@ -487,9 +485,9 @@ TEST(Task, AwaitableDecliningToSuspendKeepsTheContext) {
 }
 
 TEST(Task, ExceptionFromAwaitSuspendArrivesInTheTasksContext) {
-  const auto bob = user("bob");
+  const auto bob = named_user("bob");
   auto task = [] {
-    const pgobo::UserScope as_alice{user("alice")};
+    const pgobo::UserScope as_alice{named_user("alice")};
     return []() -> pgobo::Task<std::string> {
       try {
         co_await ThrowsFromSuspend{};
@@ -509,11 +507,11 @@ TEST(Task, ManyTasksOfManyUsersHoppingAcrossThreadsEachSeeTheirOwnUser) {
   constexpr std::size_t kTasks = 2'000;
   constexpr int kHops = 3;
   std::vector<UserPtr> users;
-  for (std::size_t i = 0; i < kUsers; ++i) users.push_back(user("user" + std::to_string(i)));
+  for (std::size_t i = 0; i < kUsers; ++i) users.push_back(named_user("user" + std::to_string(i)));
   std::vector<std::unique_ptr<Executor>> executors;
   executors.reserve(4);
   for (int i = 0; i < 4; ++i) {
-    executors.push_back(std::make_unique<Executor>(user("worker" + std::to_string(i))));
+    executors.push_back(std::make_unique<Executor>(named_user("worker" + std::to_string(i))));
   }
 
   std::atomic<std::size_t> wrong_user{0};
