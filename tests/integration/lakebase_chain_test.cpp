@@ -16,7 +16,7 @@
 #include "fake_workspace.hpp"
 #include "pg_fixture.hpp"
 #include "pgobo/config.hpp"
-#include "pgobo/pool.hpp"
+#include "pgobo/pqxx_pool.hpp"
 
 namespace {
 

@@ -14,7 +14,7 @@
 
 #include "fake_driver.hpp"  // eventually()
 #include "pg_fixture.hpp"
-#include "pgobo/pool.hpp"
+#include "pgobo/pqxx_pool.hpp"
 
 namespace pgobo::test {
 namespace {
