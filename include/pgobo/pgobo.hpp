@@ -26,5 +26,6 @@
 #include "pgobo/sql_policy.hpp"
 #include "pgobo/stats.hpp"
 #include "pgobo/stats_exposition.hpp"
+#include "pgobo/task.hpp"
 #include "pgobo/version.hpp"
 #include "pgobo/workspace.hpp"

@@ -27,6 +27,7 @@
 #include "pg_fixture.hpp"
 #include "pgobo/context.hpp"
 #include "pgobo/routing_pool.hpp"
+#include "pgobo/task.hpp"
 
 namespace pgobo::test {
 namespace {

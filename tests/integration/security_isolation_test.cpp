@@ -44,6 +44,7 @@
 #include "pg_fixture.hpp"
 #include "pgobo/context.hpp"
 #include "pgobo/routing_pool.hpp"
+#include "pgobo/task.hpp"
 #include "worker_threads.hpp"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
