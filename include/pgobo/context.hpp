@@ -137,21 +137,27 @@ inline ContextStorage* set_context_storage(ContextStorage* storage) noexcept {
 
 namespace detail {
 
-// attach() and detach() of the storage in force; the default's inline.
-[[nodiscard]] inline std::shared_ptr<const UserContext> attach_context(
-    std::shared_ptr<const UserContext> user) noexcept {
+// attach() and detach() of the storage in force, in place: `user` and the
+// current context trade places (with the default storage a swap of two
+// pointers, as cheap as before storage was pluggable; passing shared_ptrs by
+// value here doubled the cost of a UserScope).
+inline void attach_context(std::shared_ptr<const UserContext>& user) noexcept {
   if (ContextStorage* storage = installed_context_storage.load(std::memory_order_acquire)) {
-    return storage->attach(std::move(user));
-  }
-  return std::exchange(context_slot(), std::move(user));
-}
-
-inline void detach_context(std::shared_ptr<const UserContext> previous) noexcept {
-  if (ContextStorage* storage = installed_context_storage.load(std::memory_order_acquire)) {
-    storage->detach(std::move(previous));
+    user = storage->attach(std::move(user));
     return;
   }
-  context_slot() = std::move(previous);
+  context_slot().swap(user);
+}
+
+// Undoes attach_context(): `previous` is what it left there. Afterwards
+// `previous` holds what was current (or nothing), for the caller to drop.
+inline void detach_context(std::shared_ptr<const UserContext>& previous) noexcept {
+  if (ContextStorage* storage = installed_context_storage.load(std::memory_order_acquire)) {
+    storage->detach(std::move(previous));
+    previous.reset();
+    return;
+  }
+  context_slot().swap(previous);
 }
 
 }  // namespace detail
@@ -192,7 +198,9 @@ inline void detach_context(std::shared_ptr<const UserContext> previous) noexcept
 class UserScope {
  public:
   [[nodiscard]] explicit UserScope(std::shared_ptr<const UserContext> user) noexcept
-      : installed_(user.get()), previous_(detail::attach_context(std::move(user))) {}
+      : installed_(user.get()), previous_(std::move(user)) {
+    detail::attach_context(previous_);
+  }
   [[nodiscard]] explicit UserScope(UserContext user)
       : UserScope(std::make_shared<const UserContext>(std::move(user))) {}
   [[nodiscard]] explicit UserScope(std::optional<UserContext> user)
@@ -208,7 +216,7 @@ class UserScope {
     // A mismatch means scopes ended out of order, e.g. a UserScope held across
     // co_await in a coroutine type other than pgobo::Task.
     assert(current_user_ptr() == installed_ && "pgobo::UserScope ended out of order");
-    detail::detach_context(std::move(previous_));
+    detail::detach_context(previous_);
   }
 
  private:

@@ -40,7 +40,7 @@ namespace detail {
 // Exchanges the running code's context with `other` (through the storage in
 // force, pgobo/context.hpp). Used in pairs: the second swap puts both back.
 inline void swap_with_thread_context(std::shared_ptr<const UserContext>& other) noexcept {
-  other = attach_context(std::move(other));
+  attach_context(other);
 }
 
 class TaskPromiseBase {
@@ -265,9 +265,10 @@ class [[nodiscard]] Task {
     // Destroyed under the Task's own context: destructors of its locals (a
     // UserScope held across co_await) restore into the Task's chain of
     // contexts, then the thread gets its own back.
-    auto parked = detail::attach_context(handle_.promise().take_context());
+    auto parked = handle_.promise().take_context();
+    detail::attach_context(parked);
     std::exchange(handle_, {}).destroy();
-    detail::detach_context(std::move(parked));
+    detail::detach_context(parked);
   }
 
   std::coroutine_handle<promise_type> handle_;
