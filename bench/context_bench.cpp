@@ -11,6 +11,7 @@
 
 #include "pgobo/context.hpp"
 #include "pgobo/identity.hpp"
+#include "pgobo/task.hpp"
 
 namespace {
 

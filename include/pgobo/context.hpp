@@ -11,36 +11,67 @@
 //
 //   executor.post(pgobo::bind_context([&] { pool.query("…"); }));
 //
-// and a coroutine keeps its own context across co_await with Task<T>:
+// A coroutine keeps its own context across co_await with pgobo::Task<T>
+// (pgobo/task.hpp, which this header does not include).
 //
-//   pgobo::Task<int> count_notes() {
-//     co_await switch_to(io_thread);             // resumed elsewhere: still the same user
-//     co_return pool.query("SELECT count(*) FROM app.notes")[0][0].as<int>();
-//   }
-//   int n = pgobo::sync_wait(count_notes());
+// Where the context lives is pluggable (ContextStorage below): by default in
+// a thread-local variable; code that runs on fibers, or on an executor that
+// carries its own per-task state (asio, folly, a framework's request
+// context), installs a storage of its own with set_context_storage(), and
+// UserScope, current_user() and bind_context() go through it.
 //
-// Reading the context never locks or allocates: current_user_ptr() is a
-// thread-local load, current_user() adds a reference count. The thread's
+// Reading the context never locks or allocates: with the default storage,
+// current_user_ptr() is a thread-local load (plus one load of the installed
+// storage's pointer), current_user() adds a reference count. The thread's
 // context is always restored: after a UserScope, a bound call or a coroutine
 // step, a thread has exactly the context it had before.
 #pragma once
 
+#include <atomic>
 #include <cassert>
 #include <concepts>
-#include <condition_variable>
-#include <coroutine>
-#include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <type_traits>
 #include <utility>
-#include <variant>
 
 #include "pgobo/identity.hpp"
 
 namespace pgobo {
+
+// Where the current user context is kept: the model is OpenTelemetry's
+// RuntimeContextStorage. The default keeps it in a thread-local variable
+// (ThreadLocalContextStorage); another storage keeps it wherever the code's
+// unit of execution keeps its state (a fiber-local, an executor's per-task
+// slot), and set_context_storage() installs it for every thread.
+//
+// A storage is called from many threads at once, each call for the code
+// running on that thread (fiber, task), and must not throw. attach() and
+// detach() come in pairs, nested like scopes: UserScope attaches in its
+// constructor and detaches in its destructor, a bound call around the call,
+// a Task around each step of the coroutine (attach() also swaps a suspended
+// Task's context in and out, so it must accept any context, not only one
+// from get_shared()).
+class ContextStorage {
+ public:
+  virtual ~ContextStorage() = default;
+
+  // The running code's context, or nullptr for the service principal. Valid
+  // until the attach() that installed it is undone.
+  [[nodiscard]] virtual const UserContext* get() const noexcept = 0;
+  // The same, sharing ownership.
+  [[nodiscard]] virtual std::shared_ptr<const UserContext> get_shared() const noexcept = 0;
+  // Makes `user` (nullptr: the service principal) the running code's
+  // context and returns the one it replaces: the token detach() takes back.
+  [[nodiscard]] virtual std::shared_ptr<const UserContext> attach(
+      std::shared_ptr<const UserContext> user) noexcept = 0;
+  // Undoes the latest attach() still in force, reinstalling `previous`,
+  // which that attach() returned. By default attach(previous).
+  virtual void detach(std::shared_ptr<const UserContext> previous) noexcept {
+    (void)attach(std::move(previous));
+  }
+};
 
 namespace detail {
 
@@ -55,11 +86,89 @@ namespace detail {
   return slot;
 }
 
+// The storage set_context_storage() installed; null: the thread-local
+// default, reached without a virtual call.
+inline std::atomic<ContextStorage*> installed_context_storage{nullptr};
+
 }  // namespace detail
 
-// The context of the calling thread, or nullptr when it acts as the service
-// principal. Costs one atomic reference-count increment.
+// The default storage: the calling thread's own slot.
+class ThreadLocalContextStorage final : public ContextStorage {
+ public:
+  [[nodiscard]] const UserContext* get() const noexcept override {
+    return detail::context_slot().get();
+  }
+  [[nodiscard]] std::shared_ptr<const UserContext> get_shared() const noexcept override {
+    return detail::context_slot();
+  }
+  [[nodiscard]] std::shared_ptr<const UserContext> attach(
+      std::shared_ptr<const UserContext> user) noexcept override {
+    return std::exchange(detail::context_slot(), std::move(user));
+  }
+  void detach(std::shared_ptr<const UserContext> previous) noexcept override {
+    detail::context_slot() = std::move(previous);
+  }
+
+  // The instance in force when no other storage is installed.
+  [[nodiscard]] static ThreadLocalContextStorage& instance() noexcept {
+    static ThreadLocalContextStorage storage;
+    return storage;
+  }
+};
+
+// Installs `storage` for every thread and returns the storage it replaces;
+// nullptr (or &ThreadLocalContextStorage::instance()) restores the default.
+// pgobo does not own it: it must outlive every use. Install it at start-up,
+// before any thread holds a context (a UserScope, a bound call or a Task made
+// under one storage must end under the same one); a context attached in the
+// old storage is not carried over.
+inline ContextStorage* set_context_storage(ContextStorage* storage) noexcept {
+  ContextStorage* const fallback = &ThreadLocalContextStorage::instance();
+  ContextStorage* const previous = detail::installed_context_storage.exchange(
+      storage == fallback ? nullptr : storage, std::memory_order_acq_rel);
+  return previous != nullptr ? previous : fallback;
+}
+
+// The storage in force.
+[[nodiscard]] inline ContextStorage& context_storage() noexcept {
+  ContextStorage* const storage = detail::installed_context_storage.load(std::memory_order_acquire);
+  return storage != nullptr ? *storage : ThreadLocalContextStorage::instance();
+}
+
+namespace detail {
+
+// attach() and detach() of the storage in force, in place: `user` and the
+// current context trade places (with the default storage a swap of two
+// pointers, as cheap as before storage was pluggable; passing shared_ptrs by
+// value here doubled the cost of a UserScope).
+inline void attach_context(std::shared_ptr<const UserContext>& user) noexcept {
+  if (ContextStorage* storage = installed_context_storage.load(std::memory_order_acquire)) {
+    user = storage->attach(std::move(user));
+    return;
+  }
+  context_slot().swap(user);
+}
+
+// Undoes attach_context(): `previous` is what it left there. Afterwards
+// `previous` holds what was current (or nothing), for the caller to drop.
+inline void detach_context(std::shared_ptr<const UserContext>& previous) noexcept {
+  if (ContextStorage* storage = installed_context_storage.load(std::memory_order_acquire)) {
+    storage->detach(std::move(previous));
+    previous.reset();
+    return;
+  }
+  context_slot().swap(previous);
+}
+
+}  // namespace detail
+
+// The context of the calling thread (or fiber, task: see ContextStorage), or
+// nullptr when it acts as the service principal. Costs one atomic
+// reference-count increment.
 [[nodiscard]] inline std::shared_ptr<const UserContext> current_user() noexcept {
+  if (ContextStorage* storage = detail::installed_context_storage.load(std::memory_order_acquire)) {
+    return storage->get_shared();
+  }
   return detail::context_slot();
 }
 
@@ -67,6 +176,9 @@ namespace detail {
 // bound call, Task step) that installed it ends. For a quick look, such as a
 // log line or a pool lookup that copies what it keeps.
 [[nodiscard]] inline const UserContext* current_user_ptr() noexcept {
+  if (ContextStorage* storage = detail::installed_context_storage.load(std::memory_order_acquire)) {
+    return storage->get();
+  }
   return detail::context_slot().get();
 }
 
@@ -86,7 +198,9 @@ namespace detail {
 class UserScope {
  public:
   [[nodiscard]] explicit UserScope(std::shared_ptr<const UserContext> user) noexcept
-      : installed_(user.get()), previous_(std::exchange(detail::context_slot(), std::move(user))) {}
+      : installed_(user.get()), previous_(std::move(user)) {
+    detail::attach_context(previous_);
+  }
   [[nodiscard]] explicit UserScope(UserContext user)
       : UserScope(std::make_shared<const UserContext>(std::move(user))) {}
   [[nodiscard]] explicit UserScope(std::optional<UserContext> user)
@@ -99,11 +213,10 @@ class UserScope {
   UserScope& operator=(UserScope&&) = delete;
 
   ~UserScope() {
-    auto& slot = detail::context_slot();
     // A mismatch means scopes ended out of order, e.g. a UserScope held across
     // co_await in a coroutine type other than pgobo::Task.
-    assert(slot.get() == installed_ && "pgobo::UserScope ended out of order");
-    slot = std::move(previous_);
+    assert(current_user_ptr() == installed_ && "pgobo::UserScope ended out of order");
+    detail::detach_context(previous_);
   }
 
  private:
@@ -152,359 +265,6 @@ class ContextBound {
 template <class F>
 [[nodiscard]] auto bind_context(F&& f) {
   return detail::ContextBound<std::decay_t<F>>(current_user(), std::forward<F>(f));
-}
-
-// ---------------------------------------------------------------------------
-// Task<T>: a coroutine that keeps its user context.
-
-template <class T = void>
-class Task;
-
-namespace detail {
-
-// Exchanges the calling thread's context with `other`. Used in pairs: the
-// second swap puts both back.
-inline void swap_with_thread_context(std::shared_ptr<const UserContext>& other) noexcept {
-  context_slot().swap(other);
-}
-
-class TaskPromiseBase {
- public:
-  // A Task acts for whoever created it (the caller of the coroutine function).
-  TaskPromiseBase() noexcept : context_(current_user()) {}
-
-  // enter() runs on every resumption: it parks the thread's context in the
-  // promise and installs the Task's. leave() runs on every suspension and at
-  // the end: the reverse. While the Task runs, context_ holds the thread's
-  // context; while it is suspended, the Task's (as a UserScope in the body may
-  // have left it).
-  void enter() noexcept { swap_with_thread_context(context_); }
-  void leave() noexcept { swap_with_thread_context(context_); }
-
-  void set_continuation(std::coroutine_handle<> continuation) noexcept {
-    continuation_ = continuation;
-  }
-
-  // The Task's context while it is not running (before Task destroys it).
-  std::shared_ptr<const UserContext> take_context() noexcept { return std::move(context_); }
-
-  struct InitialAwaiter {
-    TaskPromiseBase* promise;
-    bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<>) const noexcept {}
-    void await_resume() const noexcept { promise->enter(); }
-  };
-  InitialAwaiter initial_suspend() noexcept { return InitialAwaiter{this}; }
-
-  struct FinalAwaiter {
-    bool await_ready() const noexcept { return false; }
-    template <class Promise>
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) const noexcept {
-      TaskPromiseBase& promise = self.promise();
-      const std::coroutine_handle<> next =
-          promise.continuation_ ? promise.continuation_ : std::noop_coroutine();
-      promise.leave();
-      return next;
-    }
-    void await_resume() const noexcept {}
-  };
-  FinalAwaiter final_suspend() noexcept { return {}; }
-
-  // Wraps every co_await of the body so the Task leaves its context before it
-  // suspends and re-enters it when resumed, on whichever thread that is.
-  template <class Awaitable>
-  auto await_transform(Awaitable&& awaitable);
-
- private:
-  template <class Awaitable>
-  static decltype(auto) get_awaiter(Awaitable&& awaitable) {
-    if constexpr (requires { std::forward<Awaitable>(awaitable).operator co_await(); }) {
-      return std::forward<Awaitable>(awaitable).operator co_await();
-    } else if constexpr (requires { operator co_await(std::forward<Awaitable>(awaitable)); }) {
-      return operator co_await(std::forward<Awaitable>(awaitable));
-    } else {
-      return std::forward<Awaitable>(awaitable);
-    }
-  }
-
-  std::shared_ptr<const UserContext> context_;
-  std::coroutine_handle<> continuation_;
-};
-
-// The awaiter of a co_await inside a Task, around the awaitable's own awaiter
-// (held by value, or by reference when the awaitable is its own awaiter: the
-// operand of co_await lives until the co_await completes).
-template <class Awaiter>
-class ContextAwaiter {
- public:
-  ContextAwaiter(Awaiter&& awaiter, TaskPromiseBase& promise) noexcept(
-      std::is_nothrow_constructible_v<Awaiter, Awaiter&&>)
-      : awaiter_(std::forward<Awaiter>(awaiter)), promise_(&promise) {}
-
-  bool await_ready() { return awaiter_.await_ready(); }
-
-  template <class Promise>
-  auto await_suspend(std::coroutine_handle<Promise> self) {
-    // Leave first: once the inner await_suspend has published `self`, another
-    // thread may resume it, and this thread must not touch the frame again.
-    suspended_ = true;
-    promise_->leave();
-    try {
-      return awaiter_.await_suspend(self);
-    } catch (...) {
-      // An exception from await_suspend resumes the coroutine without
-      // await_resume: come back into the Task's context here.
-      suspended_ = false;
-      promise_->enter();
-      throw;
-    }
-  }
-
-  decltype(auto) await_resume() {
-    if (suspended_) {
-      suspended_ = false;
-      promise_->enter();
-    }
-    return awaiter_.await_resume();
-  }
-
- private:
-  Awaiter awaiter_;
-  TaskPromiseBase* promise_;
-  bool suspended_ = false;
-};
-
-template <class Awaitable>
-auto TaskPromiseBase::await_transform(Awaitable&& awaitable) {
-  using Awaiter = decltype(get_awaiter(std::forward<Awaitable>(awaitable)));
-  return ContextAwaiter<Awaiter>(get_awaiter(std::forward<Awaitable>(awaitable)), *this);
-}
-
-template <class T>
-class TaskPromise final : public TaskPromiseBase {
- public:
-  Task<T> get_return_object() noexcept;
-
-  template <class U = T>
-  requires std::constructible_from<T, U&&>
-  void return_value(U&& value) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
-    result_.template emplace<1>(std::forward<U>(value));
-  }
-  void unhandled_exception() noexcept { result_.template emplace<2>(std::current_exception()); }
-
-  T take_result() {
-    if (result_.index() == 2) std::rethrow_exception(std::get<2>(result_));
-    return std::move(std::get<1>(result_));
-  }
-
- private:
-  std::variant<std::monostate, T, std::exception_ptr> result_;
-};
-
-template <>
-class TaskPromise<void> final : public TaskPromiseBase {
- public:
-  Task<void> get_return_object() noexcept;
-
-  void return_void() noexcept {}
-  void unhandled_exception() noexcept { exception_ = std::current_exception(); }
-
-  void take_result() const {
-    if (exception_) std::rethrow_exception(exception_);
-  }
-
- private:
-  std::exception_ptr exception_;
-};
-
-}  // namespace detail
-
-// A lazy coroutine returning T that acts for the user who created it.
-//
-// The coroutine runs under the context current where the coroutine function
-// was called, every time it resumes — also when something resumes it on
-// another thread — and gives the thread its own context back each time it
-// suspends or finishes. A UserScope inside the body lasts across co_await.
-//
-// Nothing runs until the Task is awaited (co_await, from another Task or any
-// coroutine) or passed to sync_wait(). Move-only; awaited once. An exception
-// leaving the body is rethrown by co_await or sync_wait. Awaiting one Task
-// from another is a symmetric transfer: chains of any depth use constant stack.
-template <class T>
-class [[nodiscard]] Task {
- public:
-  using promise_type = detail::TaskPromise<T>;
-  using value_type = T;
-
-  static_assert(!std::is_reference_v<T>, "Task<T&> is not supported: return a pointer");
-
-  Task() noexcept = default;
-  Task(Task&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
-  Task& operator=(Task&& other) noexcept {
-    if (this != &other) {
-      destroy();
-      handle_ = std::exchange(other.handle_, {});
-    }
-    return *this;
-  }
-  Task(const Task&) = delete;
-  Task& operator=(const Task&) = delete;
-  ~Task() { destroy(); }
-
-  // False for a default-constructed or moved-from Task.
-  [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(handle_); }
-
-  class Awaiter {
-   public:
-    explicit Awaiter(std::coroutine_handle<promise_type> handle) noexcept : handle_(handle) {}
-    bool await_ready() const noexcept { return false; }
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
-      handle_.promise().set_continuation(awaiting);
-      return handle_;
-    }
-    T await_resume() { return handle_.promise().take_result(); }
-
-   private:
-    std::coroutine_handle<promise_type> handle_;
-  };
-
-  // The Task runs when awaited; the awaiting coroutine resumes when it ends,
-  // on the thread where it ended.
-  Awaiter operator co_await() && noexcept {
-    assert(handle_ && !handle_.done() && "co_await on an empty or finished pgobo::Task");
-    return Awaiter{handle_};
-  }
-  Awaiter operator co_await() & noexcept {
-    assert(handle_ && !handle_.done() && "co_await on an empty or finished pgobo::Task");
-    return Awaiter{handle_};
-  }
-
- private:
-  friend class detail::TaskPromise<T>;
-  template <class U>
-  friend U sync_wait(Task<U> task);
-  explicit Task(std::coroutine_handle<promise_type> handle) noexcept : handle_(handle) {}
-
-  void destroy() noexcept {
-    if (!handle_) return;
-    // Destroyed under the Task's own context: destructors of its locals (a
-    // UserScope held across co_await) restore into the Task's chain of
-    // contexts, then the thread gets its own back.
-    auto parked = std::exchange(detail::context_slot(), handle_.promise().take_context());
-    std::exchange(handle_, {}).destroy();
-    detail::context_slot() = std::move(parked);
-  }
-
-  std::coroutine_handle<promise_type> handle_;
-};
-
-namespace detail {
-
-template <class T>
-Task<T> TaskPromise<T>::get_return_object() noexcept {
-  return Task<T>(std::coroutine_handle<TaskPromise<T>>::from_promise(*this));
-}
-
-inline Task<void> TaskPromise<void>::get_return_object() noexcept {
-  return Task<void>(std::coroutine_handle<TaskPromise<void>>::from_promise(*this));
-}
-
-// The coroutine sync_wait() runs: it awaits the Task and, when the Task ends
-// (on whichever thread), wakes the waiting thread.
-class SyncWaitDriver {
- public:
-  struct Signal {
-    std::mutex mutex;
-    std::condition_variable done_changed;
-    bool done = false;
-
-    void notify() {
-      const std::lock_guard lock(mutex);
-      done = true;
-      done_changed.notify_one();
-    }
-    void wait() {
-      std::unique_lock lock(mutex);
-      done_changed.wait(lock, [this] { return done; });
-    }
-  };
-
-  struct promise_type {
-    Signal* signal = nullptr;
-
-    SyncWaitDriver get_return_object() noexcept {
-      return SyncWaitDriver(std::coroutine_handle<promise_type>::from_promise(*this));
-    }
-    std::suspend_always initial_suspend() noexcept { return {}; }
-    auto final_suspend() noexcept {
-      struct Notify {
-        bool await_ready() const noexcept { return false; }
-        // Signalled once the driver is suspended, so the waiting thread may
-        // destroy it as soon as it wakes.
-        void await_suspend(std::coroutine_handle<promise_type> self) const noexcept {
-          self.promise().signal->notify();
-        }
-        void await_resume() const noexcept {}
-      };
-      return Notify{};
-    }
-    void return_void() noexcept {}
-    // The Task's exception is kept by the Task, not thrown here.
-    void unhandled_exception() noexcept { std::terminate(); }
-  };
-
-  explicit SyncWaitDriver(std::coroutine_handle<promise_type> handle) noexcept : handle_(handle) {}
-  SyncWaitDriver(SyncWaitDriver&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
-  SyncWaitDriver(const SyncWaitDriver&) = delete;
-  SyncWaitDriver& operator=(const SyncWaitDriver&) = delete;
-  SyncWaitDriver& operator=(SyncWaitDriver&&) = delete;
-  ~SyncWaitDriver() {
-    if (handle_) handle_.destroy();
-  }
-
-  void run(Signal& signal) {
-    handle_.promise().signal = &signal;
-    handle_.resume();
-    signal.wait();
-  }
-
- private:
-  std::coroutine_handle<promise_type> handle_;
-};
-
-// Awaits the Task's completion without taking its result, which sync_wait
-// then takes on its own thread (so an exception is rethrown there).
-template <class T>
-struct CompletionOf {
-  std::coroutine_handle<TaskPromise<T>> task;
-  bool await_ready() const noexcept { return false; }
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<> driver) noexcept {
-    task.promise().set_continuation(driver);
-    return task;
-  }
-  void await_resume() const noexcept {}
-};
-
-template <class T>
-SyncWaitDriver drive(CompletionOf<T> completion) {
-  co_await completion;
-}
-
-}  // namespace detail
-
-// Runs the Task to completion, blocking the calling thread, and returns its
-// result or rethrows its exception. The Task acts for the user it captured
-// when created; the calling thread's own context is the same afterwards. For
-// main(), tests and thread-per-request servers. Never call it on a thread that
-// must itself run the Task's next step (an event loop's only thread): it would
-// wait forever.
-template <class T>
-T sync_wait(Task<T> task) {
-  assert(task.valid() && "sync_wait on an empty pgobo::Task");
-  detail::SyncWaitDriver::Signal signal;
-  detail::SyncWaitDriver driver = detail::drive(detail::CompletionOf<T>{task.handle_});
-  driver.run(signal);
-  return task.handle_.promise().take_result();
 }
 
 }  // namespace pgobo

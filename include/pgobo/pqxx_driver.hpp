@@ -26,8 +26,8 @@
 #include <string_view>
 
 #include "pgobo/connection_params.hpp"
-#include "pgobo/detail/pool_driver.hpp"
 #include "pgobo/detail/pool_errors.hpp"
+#include "pgobo/driver.hpp"
 #include "pgobo/secret.hpp"
 
 namespace pgobo {

@@ -102,7 +102,7 @@ TEST_F(FaultPasswordRotated, OpenConnectionsKeepServingNewOnesFailWithAuthentica
   expect_login_refused([&] { return db.as_user(alice).connect(); }, "user:" + std::string(kAlice),
                        kAlice, alice_new);
   expect_login_refused([&] { return db.connect(); }, "sp", kServiceRole, sp_new);
-  EXPECT_TRUE(db.manager().find_pool(kAlice)->login_failing());
+  EXPECT_TRUE(pgobo::detail::PoolManagerGate{*db.manager().find_pool(kAlice)}.login_failing());
 
   // A user whose password did not change is not affected, first login included.
   EXPECT_EQ(db.as_user(bob).query("SELECT current_user")[0][0].as<std::string>(), kBob);
@@ -133,7 +133,7 @@ TEST_F(FaultPasswordRotated, OpenConnectionsKeepServingNewOnesFailWithAuthentica
     for (int i = 0; i < 2; ++i) full.push_back(db.connect());
     for (auto& lease : full) EXPECT_EQ(current_user(lease), kServiceRole);
   }
-  EXPECT_FALSE(db.manager().find_pool(kAlice)->login_failing());
+  EXPECT_FALSE(pgobo::detail::PoolManagerGate{*db.manager().find_pool(kAlice)}.login_failing());
   EXPECT_EQ(db.stats().users.rebuilds, 0U);
 
   const std::string text = log.text();

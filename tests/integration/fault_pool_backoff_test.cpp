@@ -17,7 +17,7 @@
 
 #include "fault_support.hpp"
 #include "pg_fixture.hpp"
-#include "pgobo/pool.hpp"
+#include "pgobo/pqxx_pool.hpp"
 
 namespace pgobo::test {
 namespace {

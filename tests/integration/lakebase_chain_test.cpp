@@ -19,7 +19,7 @@
 #include "pg_fixture.hpp"
 #include "pgobo/config.hpp"
 #include "pgobo/databricks/config.hpp"
-#include "pgobo/pool.hpp"
+#include "pgobo/pqxx_pool.hpp"
 
 namespace {
 

@@ -12,7 +12,7 @@
 
 #include "log_capture.hpp"
 #include "pg_fixture.hpp"
-#include "pgobo/pool.hpp"
+#include "pgobo/pqxx_pool.hpp"
 #include "wait.hpp"
 
 namespace pgobo::test {

@@ -21,6 +21,7 @@
 #include "pg_fixture.hpp"
 #include "pgobo/context.hpp"
 #include "pgobo/routing_pool.hpp"
+#include "pgobo/task.hpp"
 #include "test_routing.hpp"
 #include "wait.hpp"
 #include "worker_threads.hpp"

@@ -285,7 +285,7 @@ TEST_F(RoutingLifecycle, RotatingPasswordAndTokenMidLoadFailsNoQueryAndRebuildsO
   EXPECT_EQ(mismatches.load(), 0);
   EXPECT_EQ(db->stats().users.rebuilds, 1U);
   EXPECT_NE(db->manager().find_pool(kAlice), old_pool);
-  EXPECT_TRUE(eventually([&] { return old_pool->is_drained(); }));
+  EXPECT_TRUE(eventually([&] { return pgobo::detail::PoolManagerGate{*old_pool}.is_drained(); }));
   EXPECT_TRUE(eventually([&] {
     const auto live = backend_pids(kAlice);
     return std::none_of(old_pids.begin(), old_pids.end(),

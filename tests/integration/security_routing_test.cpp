@@ -30,6 +30,7 @@
 #include "pgobo/context.hpp"
 #include "pgobo/identity.hpp"
 #include "pgobo/routing_pool.hpp"
+#include "pgobo/task.hpp"
 #include "secret_guard.hpp"
 #include "test_routing.hpp"
 #include "wait.hpp"

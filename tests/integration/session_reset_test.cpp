@@ -12,7 +12,7 @@
 #include <string>
 
 #include "pg_fixture.hpp"
-#include "pgobo/pool.hpp"
+#include "pgobo/pqxx_pool.hpp"
 
 namespace pgobo::test {
 namespace {

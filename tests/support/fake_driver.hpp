@@ -38,7 +38,7 @@
 #include <vector>
 
 #include "pgobo/connection_params.hpp"
-#include "pgobo/detail/pool_driver.hpp"
+#include "pgobo/driver.hpp"
 #include "pgobo/pool_options.hpp"
 #include "pgobo/secret.hpp"
 

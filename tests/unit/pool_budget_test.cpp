@@ -64,7 +64,7 @@ TEST_F(PoolBudget, IdleConnectionOfAnotherPoolIsEvictedToMakeRoom) {
   auto budget = std::make_shared<ConnectionBudget>(1);
   FakePool alice(options_with(budget, "alice"), driver);
   FakePool bob(options_with(budget, "bob"), driver);
-  budget->set_evictor([&alice] { return alice.close_one_idle(); });
+  budget->set_evictor([&alice] { return pgobo::detail::PoolManagerGate{alice}.close_one_idle(); });
   { auto idle = alice.connect(); }
 
   auto lease = bob.connect();

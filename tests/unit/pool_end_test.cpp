@@ -141,7 +141,7 @@ TEST_F(PoolEnd, ConnectionFinishingItsOpenAfterEndIsClosed) {
 TEST_F(PoolEnd, DrainingPoolRefusesNewCallers) {
   FakePool pool(fake_pool_options(), driver);
 
-  pool.begin_drain();
+  pgobo::detail::PoolManagerGate{pool}.begin_drain();
 
   try {
     (void)pool.connect();
@@ -158,7 +158,7 @@ TEST_F(PoolEnd, DrainingPoolStillServesItsWaiters) {
   std::jthread waiter([&] { waiter_got = pool.connect()->id(); });
   ASSERT_TRUE(eventually([&] { return pool.waiting_count() == 1; }));
 
-  pool.begin_drain();
+  pgobo::detail::PoolManagerGate{pool}.begin_drain();
   held.release();
   waiter.join();
 
@@ -170,19 +170,19 @@ TEST_F(PoolEnd, DrainingPoolClosesReturnedConnectionsAndReportsDrained) {
   auto lease = pool.connect();
   { auto idle = pool.connect(); }
 
-  pool.begin_drain();
+  pgobo::detail::PoolManagerGate{pool}.begin_drain();
   EXPECT_EQ(pool.idle_count(), 0U);  // idle ones close at once
-  EXPECT_FALSE(pool.is_drained());
+  EXPECT_FALSE(pgobo::detail::PoolManagerGate{pool}.is_drained());
   lease.release();
 
-  EXPECT_TRUE(pool.is_drained());
+  EXPECT_TRUE(pgobo::detail::PoolManagerGate{pool}.is_drained());
   EXPECT_EQ(driver.open_now(), 0U);
 }
 
 TEST_F(PoolEnd, OpenPoolIsNeverDrained) {
   FakePool pool(fake_pool_options(), driver);
 
-  EXPECT_FALSE(pool.is_drained());
+  EXPECT_FALSE(pgobo::detail::PoolManagerGate{pool}.is_drained());
 }
 
 }  // namespace

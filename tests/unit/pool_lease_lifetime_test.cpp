@@ -141,7 +141,7 @@ TEST_F(LeaseLifetime, AThrowingBudgetEvictorLeavesThePoolUsable) {
   EXPECT_EQ(budget->waiting(), 0U);
   held.release();
   pool.end();  // before: waited end_timeout for an open that never came
-  EXPECT_TRUE(pool.is_idle_and_empty());
+  EXPECT_TRUE(pgobo::detail::PoolManagerGate{pool}.is_idle_and_empty());
 }
 
 TEST_F(LeaseLifetime, ALoginInFlightWhenDrainingBeginsIsClosedNotKeptIdle) {
@@ -152,13 +152,13 @@ TEST_F(LeaseLifetime, ALoginInFlightWhenDrainingBeginsIsClosedNotKeptIdle) {
   std::thread reaper([&] { pool.reap(); });  // min_idle: opens one
   ASSERT_TRUE(driver.wait_for_hanging_opens(1));
 
-  pool.begin_drain();
+  pgobo::detail::PoolManagerGate{pool}.begin_drain();
   driver.release_opens();
   reaper.join();
 
   EXPECT_EQ(pool.idle_count(), 0U);
   EXPECT_EQ(driver.open_now(), 0U);
-  EXPECT_TRUE(pool.is_drained());
+  EXPECT_TRUE(pgobo::detail::PoolManagerGate{pool}.is_drained());
 }
 
 }  // namespace

@@ -181,7 +181,7 @@ TEST_F(PoolLifetime, CloseOneIdleClosesTheLeastRecentlyReturned) {
   first.release();  // least recently returned
   second.release();
 
-  EXPECT_TRUE(pool.close_one_idle());
+  EXPECT_TRUE(pgobo::detail::PoolManagerGate{pool}.close_one_idle());
 
   auto lease = pool.connect();
   EXPECT_EQ(lease->id(), 2);
@@ -192,7 +192,7 @@ TEST_F(PoolLifetime, CloseOneIdleReportsWhenNothingIsIdle) {
   FakePool pool(fake_pool_options(), driver);
   auto lease = pool.connect();
 
-  EXPECT_FALSE(pool.close_one_idle());
+  EXPECT_FALSE(pgobo::detail::PoolManagerGate{pool}.close_one_idle());
   EXPECT_EQ(pool.total_count(), 1U);
 }
 
@@ -212,28 +212,29 @@ TEST_F(PoolLifetime, CloseIdleConnectionsLeavesLeasesAlone) {
 
 TEST_F(PoolLifetime, LastUsedMovesOnConnectAndRelease) {
   FakePool pool(fake_pool_options(), driver);
-  const auto created = pool.last_used();
+  const auto created = pgobo::detail::PoolManagerGate{pool}.last_used();
   FakeClock::advance(5s);
   auto lease = pool.connect();
-  const auto connected = pool.last_used();
+  const auto connected = pgobo::detail::PoolManagerGate{pool}.last_used();
   FakeClock::advance(5s);
   lease.release();
 
   EXPECT_EQ(connected - created, 5s);
-  EXPECT_EQ(pool.last_used() - connected, 5s);
+  EXPECT_EQ(pgobo::detail::PoolManagerGate{pool}.last_used() - connected, 5s);
 }
 
 TEST_F(PoolLifetime, PoolIsIdleAndEmptyOnlyWithoutConnectionsLeasesOrWaiters) {
   FakePool pool(fake_pool_options(), driver);
-  EXPECT_TRUE(pool.is_idle_and_empty());
+  EXPECT_TRUE(pgobo::detail::PoolManagerGate{pool}.is_idle_and_empty());
   auto lease = pool.connect();
-  EXPECT_FALSE(pool.is_idle_and_empty());
+  EXPECT_FALSE(pgobo::detail::PoolManagerGate{pool}.is_idle_and_empty());
   lease.release();
-  EXPECT_FALSE(pool.is_idle_and_empty());  // an idle connection is still open
+  EXPECT_FALSE(pgobo::detail::PoolManagerGate{pool}
+                   .is_idle_and_empty());  // an idle connection is still open
 
   pool.close_idle_connections();
 
-  EXPECT_TRUE(pool.is_idle_and_empty());
+  EXPECT_TRUE(pgobo::detail::PoolManagerGate{pool}.is_idle_and_empty());
 }
 
 }  // namespace

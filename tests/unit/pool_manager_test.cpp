@@ -140,7 +140,7 @@ TEST_F(PoolManagerTest, ReplacedPoolServesItsWaitersAndLeasesThenCloses) {
   lease.release();  // goes to the waiter, not closed
   waiter.join();
   EXPECT_TRUE(waiter_served.load());
-  EXPECT_TRUE(old_pool->is_drained());
+  EXPECT_TRUE(pgobo::detail::PoolManagerGate{*old_pool}.is_drained());
   EXPECT_EQ(driver.open_now(), 0U);
 
   manager.sweep();
@@ -387,7 +387,7 @@ TEST_F(PoolManagerTest, ClosePoolDrainsAndANewRequestGetsAFreshPool) {
   auto second = manager.get_pool(user("alice@example.com"));
   EXPECT_NE(first, second);
   lease.release();
-  EXPECT_TRUE(first->is_drained());
+  EXPECT_TRUE(pgobo::detail::PoolManagerGate{*first}.is_drained());
   EXPECT_EQ(driver.open_now(), 0U);
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "pgobo/context.hpp"
+#include "pgobo/task.hpp"
 #include "test_users.hpp"
 
 namespace {

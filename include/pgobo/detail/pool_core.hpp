@@ -1,0 +1,766 @@
+// pgobo/detail/pool_core.hpp — the state of one pool: its connections,
+// waiters, backoff and counters, under one mutex.
+//
+// Include pgobo/pool.hpp, not this header. BasicPool is the public face of a
+// PoolCore; every Lease shares ownership of it, so a lease that outlives its
+// pool gives its connection back into live memory.
+//
+// Longer than pgobo's other headers on purpose: PoolCore is one state
+// machine (open, draining, closed) whose every transition holds the same
+// mutex and keeps the same counts (idle, leased, opening, closing) in step;
+// cut into several classes, each would need the others' private state. What
+// does not need that state lives beside it: the lease (pool_lease.hpp), the
+// connect backoff (connect_backoff.hpp), the counters and close reasons
+// (pool_counters.hpp), the intrusive lists (pool_list.hpp) and the wait
+// histogram (pool_wait_histogram.hpp).
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "pgobo/detail/connect_backoff.hpp"
+#include "pgobo/detail/pool_counters.hpp"
+#include "pgobo/detail/pool_errors.hpp"
+#include "pgobo/detail/pool_lease.hpp"
+#include "pgobo/detail/pool_list.hpp"
+#include "pgobo/driver.hpp"
+#include "pgobo/errors.hpp"
+#include "pgobo/log.hpp"
+#include "pgobo/pool_options.hpp"
+#include "pgobo/stats.hpp"
+
+namespace pgobo::detail {
+
+// Everything a pool is: its connections, waiters, counters and driver.
+// BasicPool owns it through a shared_ptr, and so does every Lease, so a
+// lease that outlives its BasicPool (or the RoutingPool around it) still
+// gives its connection back into live memory: that connection then closes
+// (the pool has ended), and the core goes with the last lease.
+template <PoolDriver Driver, class Clock>
+class PoolCore {
+ public:
+  using Connection = typename Driver::Connection;
+  using time_point = typename Clock::time_point;
+  using Lease = PoolLease<PoolCore>;
+
+  // Throws ConfigError if options.validate() does.
+  explicit PoolCore(PoolOptions options, Driver driver)
+      : options_(std::move(options)),
+        driver_(std::move(driver)),
+        last_used_(Clock::now()),
+        backoff_(options_.connect_backoff_max) {
+    options_.validate();
+  }
+  PoolCore(const PoolCore&) = delete;
+  PoolCore& operator=(const PoolCore&) = delete;
+
+  // Only once no lease, opening or closing connection is left (each holds
+  // or waits for the core): closes what is still idle.
+  ~PoolCore() {
+    std::vector<Slot*> to_close;
+    {
+      std::lock_guard lock(mutex_);
+      state_ = State::closed;
+      take_idle_locked(to_close, CloseReason::pool_ended);
+    }
+    for (Slot* slot : to_close) close_slot(slot, CloseReason::pool_ended);
+  }
+
+  // The public operations are BasicPool's, documented there. `self` is this
+  // core's owner, for the lease to keep; `exposed`: the caller gets the
+  // connection itself, so its session is reset on return.
+  [[nodiscard]] Lease connect(std::shared_ptr<PoolCore> self,
+                              std::optional<std::chrono::steady_clock::time_point> deadline,
+                              bool exposed) {
+    Lease lease = acquire(std::move(self), deadline);
+    lease.slot_->needs_reset = exposed;
+    return lease;
+  }
+
+  template <class... Params>
+  auto query(std::shared_ptr<PoolCore> self, std::string_view sql, const Params&... params) {
+    Lease lease = connect(std::move(self), std::nullopt, /*exposed=*/false);
+    return driver_.query(*lease, sql, params...);
+  }
+
+  void end() {
+    std::vector<Slot*> to_close;
+    std::unique_lock lock(mutex_);
+    state_ = State::closed;
+    while (Waiter* waiter = waiters_.pop_front()) {
+      waiter->outcome = Waiter::Outcome::closed;
+      waiter->wake.notify_one();
+    }
+    take_idle_locked(to_close, CloseReason::pool_ended);
+    lock.unlock();
+    close_all(to_close, CloseReason::pool_ended);
+    lock.lock();
+    const auto deadline = std::chrono::steady_clock::now() + options_.end_timeout;
+    if (!quiescent_.wait_until(lock, deadline, [this] { return quiescent_locked(); })) {
+      logger()->warn(
+          "pool '{}': end() gave up after {} ms with {} lease(s) still out; they close when "
+          "returned",
+          options_.name, options_.end_timeout.count(), leased_ + opening_ + closing_);
+    }
+  }
+
+  void begin_drain() {
+    std::vector<Slot*> to_close;
+    {
+      std::lock_guard lock(mutex_);
+      if (state_ != State::open) return;
+      state_ = State::draining;
+      take_idle_locked(to_close, CloseReason::pool_ended);
+    }
+    close_all(to_close, CloseReason::pool_ended);
+  }
+
+  [[nodiscard]] bool is_drained() const {
+    std::lock_guard lock(mutex_);
+    return state_ != State::open && total_locked() == 0 && closing_ == 0 && waiters_.empty();
+  }
+
+  std::size_t reap() {
+    std::vector<Slot*> expired_idle;
+    std::vector<Slot*> expired_life;
+    {
+      std::lock_guard lock(mutex_);
+      const time_point now = Clock::now();
+      std::size_t keep = idle_.size();
+      // Least recently returned first, so those kept for min_idle are the
+      // freshest.
+      idle_.for_each_from_back([&](Slot& slot) {
+        const auto reason = expiry_of(slot, now, keep);
+        if (!reason) return;
+        idle_.erase(slot);
+        --keep;
+        start_close_locked(*reason);
+        (*reason == CloseReason::idle_timeout ? expired_idle : expired_life).push_back(&slot);
+      });
+      serve_waiters_locked(now);
+    }
+    close_all(expired_idle, CloseReason::idle_timeout);
+    close_all(expired_life, CloseReason::max_lifetime);
+    fill_min_idle();
+    return expired_idle.size() + expired_life.size();
+  }
+
+  std::size_t close_idle_connections() {
+    std::vector<Slot*> to_close;
+    {
+      std::lock_guard lock(mutex_);
+      take_idle_locked(to_close, CloseReason::evicted);
+    }
+    close_all(to_close, CloseReason::evicted);
+    return to_close.size();
+  }
+
+  bool close_one_idle() {
+    Slot* slot = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      slot = idle_.pop_back();
+      if (slot == nullptr) return false;
+      start_close_locked(CloseReason::evicted);
+    }
+    close_slot(slot, CloseReason::evicted);
+    return true;
+  }
+
+  [[nodiscard]] time_point last_used() const {
+    std::lock_guard lock(mutex_);
+    return last_used_;
+  }
+
+  [[nodiscard]] bool login_failing() const {
+    std::lock_guard lock(mutex_);
+    return backoff_.login_failing();
+  }
+
+  [[nodiscard]] bool is_idle_and_empty() const {
+    std::lock_guard lock(mutex_);
+    return total_locked() == 0 && closing_ == 0 && waiters_.empty();
+  }
+
+  [[nodiscard]] std::size_t total_count() const {
+    std::lock_guard lock(mutex_);
+    return total_locked();
+  }
+  [[nodiscard]] std::size_t idle_count() const {
+    std::lock_guard lock(mutex_);
+    return idle_.size();
+  }
+  [[nodiscard]] std::size_t waiting_count() const {
+    std::lock_guard lock(mutex_);
+    return waiters_.size();
+  }
+
+  [[nodiscard]] PoolStats stats() const {
+    std::lock_guard lock(mutex_);
+    PoolStats s;
+    s.name = options_.name;
+    s.max_size = options_.max_size;
+    s.total = total_locked();
+    s.idle = idle_.size();
+    s.leased = leased_;
+    s.opening = opening_;
+    s.waiting = waiters_.size();
+    counters_.fill(s);
+    return s;
+  }
+
+  [[nodiscard]] const PoolOptions& options() const noexcept { return options_; }
+
+ private:
+  friend Lease;
+
+  // One open connection and the times the pool ages it by. Allocated when the
+  // connection opens; while lent, the Lease points at it; while idle, it sits
+  // in idle_ (most recently returned first).
+  struct Slot : ListHook {
+    std::unique_ptr<Connection> connection;
+    time_point retire_at;    // created + max_lifetime, less jitter
+    time_point returned_at;  // last time it went idle
+    // The borrower could change session state (settings, advisory locks,
+    // LISTEN, temp tables): reset the session before lending it again.
+    bool needs_reset = false;
+  };
+
+  enum class State { open, draining, closed };
+
+  using SteadyTime = std::chrono::steady_clock::time_point;
+
+  // When a caller stops waiting: its own deadline, or acquire_timeout after
+  // it started to wait or open (read from the clock only then: an idle
+  // connection is lent without a clock read).
+  struct Deadline {
+    SteadyTime started;
+    SteadyTime until;
+  };
+  [[nodiscard]] Deadline deadline_from(std::optional<SteadyTime> explicit_deadline) const {
+    const SteadyTime now = std::chrono::steady_clock::now();
+    return {now, explicit_deadline ? *explicit_deadline : now + options_.acquire_timeout};
+  }
+
+  Lease acquire(std::shared_ptr<PoolCore> self, std::optional<SteadyTime> explicit_deadline) {
+    std::optional<Deadline> deadline;  // set once we wait or open
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      throw_if_not_accepting_locked();
+      if (waiters_.empty()) {  // nobody queued before us: no barging
+        if (Slot* slot = idle_.pop_front()) {
+          const time_point now = Clock::now();
+          last_used_ = now;
+          if (const auto reason = expiry_of(*slot, now, idle_.size() + 1)) {
+            close_and_unlock(lock, slot, *reason, now);
+            lock.lock();
+            continue;
+          }
+          ++leased_;
+          if (needs_validation(*slot, now)) {
+            lock.unlock();
+            const bool alive = driver_.ping(*slot->connection);
+            lock.lock();
+            if (!alive) {
+              --leased_;
+              close_and_unlock(lock, slot, CloseReason::validation_failed, now);
+              lock.lock();
+              continue;
+            }
+          }
+          counters_.record_acquired(deadline ? std::optional(deadline->started) : std::nullopt);
+          return Lease(std::move(self), slot);
+        }
+        if (may_open_locked(Clock::now())) {
+          ++opening_;
+          if (!deadline) deadline = deadline_from(explicit_deadline);
+          lock.unlock();
+          return open_for_caller(std::move(self), *deadline);
+        }
+        if (total_locked() == 0) throw_backing_off_locked();
+      } else {
+        // A backoff may have ended since the queue last moved.
+        serve_waiters_locked(Clock::now());
+        // If that let everyone queued open, look again for ourselves rather
+        // than queue behind nobody while the pool still has room.
+        if (waiters_.empty()) continue;
+      }
+      if (!deadline) deadline = deadline_from(explicit_deadline);
+      return wait_in_line(std::move(self), lock, *deadline);
+    }
+  }
+
+  // A connect() call queued for a connection. Lives on the waiting thread's
+  // stack; whoever frees a connection or a slot pops the first waiter and
+  // hands it over directly, so a later caller can never take it first.
+  struct Waiter : ListHook {
+    enum class Outcome { waiting, handed, may_open, closed, failed };
+    std::condition_variable wake;
+    Outcome outcome = Outcome::waiting;
+    Slot* slot = nullptr;  // when handed
+  };
+
+  [[nodiscard]] std::size_t total_locked() const noexcept {
+    return idle_.size() + leased_ + opening_;
+  }
+
+  void throw_if_not_accepting_locked() const {
+    if (state_ == State::closed) {
+      throw PoolClosed("pool '" + options_.name + "' is closed (end() was called)");
+    }
+    if (state_ == State::draining) {
+      throw PoolClosed("pool '" + options_.name +
+                       "' is draining (replaced by a newer pool) and accepts no new connect()");
+    }
+  }
+
+  [[nodiscard]] bool backing_off_locked(time_point now) const noexcept {
+    return backoff_.backing_off(now);
+  }
+
+  [[nodiscard]] bool may_open_locked(time_point now) const noexcept {
+    return total_locked() < options_.max_size && !backing_off_locked(now);
+  }
+
+  // While backing off with no connection to wait for, fail fast with what
+  // the last attempt said, in that attempt's exception type.
+  [[noreturn]] void throw_backing_off_locked() const { backoff_.throw_last_failure(options_.name); }
+
+  // Why an idle connection should close now, if it should. `idle` is how
+  // many are idle counting this one: min_idle of them outlive idle_timeout.
+  [[nodiscard]] std::optional<CloseReason> expiry_of(const Slot& slot, time_point now,
+                                                     std::size_t idle) const {
+    if (options_.max_lifetime.count() > 0 && now >= slot.retire_at) {
+      return CloseReason::max_lifetime;
+    }
+    if (options_.idle_timeout.count() > 0 && now - slot.returned_at >= options_.idle_timeout &&
+        idle > options_.min_idle) {
+      return CloseReason::idle_timeout;
+    }
+    return std::nullopt;
+  }
+
+  [[nodiscard]] bool needs_validation(const Slot& slot, time_point now) const {
+    // >=: validate_idle_after = 0 checks every idle connection, even one
+    // returned in the same clock tick.
+    return options_.validate_idle_after && now - slot.returned_at >= *options_.validate_idle_after;
+  }
+
+  // When a waiter should next look up: at its deadline, or sooner when the
+  // pool has room but is backing off, since the backoff's end frees that
+  // room without any release or close to announce it. (The backoff runs on
+  // Clock, the wait on steady_clock: the remaining backoff is carried over
+  // as a duration, at least 1 ms so a test clock cannot make this spin.)
+  [[nodiscard]] SteadyTime wake_time_locked(const Deadline& deadline) const {
+    const time_point now = Clock::now();
+    if (total_locked() >= options_.max_size || !backing_off_locked(now)) return deadline.until;
+    const auto remaining = std::max<std::chrono::nanoseconds>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(backoff_.until() - now),
+        std::chrono::milliseconds{1});
+    return std::min(deadline.until, std::chrono::steady_clock::now() + remaining);
+  }
+
+  // Queues the caller and blocks until a connection is handed over, it may
+  // open one, the pool closes, or the deadline passes.
+  Lease wait_in_line(std::shared_ptr<PoolCore> self, std::unique_lock<std::mutex>& lock,
+                     const Deadline& deadline) {
+    Waiter waiter;
+    waiters_.push_back(waiter);
+    while (waiter.outcome == Waiter::Outcome::waiting) {
+      waiter.wake.wait_until(lock, wake_time_locked(deadline));
+      if (waiter.outcome != Waiter::Outcome::waiting) break;
+      if (std::chrono::steady_clock::now() < deadline.until) {
+        // Woken at the end of a backoff (or told one began, or spuriously):
+        // nothing else would tell the queue that opening is allowed again
+        // while every connection is out. Serving is a no-op otherwise.
+        serve_waiters_locked(Clock::now());
+        continue;
+      }
+      waiters_.erase(waiter);
+      ++counters_.timeouts;
+      const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::max(deadline.until - deadline.started, std::chrono::nanoseconds{0}));
+      throw AcquireTimeout(
+          "pool '" + options_.name + "': no connection available within " +
+          std::to_string(waited.count()) + " ms (max_size " + std::to_string(options_.max_size) +
+          ", " + std::to_string(leased_) + " leased, " + std::to_string(opening_) + " opening, " +
+          std::to_string(waiters_.size() + 1) +
+          " waiting including this one); raise max_size or acquire_timeout, or hold "
+          "connections for less time");
+    }
+    switch (waiter.outcome) {
+      case Waiter::Outcome::handed:
+        counters_.record_acquired(deadline.started);
+        return Lease(std::move(self), waiter.slot);
+      case Waiter::Outcome::may_open:  // the slot was reserved for us (opening_)
+        if (state_ == State::closed) {
+          --opening_;
+          quiescent_.notify_all();
+          break;
+        }
+        lock.unlock();
+        return open_for_caller(std::move(self), deadline);
+      case Waiter::Outcome::failed:
+        throw_backing_off_locked();
+      case Waiter::Outcome::closed:
+      case Waiter::Outcome::waiting:
+        break;
+    }
+    throw PoolClosed("pool '" + options_.name + "' was closed while waiting for a connection");
+  }
+
+  // Opens a connection in a slot already counted in opening_ and lends it.
+  Lease open_for_caller(std::shared_ptr<PoolCore> self, const Deadline& deadline) {
+    Slot* slot = open_reserved_slot(deadline.until);
+    std::unique_lock lock(mutex_);
+    --opening_;
+    if (state_ == State::closed) {
+      start_close_locked(CloseReason::pool_ended);
+      lock.unlock();
+      close_slot(slot, CloseReason::pool_ended);
+      throw PoolClosed("pool '" + options_.name + "' was closed while opening a connection");
+    }
+    ++leased_;
+    last_used_ = slot->returned_at;
+    counters_.record_acquired(deadline.started);
+    return Lease(std::move(self), slot);
+  }
+
+  // Takes a slot of the shared budget (if any), fetches a credential and
+  // opens a connection, all outside the lock, for a slot the caller already
+  // counted in opening_. On failure gives both slots back, starts or extends
+  // the backoff (not for a budget timeout) and rethrows with the pool's name.
+  // `budget_deadline` nullopt: take a budget slot only if one is free now.
+  Slot* open_reserved_slot(std::optional<std::chrono::steady_clock::time_point> budget_deadline) {
+    if (options_.budget && !take_budget_slot_or_unreserve(budget_deadline)) {
+      // Refused because the budget's owner is shutting down (PoolManager's
+      // close_all() closes it first), or at the deadline. Built before
+      // taking our lock: the budget has a lock of its own.
+      const bool shut_down = options_.budget->is_closed();
+      std::string message =
+          shut_down ? "pool '" + options_.name +
+                          "' was closed while waiting for room under the global connection limit"
+                    : "pool '" + options_.name + "': the global connection limit (" +
+                          std::to_string(options_.budget->max_total()) +
+                          ") is reached and no idle connection could be closed in time (" +
+                          std::to_string(options_.budget->waiting()) +
+                          " other callers waiting for the limit)";
+      std::lock_guard lock(mutex_);
+      --opening_;
+      if (budget_deadline && !shut_down) ++counters_.timeouts;
+      serve_waiters_locked(Clock::now());
+      quiescent_.notify_all();
+      if (shut_down) throw PoolClosed(message);
+      throw AcquireTimeout(message);
+    }
+    try {
+      auto slot = std::make_unique<Slot>();
+      slot->connection = driver_.open(options_.connection, fetch_password());
+      const time_point now = Clock::now();
+      std::size_t total = 0;
+      {
+        std::lock_guard lock(mutex_);
+        slot->returned_at = now;
+        slot->retire_at = now + lifetime_with_jitter_locked();
+        ++counters_.created;
+        backoff_.record_success();
+        total = total_locked();
+      }
+      logger()->debug("pool '{}': opened a connection ({} of max {})", options_.name, total,
+                      options_.max_size);
+      return slot.release();
+    } catch (...) {
+      if (options_.budget) options_.budget->release();
+      std::string message;
+      const auto kind = classify_current_exception(message);
+      if (message.rfind("pool '", 0) != 0) message = "pool '" + options_.name + "': " + message;
+      unsigned failures = 0;
+      std::chrono::milliseconds backoff{};
+      {
+        std::lock_guard lock(mutex_);
+        --opening_;
+        ++counters_.connect_errors;
+        const time_point now = Clock::now();
+        failures = backoff_.record_failure(kind, message, now);
+        backoff = backoff_.current();
+        serve_waiters_locked(now);
+        // A caller already queued set its wake-up before this backoff began:
+        // have it set one for the backoff's end (wake_time_locked).
+        if (Waiter* first = waiters_.front()) first->wake.notify_one();
+        quiescent_.notify_all();
+      }
+      logger()->warn("{} ({} consecutive failure(s), backing off {} ms)", message, failures,
+                     backoff.count());
+      throw_connect_failure(kind, message);
+    }
+  }
+
+  // A slot of the shared budget. If taking one throws (the budget's evictor
+  // did), the reservation in opening_ is given back before the exception
+  // goes on, or end() would wait for an open that never happens.
+  [[nodiscard]] bool take_budget_slot_or_unreserve(
+      std::optional<std::chrono::steady_clock::time_point> deadline) {
+    try {
+      return deadline ? options_.budget->acquire(*deadline) : options_.budget->try_acquire();
+    } catch (...) {
+      std::lock_guard lock(mutex_);
+      --opening_;
+      serve_waiters_locked(Clock::now());
+      quiescent_.notify_all();
+      throw;
+    }
+  }
+
+  // The password for one new connection; the provider's failures become
+  // CredentialError (pgobo's own errors pass through).
+  [[nodiscard]] Secret fetch_password() {
+    if (!options_.credentials) return Secret{};
+    try {
+      return options_.credentials->get().secret;
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw CredentialError("pool '" + options_.name +
+                            "': the credential provider failed: " + e.what());
+    } catch (...) {
+      throw CredentialError("pool '" + options_.name +
+                            "': the credential provider threw a non-standard exception");
+    }
+  }
+
+  [[nodiscard]] typename Clock::duration lifetime_with_jitter_locked() {
+    using duration = typename Clock::duration;
+    if (options_.max_lifetime.count() == 0) return duration::max() / 2;  // never: no overflow
+    std::uniform_real_distribution<double> fraction(0.0, options_.max_lifetime_jitter);
+    const double shortened = options_.max_lifetime_jitter > 0.0 ? fraction(random_) : 0.0;
+    const auto lifetime = std::chrono::duration_cast<duration>(options_.max_lifetime);
+    return std::chrono::duration_cast<duration>(lifetime * (1.0 - shortened));
+  }
+
+  // Opens connections (one at a time, outside the lock) until min_idle are
+  // idle. Stops at the first failure: the next reap() tries again.
+  void fill_min_idle() {
+    for (;;) {
+      {
+        std::lock_guard lock(mutex_);
+        if (state_ != State::open || idle_.size() >= options_.min_idle || !waiters_.empty() ||
+            !may_open_locked(Clock::now())) {
+          return;
+        }
+        ++opening_;
+      }
+      Slot* slot = nullptr;
+      try {
+        slot = open_reserved_slot(std::nullopt);  // never wait for the budget here
+      } catch (const std::exception&) {
+        return;  // counted and logged by open_reserved_slot
+      }
+      std::unique_lock lock(mutex_);
+      --opening_;
+      // A pool that began draining or ended while this login was in flight
+      // keeps no idle connection: it would outlive idle_timeout as one of
+      // min_idle, holding the old credential and a slot of the budget until
+      // max_lifetime. A caller still queued in a draining pool may take it.
+      if (state_ != State::open && waiters_.empty()) {
+        start_close_locked(CloseReason::pool_ended);
+        lock.unlock();
+        close_slot(slot, CloseReason::pool_ended);
+        return;
+      }
+      give_back_locked(slot);
+    }
+  }
+
+  // A healthy connection comes back: to the first waiter, else to the front
+  // of idle_ (most recently used first, so surplus connections age out at
+  // the back).
+  void give_back_locked(Slot* slot) {
+    if (Waiter* waiter = waiters_.pop_front()) {
+      ++leased_;
+      waiter->slot = slot;
+      waiter->outcome = Waiter::Outcome::handed;
+      waiter->wake.notify_one();
+      return;
+    }
+    idle_.push_front(*slot);
+  }
+
+  // Capacity was freed: let waiters open connections in FIFO order. While
+  // backing off they keep waiting for a returned connection, unless none is
+  // left to return; then they fail with the last connect error.
+  void serve_waiters_locked(time_point now) {
+    while (!waiters_.empty() && total_locked() < options_.max_size) {
+      if (backing_off_locked(now)) {
+        if (total_locked() == 0) {
+          while (Waiter* waiter = waiters_.pop_front()) {
+            waiter->outcome = Waiter::Outcome::failed;
+            waiter->wake.notify_one();
+          }
+        }
+        return;
+      }
+      Waiter* waiter = waiters_.pop_front();
+      ++opening_;
+      waiter->outcome = Waiter::Outcome::may_open;
+      waiter->wake.notify_one();
+    }
+  }
+
+  // The lease's way back. I/O on the connection (rollback, reset query)
+  // happens before taking the lock: the connection is still ours alone.
+  void release(Slot* slot, bool discard) noexcept {
+    std::optional<CloseReason> reason;
+    if (discard) {
+      reason = CloseReason::discarded;
+    } else {
+      bool reset = resets_after(*slot);
+      switch (driver_.state(*slot->connection)) {
+        case ConnectionState::idle:
+          break;
+        case ConnectionState::in_transaction:
+          if (!driver_.rollback(*slot->connection) ||
+              driver_.state(*slot->connection) != ConnectionState::idle) {
+            reason = CloseReason::rollback_failed;
+          }
+          // Whoever left a transaction open ran statements the pool did not
+          // see to the end.
+          reset = options_.session_reset != SessionReset::never;
+          break;
+        case ConnectionState::broken:
+          reason = CloseReason::broken;
+          break;
+      }
+      if (!reason && reset && !driver_.reset_session(*slot->connection)) {
+        reason = CloseReason::reset_failed;
+      }
+      if (!reason && !options_.reset_query.empty() &&
+          !driver_.execute(*slot->connection, options_.reset_query)) {
+        reason = CloseReason::reset_failed;
+      }
+    }
+    const time_point now = Clock::now();
+    std::unique_lock lock(mutex_);
+    --leased_;
+    last_used_ = now;
+    if (!reason) {
+      // A draining pool still hands connections to the callers it queued.
+      const bool closing =
+          state_ == State::closed || (state_ == State::draining && waiters_.empty());
+      if (options_.max_lifetime.count() > 0 && now >= slot->retire_at) {
+        reason = CloseReason::max_lifetime;
+      } else if (closing) {
+        reason = CloseReason::pool_ended;
+      } else if (waiters_.empty() && options_.budget && options_.budget->has_waiters()) {
+        // Another pool is waiting for the shared limit and nobody here wants
+        // this connection: closing it hands its slot over (a lock-free check).
+        reason = CloseReason::evicted;
+      } else {
+        slot->returned_at = now;
+        give_back_locked(slot);
+        // Without a sweeper, a standalone pool still sheds stale connections
+        // as it is used: one look at the least recently used end per release.
+        Slot* stale = idle_.back();
+        if (stale == nullptr || stale == slot) return;
+        reason = expiry_of(*stale, now, idle_.size());
+        if (!reason) return;
+        idle_.erase(*stale);
+        slot = stale;
+      }
+    }
+    close_and_unlock(lock, slot, *reason, now);
+  }
+
+  [[nodiscard]] bool resets_after(const Slot& slot) const noexcept {
+    switch (options_.session_reset) {
+      case SessionReset::when_exposed:
+        return slot.needs_reset;
+      case SessionReset::always:
+        return true;
+      case SessionReset::never:
+        break;
+    }
+    return false;
+  }
+
+  // `slot` is no longer counted anywhere: record why it closes, let waiters
+  // use the freed capacity, and close it with the lock released.
+  void close_and_unlock(std::unique_lock<std::mutex>& lock, Slot* slot, CloseReason reason,
+                        time_point now) noexcept {
+    start_close_locked(reason);
+    serve_waiters_locked(now);
+    lock.unlock();
+    close_slot(slot, reason);
+  }
+
+  void take_idle_locked(std::vector<Slot*>& out, CloseReason reason) {
+    while (Slot* slot = idle_.pop_front()) {
+      start_close_locked(reason);
+      out.push_back(slot);
+    }
+  }
+
+  // A connection leaves the pool's accounting (idle, leased, opening) to be
+  // closed by close_slot(), which every call is paired with. Until then it
+  // counts in closing_, so end() does not return while a connection it
+  // should have waited for is still closing on another thread.
+  void start_close_locked(CloseReason reason) noexcept {
+    counters_.record_close(reason);
+    ++closing_;
+  }
+
+  // Destroying the connection closes it (network I/O): never under the lock.
+  // Its budget slot is given back once it is closed, so the server never
+  // sees more than the budget's connections at once.
+  void close_slot(Slot* slot, CloseReason reason) noexcept {
+    std::unique_ptr<Slot> owned(slot);
+    logger()->log(info(reason).warn ? spdlog::level::warn : spdlog::level::debug,
+                  "pool '{}': closing a connection: {}", options_.name, info(reason).description);
+    owned.reset();
+    if (options_.budget) options_.budget->release();
+    std::lock_guard lock(mutex_);
+    --closing_;
+    if (quiescent_locked()) quiescent_.notify_all();
+  }
+
+  // Nothing is lent, opening or closing: end() may return.
+  [[nodiscard]] bool quiescent_locked() const noexcept {
+    return leased_ + opening_ + closing_ == 0;
+  }
+
+  void close_all(const std::vector<Slot*>& slots, CloseReason reason) noexcept {
+    for (Slot* slot : slots) close_slot(slot, reason);
+  }
+
+  PoolOptions options_;
+  Driver driver_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable quiescent_;  // quiescent_locked() may have become true
+  State state_ = State::open;
+  IntrusiveList<Slot> idle_;       // most recently returned at the front
+  IntrusiveList<Waiter> waiters_;  // first come at the front
+  std::size_t leased_ = 0;
+  std::size_t opening_ = 0;  // reserved slots whose connection is being opened
+  std::size_t closing_ = 0;  // taken out of the pool, being closed (start_close_locked)
+  time_point last_used_;
+
+  ConnectBackoff<time_point> backoff_;
+
+  std::minstd_rand random_{std::random_device{}()};
+
+  PoolCounters counters_;
+};
+
+}  // namespace pgobo::detail

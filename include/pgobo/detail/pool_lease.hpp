@@ -1,0 +1,87 @@
+// pgobo/detail/pool_lease.hpp — the handle on one lent connection
+// (BasicPool<…>::Lease, pgobo::Lease for Pool).
+//
+// Include pgobo/pool.hpp, not this header.
+#pragma once
+
+#include <memory>
+#include <utility>
+
+namespace pgobo::detail {
+
+template <class Pool>
+class PoolManagerGate;
+
+// Move-only handle on one lent connection. Destroying it (or release())
+// gives the connection back; discard() closes it instead. It holds the
+// pool's core, so it may outlive the pool: given back after the pool
+// ended, its connection simply closes.
+template <class Core>
+class PoolLease {
+ public:
+  using Connection = typename Core::Connection;
+
+  PoolLease() noexcept = default;
+  PoolLease(PoolLease&& other) noexcept
+      : pool_(std::move(other.pool_)),
+        slot_(std::exchange(other.slot_, nullptr)),
+        owner_(std::move(other.owner_)) {}
+  PoolLease& operator=(PoolLease&& other) noexcept {
+    if (this != &other) {
+      release();
+      pool_ = std::move(other.pool_);
+      slot_ = std::exchange(other.slot_, nullptr);
+      owner_ = std::move(other.owner_);
+    }
+    return *this;
+  }
+  PoolLease(const PoolLease&) = delete;
+  PoolLease& operator=(const PoolLease&) = delete;
+  ~PoolLease() { release(); }
+
+  [[nodiscard]] Connection& operator*() const noexcept { return *slot_->connection; }
+  [[nodiscard]] Connection* operator->() const noexcept { return slot_->connection.get(); }
+  [[nodiscard]] Connection& connection() const noexcept { return *slot_->connection; }
+  // False once released, discarded or moved from.
+  [[nodiscard]] explicit operator bool() const noexcept { return slot_ != nullptr; }
+
+  // Gives the connection back now.
+  void release() noexcept { give_back(/*discard=*/false); }
+  // Closes the connection instead of giving it back: for session state
+  // that must not reach the next borrower, or a connection you know is bad.
+  void discard() noexcept { give_back(/*discard=*/true); }
+  // Whether the session is reset when the connection comes back (see
+  // PoolOptions::session_reset). connect() sets it, the pool's own query()
+  // does not; a caller that ran statements of its own choosing on a lease
+  // it got otherwise sets it too. Under SessionReset::always or ::never
+  // the option decides.
+  void set_session_reset(bool needed) noexcept {
+    if (slot_ != nullptr) slot_->needs_reset = needed;
+  }
+
+ private:
+  using Slot = typename Core::Slot;
+  friend Core;
+  template <class Pool>
+  friend class PoolManagerGate;
+
+  // Keeps `owner` alive until the connection is back: PoolManager keeps
+  // the user's pool (and its place under max_pools) for as long as a
+  // request holds one of its connections (PoolManagerGate::keep_alive).
+  void keep_alive(std::shared_ptr<const void> owner) noexcept { owner_ = std::move(owner); }
+
+  PoolLease(std::shared_ptr<Core> pool, Slot* slot) noexcept
+      : pool_(std::move(pool)), slot_(slot) {}
+
+  void give_back(bool discard) noexcept {
+    if (slot_ != nullptr) pool_->release(std::exchange(slot_, nullptr), discard);
+    pool_.reset();   // may be the core's last owner: the pool was destroyed meanwhile
+    owner_.reset();  // after the connection is back: this may destroy the pool
+  }
+
+  std::shared_ptr<Core> pool_;
+  Slot* slot_ = nullptr;
+  std::shared_ptr<const void> owner_;
+};
+
+}  // namespace pgobo::detail
