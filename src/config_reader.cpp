@@ -87,10 +87,10 @@ std::int64_t ConfigValue::integer(std::int64_t min, std::int64_t max,
 }
 
 std::chrono::milliseconds ConfigValue::milliseconds() const {
-  return std::chrono::milliseconds{integer(
-      0, kMaxConfigMilliseconds,
-      fmt::format("a whole number of milliseconds from 0 to {} (31 days)",
-                  kMaxConfigMilliseconds))};
+  return std::chrono::milliseconds{
+      integer(0, kMaxConfigMilliseconds,
+              fmt::format("a whole number of milliseconds from 0 to {} (31 days)",
+                          kMaxConfigMilliseconds))};
 }
 
 std::size_t ConfigValue::pool_size(std::int64_t min) const {

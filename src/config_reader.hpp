@@ -6,7 +6,7 @@
 //          c.pool.connection.host = v.non_empty_string("the PostgreSQL host name"); }},
 //       ...}};
 //   detail::read_env(kFields, config, lookup);
-//   detail::read_json(kFields, config, json, &keys_of_other_layers);
+//   detail::read_json(kFields, config, json, &keys_of_the_layers_above);
 //
 // Each layer (PoolConfig, RoutingConfig, databricks::AppConfig) keeps one
 // table of its settings; they all parse, bound and report values the same

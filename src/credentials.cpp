@@ -4,9 +4,9 @@
 
 #include <algorithm>
 
-#include "rfc3339.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/log.hpp"
+#include "rfc3339.hpp"
 
 namespace pgobo {
 

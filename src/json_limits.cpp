@@ -38,7 +38,8 @@ std::string describe_json_value(const nlohmann::json& value, std::size_t limit) 
     case nlohmann::json::value_t::string: {
       const auto& text = value.get_ref<const std::string&>();
       const bool cut = text.size() > limit;
-      return "\"" + printable_excerpt(std::string_view(text).substr(0, limit), limit) + (cut ? "\"..." : "\"");
+      return "\"" + printable_excerpt(std::string_view(text).substr(0, limit), limit) +
+             (cut ? "\"..." : "\"");
     }
     case nlohmann::json::value_t::array:
       return fmt::format("an array of {} element(s)", value.size());

@@ -65,8 +65,8 @@ class Reader {
 };
 
 [[noreturn]] void reject(std::string_view text, std::string_view what, std::string_view why) {
-  throw CredentialError(fmt::format("{} is not an RFC 3339 time ({}): '{}'", what, why,
-                                    printable_excerpt(text, 40)));
+  throw CredentialError(
+      fmt::format("{} is not an RFC 3339 time ({}): '{}'", what, why, printable_excerpt(text, 40)));
 }
 
 }  // namespace

@@ -160,10 +160,9 @@ std::shared_ptr<WorkspaceToken> AppConfig::make_workspace_token(const WallClock&
     options.cache.clock = clock;
     return std::make_shared<ServicePrincipalOAuth>(std::move(options));
   }
-  throw ConfigError(fmt::format("no workspace credential: set {}, or {} and {}",
-                                label(ConfigOrigin::code, "workspace_token"),
-                                label(ConfigOrigin::code, "client_id"),
-                                label(ConfigOrigin::code, "client_secret")));
+  throw ConfigError(fmt::format(
+      "no workspace credential: set {}, or {} and {}", label(ConfigOrigin::code, "workspace_token"),
+      label(ConfigOrigin::code, "client_id"), label(ConfigOrigin::code, "client_secret")));
 }
 
 std::string AppConfig::resolve_user(WorkspaceToken* token) const {
@@ -176,8 +175,8 @@ std::string AppConfig::resolve_user(WorkspaceToken* token) const {
   return {};
 }
 
-std::shared_ptr<CredentialProvider> AppConfig::make_user_credentials(
-    Secret user_token, const WallClock& clock) const {
+std::shared_ptr<CredentialProvider> AppConfig::make_user_credentials(Secret user_token,
+                                                                     const WallClock& clock) const {
   if (!uses_lakebase()) {
     throw ConfigError(
         "user credentials need Lakebase OAuth: set the Lakebase endpoint and no static password");
@@ -223,6 +222,8 @@ std::unique_ptr<RoutingPool> make_routing_pool(AppConfig config) {
   return RoutingPool::create(config.make_routing_config());
 }
 
-std::unique_ptr<RoutingPool> make_routing_pool() { return make_routing_pool(AppConfig::from_env()); }
+std::unique_ptr<RoutingPool> make_routing_pool() {
+  return make_routing_pool(AppConfig::from_env());
+}
 
 }  // namespace pgobo::databricks

@@ -7,11 +7,11 @@
 #include <memory>
 #include <mutex>
 
+#include "databricks/url.hpp"
 #include "json_limits.hpp"
-#include "scrub.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/log.hpp"
-#include "databricks/url.hpp"
+#include "scrub.hpp"
 
 namespace pgobo::databricks::detail {
 

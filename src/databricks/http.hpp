@@ -24,8 +24,8 @@
 #include <utility>
 #include <vector>
 
-#include "pgobo/secret.hpp"
 #include "pgobo/databricks/workspace.hpp"
+#include "pgobo/secret.hpp"
 
 namespace pgobo::databricks::detail {
 

@@ -6,8 +6,8 @@
 #include <chrono>
 
 #include "databricks/http.hpp"
-#include "rfc3339.hpp"
 #include "pgobo/errors.hpp"
+#include "rfc3339.hpp"
 #include "text.hpp"
 
 namespace pgobo::databricks {

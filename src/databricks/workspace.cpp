@@ -5,8 +5,8 @@
 #include <algorithm>
 
 #include "databricks/http.hpp"
-#include "pgobo/errors.hpp"
 #include "databricks/url.hpp"
+#include "pgobo/errors.hpp"
 #include "text.hpp"
 
 namespace pgobo::databricks {

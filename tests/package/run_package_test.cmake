@@ -47,3 +47,43 @@ run_step("run consumer (pkg-config)" "${PGOBO_WORK_DIR}/pkgconfig-consumer")
 if(NOT step_output MATCHES "pgobo consumer OK")
   message(FATAL_ERROR "package test: consumer printed:\n${step_output}")
 endif()
+
+# 3. The core alone: find_package(pgobo COMPONENTS core) + pgobo::core. Its
+#    binary must need neither libcurl nor OpenSSL (libpq may, on its own).
+function(check_needs_no_vendor_libraries binary)
+  run_step("readelf ${binary}" readelf -d "${binary}")
+  string(REGEX MATCHALL "\\(NEEDED\\)[^\n]*" needed "${step_output}")
+  foreach(line IN LISTS needed)
+    if(line MATCHES "libcurl|libssl|libcrypto")
+      message(FATAL_ERROR "package test: a core-only consumer links ${line}:\n${step_output}")
+    endif()
+  endforeach()
+  message(STATUS "package test: ${binary} needs no libcurl, libssl or libcrypto")
+endfunction()
+
+run_step("configure core consumer" "${CMAKE_COMMAND}"
+  -S "${PGOBO_CONSUMER_SOURCE}/core" -B "${PGOBO_WORK_DIR}/core-build" -G Ninja
+  "-DCMAKE_PREFIX_PATH=${prefix}"
+  "-DCMAKE_CXX_COMPILER=${PGOBO_CXX_COMPILER}"
+  "-DCMAKE_CXX_FLAGS=${PGOBO_CXX_FLAGS}"
+  "-DCMAKE_EXE_LINKER_FLAGS=${PGOBO_EXE_LINKER_FLAGS}"
+  "-DCMAKE_BUILD_TYPE=${PGOBO_BUILD_TYPE}")
+run_step("build core consumer" "${CMAKE_COMMAND}" --build "${PGOBO_WORK_DIR}/core-build")
+run_step("run core consumer (find_package)" "${PGOBO_WORK_DIR}/core-build/pgobo_core_consumer")
+if(NOT step_output MATCHES "core consumer OK")
+  message(FATAL_ERROR "package test: core consumer printed:\n${step_output}")
+endif()
+check_needs_no_vendor_libraries("${PGOBO_WORK_DIR}/core-build/pgobo_core_consumer")
+
+# 4. The core alone through pkg-config pgobo-core.
+run_step("pkg-config pgobo-core" pkg-config --cflags --libs pgobo-core)
+string(STRIP "${step_output}" core_pc_flags)
+separate_arguments(core_pc_flags UNIX_COMMAND "${core_pc_flags}")
+run_step("compile core consumer with pkg-config flags" "${PGOBO_CXX_COMPILER}" -std=c++20
+  ${cxx_flags} "${PGOBO_CONSUMER_SOURCE}/core/main.cpp" -o "${PGOBO_WORK_DIR}/pkgconfig-core-consumer"
+  ${core_pc_flags} -pthread)
+run_step("run core consumer (pkg-config)" "${PGOBO_WORK_DIR}/pkgconfig-core-consumer")
+if(NOT step_output MATCHES "core consumer OK")
+  message(FATAL_ERROR "package test: core consumer printed:\n${step_output}")
+endif()
+check_needs_no_vendor_libraries("${PGOBO_WORK_DIR}/pkgconfig-core-consumer")

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "fake_workspace.hpp"
+#include "offset_clock.hpp"
 #include "pgobo/databricks/lakebase.hpp"
 #include "pgobo/databricks/workspace.hpp"
-#include "offset_clock.hpp"
 #include "pgobo/errors.hpp"
 
 namespace {

@@ -5,8 +5,8 @@
 #include <chrono>
 #include <string>
 
-#include "rfc3339.hpp"
 #include "pgobo/errors.hpp"
+#include "rfc3339.hpp"
 
 namespace {
 
