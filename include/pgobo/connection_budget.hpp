@@ -5,10 +5,12 @@
 // A pool takes a slot before it opens a connection and gives it back when that
 // connection closes:
 //
+//   // given: bool close_an_idle_connection(); void open_the_connection()
 //   pgobo::ConnectionBudget budget(/*max_total=*/50);
-//   budget.set_evictor([&] { return manager.close_least_recently_used_idle(); });
-//   if (!budget.acquire(deadline)) throw pgobo::AcquireTimeout("… global limit …");
-//   … open the connection …          // on failure: budget.release()
+//   budget.set_evictor([] { return close_an_idle_connection(); });  // PoolManager sets its own
+//   const auto deadline = std::chrono::steady_clock::now() + 10s;
+//   if (!budget.acquire(deadline)) throw pgobo::AcquireTimeout("the global limit is reached");
+//   open_the_connection();            // on failure: budget.release()
 //   budget.release();                 // when the connection closes
 //
 // At the limit, acquire() first asks the evictor to close an idle connection

@@ -4,12 +4,13 @@
 // principal. pgobo's RoutingPool reads it on each query to pick the user's
 // pool. Install it once per request and every query below follows:
 //
-//   pgobo::UserScope scope{pgobo::user_context_from_headers(lookup)};
-//   pool.query("SELECT * FROM app.notes");       // runs as the request's user
+//   // given: std::map<std::string, std::string> headers
+//   pgobo::UserScope scope{pgobo::user_context_from_headers(headers)};
+//   db->query("SELECT * FROM app.notes");        // runs as the request's user
 //
 // Work handed to another thread carries the context with bind_context():
 //
-//   executor.post(pgobo::bind_context([&] { pool.query("…"); }));
+//   std::thread worker(pgobo::bind_context([] { db->query("SELECT 1"); }));
 //
 // A coroutine keeps its own context across co_await with pgobo::Task<T>
 // (pgobo/task.hpp, which this header does not include).

@@ -6,15 +6,17 @@
 //
 //   pgobo::PoolOptions options;
 //   options.credentials = std::make_shared<pgobo::StaticPassword>(pgobo::Secret{"s3cret"});
+//   // given: std::string read_from_vault(const char* name)
 //   options.credentials = pgobo::make_credential_function([] {
-//     return pgobo::Credential{pgobo::Secret{vault.read("db")}};
+//     return pgobo::Credential{pgobo::Secret{read_from_vault("db")}};
 //   });
 //
 // A provider that fetches short-lived credentials over the network (Lakebase
-// OAuth database tokens, lakebase.hpp) is wrapped in CachedCredentials, which
+// OAuth database tokens, databricks/lakebase.hpp) is wrapped in CachedCredentials, which
 // serves the cached value until it is about to expire and lets concurrent
 // callers share one fetch:
 //
+//   // given: std::shared_ptr<pgobo::CredentialProvider> lakebase_provider
 //   auto cached = std::make_shared<pgobo::CachedCredentials>(lakebase_provider);
 //   pgobo::Credential c = cached->get();   // one HTTP call per ~hour, not per connection
 //

@@ -11,6 +11,7 @@
 //
 // A driver D is a copyable value (each pool keeps its own copy) with:
 //
+//   // (not compiled: the requirements, one per entry)
 //   D::Connection                   the connection type; the pool owns each
 //                                   one through a unique_ptr and closes it by
 //                                   destroying it.

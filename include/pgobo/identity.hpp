@@ -5,8 +5,9 @@
 // pool when `token_fingerprint()` changes. Behind the Databricks Apps proxy,
 // build it from the forwarded headers of the request:
 //
+//   // given: std::optional<std::string_view> header_of_request(std::string_view name)
 //   std::optional<pgobo::UserContext> user = pgobo::user_context_from_headers(
-//       [&](std::string_view name) { return request.header(name); });
+//       [&](std::string_view name) { return header_of_request(name); });
 //   pgobo::UserScope scope{std::move(user)};   // context.hpp; nullopt: the service
 //
 // or directly:

@@ -6,8 +6,9 @@
 // id) gets its own pool. RoutingPool uses a PoolManager; use one directly when
 // you route by hand:
 //
+//   // given: pgobo::databricks::AppConfig config; pgobo::UserContext user
 //   pgobo::PoolManager::Options options;
-//   options.user_pool.connection = service_params;        // host, db, sslmode…
+//   options.user_pool.connection = params;                // host, db, sslmode…
 //   options.credentials_for = [](const pgobo::UserContext& user) {
 //     return config.make_user_credentials(user.access_token());
 //   };

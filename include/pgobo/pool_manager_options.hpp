@@ -1,9 +1,10 @@
 // pgobo/pool_manager_options.hpp — the settings of a PoolManager
 // (PoolManager::Options).
 //
+//   // given: std::shared_ptr<pgobo::CredentialProvider> provider_for(const pgobo::UserContext&)
 //   pgobo::PoolManager::Options options;
-//   options.user_pool.connection = service_params;        // host, db, sslmode…
-//   options.credentials_for = [](const pgobo::UserContext& user) { … };
+//   options.user_pool.connection = params;                // host, db, sslmode…
+//   options.credentials_for = [](const pgobo::UserContext& user) { return provider_for(user); };
 //   options.max_total_connections = 40;
 #pragma once
 

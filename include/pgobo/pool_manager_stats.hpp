@@ -1,6 +1,7 @@
 // pgobo/pool_manager_stats.hpp — totals over every user pool of a
 // PoolManager, plus the manager's own counters.
 //
+//   // given: pgobo::PoolManager manager
 //   pgobo::PoolManagerStats s = manager.stats();
 //   nlohmann::json j = s;                     // via to_json below
 //

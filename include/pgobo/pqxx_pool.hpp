@@ -1,9 +1,8 @@
 // pgobo/pqxx_pool.hpp — Pool and Lease: the pool over libpqxx.
 //
-//   #include "pgobo/pqxx_pool.hpp"
-//
-//   pgobo::Pool pool(options);
-//   pgobo::Lease lease = pool.connect();         // a pqxx::connection
+//   // given: pgobo::PoolOptions options
+//   pgobo::Pool my_pool(options);
+//   pgobo::Lease lease = my_pool.connect();      // a pqxx::connection
 //   pqxx::work tx(*lease);
 //
 // pgobo/pool.hpp holds the generic BasicPool and does not include libpqxx;

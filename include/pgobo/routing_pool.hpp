@@ -1,12 +1,13 @@
 // pgobo/routing_pool.hpp — one pool API that runs each statement as the user
 // behind the current request.
 //
+//   // given: pgobo::Secret password_of(const pgobo::UserContext&); pgobo::UserContext bob
 //   pgobo::RoutingConfig config = pgobo::RoutingConfig::from_env();   // PGHOST, PGUSER…
 //   config.user_credentials = [](const pgobo::UserContext& user) {       // your password source
 //     return std::make_shared<pgobo::StaticPassword>(password_of(user));
 //   };
-//   auto db = pgobo::RoutingPool::create(std::move(config));
-//   // On Databricks: auto db = pgobo::databricks::make_routing_pool();  (databricks/config.hpp)
+//   auto router = pgobo::RoutingPool::create(std::move(config));
+//   // On Databricks: pgobo::databricks::make_routing_pool()  (databricks/config.hpp)
 //
 //   db->query("SELECT count(*) FROM app.notes");         // no user: the service principal
 //   {

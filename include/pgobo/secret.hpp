@@ -3,9 +3,10 @@
 //   pgobo::Secret token{"dapi-123"};
 //   std::cout << token;                 // ***
 //   fmt::format("{}", token);           // ***
+//   // given: void use(std::string_view)
 //   use(token.reveal());                // the only way to read it
 //
-// The bytes are wiped (OPENSSL_cleanse) when a Secret is destroyed, assigned
+// The bytes are wiped (explicit_bzero) when a Secret is destroyed, assigned
 // over or moved from, so a token does not linger in freed heap memory.
 #pragma once
 

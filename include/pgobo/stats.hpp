@@ -1,7 +1,7 @@
 // pgobo/stats.hpp — a snapshot of one pool's gauges and counters.
 //
 //   pgobo::PoolStats s = pool.stats();
-//   if (s.waiting > 0) log("pool {} saturated: {} waiting", s.name, s.waiting);
+//   if (s.waiting > 0) spdlog::warn("pool {} saturated: {} waiting", s.name, s.waiting);
 //   nlohmann::json j = s;                     // via to_json below
 //
 // Counters only grow over the pool's life; gauges are the state at the

@@ -1,5 +1,6 @@
 // pgobo/stats_exposition.hpp — pool statistics as JSON and as Prometheus text.
 //
+//   // (not compiled: needs cpp-httplib, as examples/notes_service does)
 //   server.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
 //     res.set_content(pgobo::stats_to_prometheus(db->stats()),
 //                     std::string(pgobo::kPrometheusContentType));

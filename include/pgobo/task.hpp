@@ -2,9 +2,11 @@
 // and sync_wait() to run one from ordinary code.
 //
 //   pgobo::Task<int> count_notes() {
-//     co_await switch_to(io_thread);             // resumed elsewhere: still the same user
+//     co_await hop_to_io_thread();               // resumed elsewhere: still the same user
 //     co_return pool.query("SELECT count(*) FROM app.notes")[0][0].as<int>();
 //   }
+//   // given: std::suspend_never hop_to_io_thread()
+//
 //   int n = pgobo::sync_wait(count_notes());
 //
 // A Task acts for the user current where its coroutine function was called

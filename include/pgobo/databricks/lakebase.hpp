@@ -4,10 +4,10 @@
 // PostgreSQL password. It is requested from the workspace with a workspace
 // token, and is issued for whoever that workspace token belongs to:
 //
-//   auto sp_token = std::make_shared<pgobo::ServicePrincipalOAuth>(...);   // workspace.hpp
+//   // given: std::shared_ptr<pgobo::databricks::WorkspaceToken> sp_token
 //   pgobo::PoolOptions options;
 //   options.connection.user = "6f2c…";                 // the SP's application id
-//   options.credentials = pgobo::make_lakebase_credentials({
+//   options.credentials = pgobo::databricks::make_lakebase_credentials({
 //       .workspace_url = "https://adb-123.azuredatabricks.net",
 //       .endpoint = "projects/app/branches/main/endpoints/primary",
 //       .workspace_token = sp_token});

@@ -4,17 +4,21 @@
 // Lakebase database credentials are requested from the workspace with a
 // workspace token. Which token depends on whose pool it is:
 //
+//   // given: pgobo::Secret client_secret; pgobo::UserContext context
+//   namespace databricks = pgobo::databricks;
 //   // the service principal (Databricks Apps: DATABRICKS_CLIENT_ID/SECRET)
-//   auto sp = std::make_shared<pgobo::ServicePrincipalOAuth>(pgobo::ServicePrincipalOAuth::Options{
-//       .workspace_url = "https://adb-123.azuredatabricks.net",
-//       .client_id = "6f2c…",
-//       .client_secret = pgobo::Secret{secret}});
+//   databricks::ServicePrincipalOAuth::Options sp_options;
+//   sp_options.workspace_url = "https://adb-123.azuredatabricks.net";
+//   sp_options.client_id = "6f2c…";
+//   sp_options.client_secret = client_secret;
+//   auto sp = std::make_shared<databricks::ServicePrincipalOAuth>(std::move(sp_options));
 //   // a personal access token (DATABRICKS_TOKEN), for local development
-//   auto pat = std::make_shared<pgobo::PersonalAccessToken>(pgobo::Secret{token});
+//   auto pat = std::make_shared<databricks::PersonalAccessToken>(pgobo::Secret{token});
 //   // the user behind a request (x-forwarded-access-token), for user pools
-//   auto user = std::make_shared<pgobo::ForwardedUserToken>(context.access_token);
+//   auto user = std::make_shared<databricks::ForwardedUserToken>(context.access_token());
 //
-//   std::string role = pgobo::fetch_current_user_name(url, *sp, {});  // SCIM Me userName
+//   std::string role = databricks::fetch_current_user_name(  // SCIM Me userName
+//       "https://adb-123.azuredatabricks.net", *sp, databricks::HttpOptions{});
 //
 // Workspace tokens are secrets: they are only ever sent in an Authorization
 // header and never logged or put in an exception message.
