@@ -16,8 +16,11 @@ std::shared_ptr<spdlog::logger> make_default_logger() {
   return created;
 }
 
-// std::atomic<std::shared_ptr> is not in libstdc++ 12; the free atomic
-// functions give the same lock-free-for-readers guarantee we need.
+// Read and replaced with the free atomic shared_ptr functions: thread-safe,
+// though not lock-free (libstdc++ guards them with a small internal lock,
+// as it does std::atomic<std::shared_ptr>, which C++20 prefers and
+// libstdc++ 12 also has; the free functions are deprecated in C++20 and
+// still work on every standard library pgobo builds with).
 std::shared_ptr<spdlog::logger>& slot() {
   static std::shared_ptr<spdlog::logger> current = make_default_logger();
   return current;

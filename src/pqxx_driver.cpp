@@ -24,7 +24,9 @@ namespace {
 // the PGconn private (connection_base::raw_connection()), so it is reached
 // through the one door C++ leaves open to private members: naming them in an
 // explicit template instantiation, where access is not checked
-// ([temp.spec.general]/6). libpqxx 7 makes this public; drop this then.
+// ([temp.spec.general]/6). libpqxx 7 keeps raw_connection() private too (its
+// release/seize functions hand the PGconn over and leave the pqxx::connection
+// unusable), so this stays until a libpqxx exposes a read-only accessor.
 
 template <auto RawConnection>
 struct RawConnectionAccess {
