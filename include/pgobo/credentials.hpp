@@ -114,7 +114,7 @@ using WallClock = std::function<std::chrono::system_clock::time_point()>;
 class CachedCredentials final : public CredentialProvider {
  public:
   struct Options {
-    // Refetch when less than this much validity remains (the reference: 2 min).
+    // Refetch when less than this much validity remains (AppKit: 2 min).
     std::chrono::milliseconds refresh_ahead{std::chrono::minutes{2}};
     // First backoff after two consecutive failures; doubles per further failure.
     std::chrono::milliseconds failure_backoff{250};

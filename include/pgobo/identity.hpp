@@ -90,8 +90,8 @@ class UserContext {
     std::string user_id, std::string email, std::string access_token,
     std::optional<std::string> preferred_username = std::nullopt);
 
-// Lowercase hex, the first 16 characters of SHA-256(token), as the reference
-// (AppKit) computes it. What UserContext::token_fingerprint() holds.
+// Lowercase hex, the first 16 characters of SHA-256(token), as AppKit
+// computes it. What UserContext::token_fingerprint() holds.
 [[nodiscard]] std::string token_fingerprint_of(const Secret& token);
 
 // "UserContext{key=alice@example.com, fingerprint=ba7816bf8f01cfea}".

@@ -24,7 +24,7 @@ struct PoolManagerOptions {
   // The template of every user pool. connection.user is replaced by
   // role_for(user), name by "user:<key>", credentials by credentials_for(user)
   // and budget by the manager's max_total_connections budget.
-  // Defaults of the reference: 3 connections, 30 s idle.
+  // AppKit's defaults: 3 connections, 30 s idle.
   PoolOptions user_pool = default_user_pool();
   // The PostgreSQL role a user logs in as. Null: the key (email, else user id).
   std::function<std::string(const UserContext&)> role_for;

@@ -113,7 +113,7 @@ TEST_F(EnvConfigTest, ReadsTheConnectionVariables) {
   EXPECT_EQ(c.connect_timeout, 4s);
 }
 
-TEST_F(EnvConfigTest, DefaultsFollowTheReference) {
+TEST_F(EnvConfigTest, DefaultsFollowAppKit) {
   set_password_basics();
   const PoolConfig config = PoolConfig::from_env();
 
