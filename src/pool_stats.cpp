@@ -3,6 +3,18 @@
 #include "pgobo/stats.hpp"
 
 namespace pgobo {
+namespace {
+
+// A pool's name holds a user's key, which came from a request and may not be
+// UTF-8: dump() would throw on it. Invalid bytes become U+FFFD, so the JSON
+// of any stats can always be written, by every path (to_json, stats_to_json).
+std::string utf8_name(const std::string& name) {
+  const std::string dumped =
+      nlohmann::json(name).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return nlohmann::json::parse(dumped).get<std::string>();
+}
+
+}  // namespace
 
 void to_json(nlohmann::json& out, const PoolCloseCounts& closed) {
   out = nlohmann::json{
@@ -21,7 +33,7 @@ void to_json(nlohmann::json& out, const PoolCloseCounts& closed) {
 
 void to_json(nlohmann::json& out, const PoolStats& stats) {
   out = nlohmann::json{
-      {"name", stats.name},
+      {"name", utf8_name(stats.name)},
       {"max_size", stats.max_size},
       {"total", stats.total},
       {"idle", stats.idle},

@@ -245,31 +245,9 @@ void add_users(Exposition& out, const PoolManagerStats& s) {
 
 }  // namespace
 
-namespace {
-
-// A pool's name holds a user's key, which may be any bytes but control
-// characters; nlohmann's dump() throws on a string that is not UTF-8. Such
-// bytes become U+FFFD so that the caller's dump() cannot fail.
-void make_name_utf8(nlohmann::json& pool) {
-  const auto name = pool.find("name");
-  if (name == pool.end() || !name->is_string()) return;
-  const std::string dumped = name->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  *name = nlohmann::json::parse(dumped);
-}
-
-}  // namespace
-
-nlohmann::json stats_to_json(const PoolStats& stats) {
-  nlohmann::json out = stats;
-  make_name_utf8(out);
-  return out;
-}
+nlohmann::json stats_to_json(const PoolStats& stats) { return stats; }
 nlohmann::json stats_to_json(const PoolManagerStats& stats) { return stats; }
-nlohmann::json stats_to_json(const RoutingStats& stats) {
-  nlohmann::json out = stats;
-  if (const auto service = out.find("service"); service != out.end()) make_name_utf8(*service);
-  return out;
-}
+nlohmann::json stats_to_json(const RoutingStats& stats) { return stats; }
 
 std::string stats_to_prometheus(const RoutingStats& stats) {
   Exposition out;

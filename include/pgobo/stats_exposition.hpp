@@ -38,9 +38,11 @@ struct RoutingStats;      // routing_pool.hpp
 inline constexpr std::string_view kPrometheusContentType =
     "text/plain; version=0.0.4; charset=utf-8";
 
-// The statistics as JSON objects, the same shape as their to_json(): see
-// stats.hpp, pool_manager.hpp and routing_pool.hpp. A PoolStats of a user
-// pool holds its name ("user:<key>"): keep those for an admin page.
+// The statistics as JSON objects: exactly their to_json() (stats.hpp,
+// pool_manager_stats.hpp, routing_pool.hpp), one path for both. A pool name
+// that is not UTF-8 has its invalid bytes replaced (U+FFFD), so dump()
+// always succeeds. A PoolStats of a user pool holds its name ("user:<key>"):
+// keep those for an admin page.
 [[nodiscard]] nlohmann::json stats_to_json(const PoolStats& stats);
 [[nodiscard]] nlohmann::json stats_to_json(const PoolManagerStats& stats);
 [[nodiscard]] nlohmann::json stats_to_json(const RoutingStats& stats);

@@ -1066,6 +1066,10 @@ TEST(HostileStats, HostilePoolNamesNeverReachPrometheusAndStayValidJson) {
     std::string json_text;
     expect_accepted([&] { json_text = pgobo::stats_to_json(pool).dump(); });
     expect_accepted([&] { (void)pgobo::stats_to_json(routing).dump(); });
+    // to_json is the same path: the JSON of the stats themselves dumps too.
+    expect_accepted([&] { (void)nlohmann::json(pool).dump(); });
+    expect_accepted([&] { (void)nlohmann::json(routing).dump(); });
+    EXPECT_EQ(nlohmann::json(pool), pgobo::stats_to_json(pool));
     if (h.kind != Kind::non_utf8) {
       EXPECT_EQ(nlohmann::json::parse(json_text).at("name"), pool.name);
     } else {
