@@ -156,7 +156,10 @@ class FaultShutdown : public PgTest {
         << "a call ended with something other than success or PoolClosed: " << calls.describe();
     EXPECT_EQ(calls.count(Outcome::pool_closed), kThreads) << "every thread was stopped by it";
     EXPECT_EQ(after_end.count_except({Outcome::pool_closed}), 0) << after_end.describe();
-    EXPECT_LT(after_end.longest(Outcome::pool_closed), 100ms) << "refused at once";
+    // "At once" means without queueing for a connection: a call that waited
+    // would take the 15 s acquire_timeout. The bound is far from both, so the
+    // machine's load (112 ms seen under tsan on 2 busy cores) cannot fail it.
+    EXPECT_LT(after_end.longest(Outcome::pool_closed), 2s) << "refused without waiting";
     EXPECT_LT(all_done, 10s) << "nothing waited long for the shutdown";
     EXPECT_TRUE(eventually([&] { return load_backends("shut") == 0; }))
         << "no backend of any test role remains";
