@@ -171,8 +171,8 @@ int main(int argc, char** argv) try {
   std::printf("\nAims: c/a median ≤ 1.10: %s (%s); d/c median ≥ 20: %s (%s).\n",
               verdict(median[2] / median[0] <= 1.10), fixed(median[2] / median[0]).c_str(),
               verdict(median[3] / median[2] >= 20), fixed(median[3] / median[2], 1).c_str());
-  router->end();
-  pool.end();
+  router->close();
+  pool.close();
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "e2e_overhead_bench: %s\n", e.what());

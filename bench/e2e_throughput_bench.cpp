@@ -171,7 +171,7 @@ int main(int argc, char** argv) try {
                   fixed(rc / xc).c_str(), stats.connections,
                   static_cast<unsigned long long>(stats.connections_created - created_before));
     }
-    router->end();
+    router->close();
   }
   const double worst =
       cpu_ratios.empty() ? 0 : *std::max_element(cpu_ratios.begin(), cpu_ratios.end());

@@ -127,7 +127,7 @@ Size measure(std::size_t users, long lookups, int repetitions) {
     size.sweep_ns.push_back(static_cast<double>((Clock::now() - t0).count()));
   }
   if (manager.size() != users) std::fprintf(stderr, "warning: sweep removed pools\n");
-  router->end();
+  router->close();
   return size;
 }
 

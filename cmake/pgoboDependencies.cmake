@@ -8,7 +8,6 @@ pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx>=6.4)
 find_package(PostgreSQL REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
-find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 find_package(CURL REQUIRED)
 # PostgreSQL's parser as a library, for the read-only SQL policy
 # (src/sql_policy.cpp). A private dependency: no public header includes it.

@@ -26,6 +26,12 @@ foreach(layer IN ITEMS core exposition databricks all)
     DESTINATION ${pgobo_cmake_dir})
 endforeach()
 
+# Private dependencies reach the consumer's link line only from static libraries.
+if(BUILD_SHARED_LIBS)
+  set(PGOBO_STATIC_LIBRARIES FALSE)
+else()
+  set(PGOBO_STATIC_LIBRARIES TRUE)
+endif()
 configure_package_config_file(
   "${PROJECT_SOURCE_DIR}/cmake/pgoboConfig.cmake.in"
   "${PROJECT_BINARY_DIR}/pgoboConfig.cmake"

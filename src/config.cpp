@@ -138,8 +138,8 @@ constexpr std::array<Field, 22> kFields{{
      [](PoolConfig& c, const Value& v) { c.pool.reset_query = v.string(); }},
     {"PGOBO_VALIDATE_IDLE_AFTER_MS", "validate_idle_after_ms", false,
      [](PoolConfig& c, const Value& v) { c.pool.validate_idle_after = v.milliseconds(); }},
-    {"PGOBO_END_TIMEOUT_MS", "end_timeout_ms", false,
-     [](PoolConfig& c, const Value& v) { c.pool.end_timeout = v.milliseconds(); }},
+    {"PGOBO_CLOSE_TIMEOUT_MS", "close_timeout_ms", false,
+     [](PoolConfig& c, const Value& v) { c.pool.close_timeout = v.milliseconds(); }},
 }};
 
 const Field& field_for_json(std::string_view key) {

@@ -21,7 +21,7 @@ std::shared_ptr<spdlog::logger> make_default_logger() {
 // as it does std::atomic<std::shared_ptr>, which C++20 prefers and
 // libstdc++ 12 also has; the free functions are deprecated in C++20 and
 // still work on every standard library pgobo builds with).
-std::shared_ptr<spdlog::logger>& slot() {
+std::shared_ptr<spdlog::logger>& installed_logger() {
   static std::shared_ptr<spdlog::logger> current = make_default_logger();
   return current;
 }
@@ -29,12 +29,13 @@ std::shared_ptr<spdlog::logger>& slot() {
 }  // namespace
 
 std::shared_ptr<spdlog::logger> logger() noexcept {
-  return std::atomic_load_explicit(&slot(), std::memory_order_acquire);
+  return std::atomic_load_explicit(&installed_logger(), std::memory_order_acquire);
 }
 
 void set_logger(std::shared_ptr<spdlog::logger> replacement) {
   if (!replacement) replacement = make_default_logger();
-  std::atomic_store_explicit(&slot(), std::move(replacement), std::memory_order_release);
+  std::atomic_store_explicit(&installed_logger(), std::move(replacement),
+                             std::memory_order_release);
 }
 
 }  // namespace pgobo

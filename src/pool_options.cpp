@@ -84,7 +84,7 @@ void PoolOptions::validate() const {
                       std::to_string(max_lifetime_jitter) + ")");
   }
   if (validate_idle_after) check_duration(*this, *validate_idle_after, "validate_idle_after");
-  check_duration(*this, end_timeout, "end_timeout");
+  check_duration(*this, close_timeout, "close_timeout");
   check_duration(*this, connect_backoff_max, "connect_backoff_max", "disables backoff");
   // Seconds: compared as such, since converting a huge value would overflow.
   if (connection.connect_timeout.count() < 0 ||

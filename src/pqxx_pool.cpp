@@ -1,11 +1,11 @@
 // The pool and the manager over libpqxx, compiled once here: pqxx_pool.hpp
-// and pool_manager.hpp declare them extern, so files using Pool, Lease or
+// and pqxx_pool_manager.hpp declare them extern, so files using Pool, Lease or
 // PoolManager do not instantiate them again.
 #include "pgobo/pqxx_pool.hpp"
 
 #include <chrono>
 
-#include "pgobo/pool_manager.hpp"
+#include "pgobo/pqxx_pool_manager.hpp"
 
 namespace pgobo {
 

@@ -203,7 +203,7 @@ int main(int argc, char** argv) {
   }
   stopper.join();
   // Waits for leases, closes every user pool and the service's pool.
-  db->end();
+  db->close();
   spdlog::info("stopped; all pools closed");
   // snippet-end
   return listened ? 0 : 1;

@@ -45,15 +45,20 @@ namespace pgobo {
 // RuntimeContextStorage. The default keeps it in a thread-local variable
 // (ThreadLocalContextStorage); another storage keeps it wherever the code's
 // unit of execution keeps its state (a fiber-local, an executor's per-task
-// slot), and set_context_storage() installs it for every thread.
+// variable), and set_context_storage() installs it for every thread.
 //
 // A storage is called from many threads at once, each call for the code
-// running on that thread (fiber, task), and must not throw. attach() and
-// detach() come in pairs, nested like scopes: UserScope attaches in its
-// constructor and detaches in its destructor, a bound call around the call,
-// a Task around each step of the coroutine (attach() also swaps a suspended
-// Task's context in and out, so it must accept any context, not only one
-// from get_shared()).
+// running on that thread (fiber, task), and must not throw. Every attach()
+// is undone by exactly one detach() on the same thread, through the same
+// storage, nested like scopes: UserScope attaches in its constructor and
+// detaches in its destructor, a bound call around the call, a Task around
+// each step of the coroutine (from a resumption to the next suspension), so
+// a stack-like storage never grows. attach() must accept any context, not
+// only one from get_shared(): a Task attaches the context its last step left.
+// A UserScope held across a co_await inside a Task attaches in one step and
+// detaches in a later one, so its pair does not nest with the Task's: a
+// storage that keeps a stack must read detach(previous) as "make previous
+// current" (as the default does), not as "pop whatever is on top".
 class ContextStorage {
  public:
   virtual ~ContextStorage() = default;
@@ -76,15 +81,15 @@ class ContextStorage {
 
 namespace detail {
 
-// The calling thread's context slot. Out of line on purpose: inside a
+// The calling thread's context. Out of line on purpose: inside a
 // coroutine, a compiler may compute a thread-local's address once and reuse it
 // after the coroutine resumed on another thread (clang before 17 can). A call
 // computes the address afresh on the thread that makes it; the empty asm keeps
 // the optimiser from deeming the call pure and merging two of them.
-[[gnu::noinline]] inline std::shared_ptr<const UserContext>& context_slot() noexcept {
-  thread_local std::shared_ptr<const UserContext> slot;
+[[gnu::noinline]] inline std::shared_ptr<const UserContext>& thread_context() noexcept {
+  thread_local std::shared_ptr<const UserContext> context;
   __asm__ __volatile__("" ::: "memory");
-  return slot;
+  return context;
 }
 
 // The storage set_context_storage() installed; null: the thread-local
@@ -93,21 +98,21 @@ inline std::atomic<ContextStorage*> installed_context_storage{nullptr};
 
 }  // namespace detail
 
-// The default storage: the calling thread's own slot.
+// The default storage: a thread-local variable of the calling thread.
 class ThreadLocalContextStorage final : public ContextStorage {
  public:
   [[nodiscard]] const UserContext* get() const noexcept override {
-    return detail::context_slot().get();
+    return detail::thread_context().get();
   }
   [[nodiscard]] std::shared_ptr<const UserContext> get_shared() const noexcept override {
-    return detail::context_slot();
+    return detail::thread_context();
   }
   [[nodiscard]] std::shared_ptr<const UserContext> attach(
       std::shared_ptr<const UserContext> user) noexcept override {
-    return std::exchange(detail::context_slot(), std::move(user));
+    return std::exchange(detail::thread_context(), std::move(user));
   }
   void detach(std::shared_ptr<const UserContext> previous) noexcept override {
-    detail::context_slot() = std::move(previous);
+    detail::thread_context() = std::move(previous);
   }
 
   // The instance in force when no other storage is installed.
@@ -138,27 +143,36 @@ inline ContextStorage* set_context_storage(ContextStorage* storage) noexcept {
 
 namespace detail {
 
-// attach() and detach() of the storage in force, in place: `user` and the
-// current context trade places (with the default storage a swap of two
-// pointers, as cheap as before storage was pluggable; passing shared_ptrs by
-// value here doubled the cost of a UserScope).
-inline void attach_context(std::shared_ptr<const UserContext>& user) noexcept {
-  if (ContextStorage* storage = installed_context_storage.load(std::memory_order_acquire)) {
+// attach() of the storage in force, in place: `user` and the current context
+// trade places (with the default storage a swap of two pointers, as cheap as
+// before storage was pluggable; passing shared_ptrs by value here doubled the
+// cost of a UserScope). Returns the storage it went through (nullptr: the
+// thread-local default), for the detach_context() that undoes it: the pair
+// stays in one storage even if set_context_storage() runs in between.
+[[nodiscard]] inline ContextStorage* attach_context(
+    std::shared_ptr<const UserContext>& user) noexcept {
+  ContextStorage* const storage = installed_context_storage.load(std::memory_order_acquire);
+  if (storage != nullptr) {
     user = storage->attach(std::move(user));
-    return;
+  } else {
+    thread_context().swap(user);
   }
-  context_slot().swap(user);
+  return storage;
 }
 
-// Undoes attach_context(): `previous` is what it left there. Afterwards
-// `previous` holds what was current (or nothing), for the caller to drop.
-inline void detach_context(std::shared_ptr<const UserContext>& previous) noexcept {
-  if (ContextStorage* storage = installed_context_storage.load(std::memory_order_acquire)) {
+// detach() of `storage`, undoing the attach_context() that returned it:
+// `previous`, what that call left there, is current again. Afterwards
+// `previous` holds what was current before (what the code in between left:
+// a Task keeps it for its next step; a UserScope drops it).
+inline void detach_context(ContextStorage* storage,
+                           std::shared_ptr<const UserContext>& previous) noexcept {
+  if (storage != nullptr) {
+    std::shared_ptr<const UserContext> current = storage->get_shared();
     storage->detach(std::move(previous));
-    previous.reset();
+    previous = std::move(current);
     return;
   }
-  context_slot().swap(previous);
+  thread_context().swap(previous);
 }
 
 }  // namespace detail
@@ -170,7 +184,7 @@ inline void detach_context(std::shared_ptr<const UserContext>& previous) noexcep
   if (ContextStorage* storage = detail::installed_context_storage.load(std::memory_order_acquire)) {
     return storage->get_shared();
   }
-  return detail::context_slot();
+  return detail::thread_context();
 }
 
 // The same without taking a reference: valid until the scope (UserScope,
@@ -180,7 +194,7 @@ inline void detach_context(std::shared_ptr<const UserContext>& previous) noexcep
   if (ContextStorage* storage = detail::installed_context_storage.load(std::memory_order_acquire)) {
     return storage->get();
   }
-  return detail::context_slot().get();
+  return detail::thread_context().get();
 }
 
 // Installs a context on this thread for the scope's lifetime and restores the
@@ -200,7 +214,7 @@ class UserScope {
  public:
   [[nodiscard]] explicit UserScope(std::shared_ptr<const UserContext> user) noexcept
       : installed_(user.get()), previous_(std::move(user)) {
-    detail::attach_context(previous_);
+    storage_ = detail::attach_context(previous_);
   }
   [[nodiscard]] explicit UserScope(UserContext user)
       : UserScope(std::make_shared<const UserContext>(std::move(user))) {}
@@ -216,13 +230,15 @@ class UserScope {
   ~UserScope() {
     // A mismatch means scopes ended out of order, e.g. a UserScope held across
     // co_await in a coroutine type other than pgobo::Task.
-    assert(current_user_ptr() == installed_ && "pgobo::UserScope ended out of order");
-    detail::detach_context(previous_);
+    assert((storage_ != nullptr ? storage_->get() : detail::thread_context().get()) == installed_ &&
+           "pgobo::UserScope ended out of order");
+    detail::detach_context(storage_, previous_);
   }
 
  private:
   const UserContext* installed_;
   std::shared_ptr<const UserContext> previous_;
+  ContextStorage* storage_ = nullptr;  // the one attached through (nullptr: the default)
 };
 
 namespace detail {

@@ -59,7 +59,7 @@ class AcquireTimeout : public Error {
   using Error::Error;
 };
 
-// The pool (or router) was closed with end(); no new work is accepted.
+// The pool (or router) was closed (close(), or end() under AppKit's name); no new work is accepted.
 class PoolClosed : public Error {
  public:
   using Error::Error;

@@ -210,13 +210,13 @@ requires(!HeaderLookup<const Headers&>)
     [[nodiscard]] std::optional<UserContext> user_context_from_headers(
         const Headers& all, const HeaderOptions& options = {}) {
   ForwardedHeaders found;
-  auto take = [](std::optional<std::string_view>& slot, std::string_view name,
+  auto take = [](std::optional<std::string_view>& field, std::string_view name,
                  std::string_view value) {
-    if (slot.has_value() && *slot != value) {
+    if (field.has_value() && *field != value) {
       throw AuthenticationError("header " + std::string(name) +
                                 " is repeated with different values");
     }
-    slot = value;
+    field = value;
   };
   for (const auto& header : all) {
     const std::string_view name(header.first);

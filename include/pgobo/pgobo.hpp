@@ -6,7 +6,6 @@
 #pragma once
 
 #include "pgobo/config.hpp"
-#include "pgobo/connection_budget.hpp"
 #include "pgobo/connection_params.hpp"
 #include "pgobo/context.hpp"
 #include "pgobo/credentials.hpp"
@@ -22,6 +21,7 @@
 #include "pgobo/pool_options.hpp"
 #include "pgobo/pqxx_driver.hpp"
 #include "pgobo/pqxx_pool.hpp"
+#include "pgobo/pqxx_pool_manager.hpp"
 #include "pgobo/routing_pool.hpp"
 #include "pgobo/secret.hpp"
 #include "pgobo/sql_policy.hpp"

@@ -66,15 +66,15 @@ class BasicPool {
 
   // Throws ConfigError if options.validate() does.
   explicit BasicPool(PoolOptions options, Driver driver = Driver{})
-      : core_(std::make_shared<Core>(std::move(options), std::move(driver))) {}
+      : BasicPool(std::move(options), std::move(driver), nullptr) {}
 
   BasicPool(const BasicPool&) = delete;
   BasicPool& operator=(const BasicPool&) = delete;
 
-  // end(), so waits up to end_timeout for leases still out. It never waits
+  // close(), so waits up to close_timeout for leases still out. It never waits
   // longer: a lease returned later finds the pool ended and closes its
   // connection (each lease holds what it needs of the pool).
-  ~BasicPool() { core_->end(); }
+  ~BasicPool() { core_->close(); }
 
   // A connection for the caller's exclusive use, waiting up to
   // acquire_timeout. Throws AcquireTimeout, PoolClosed, a ConnectError
@@ -93,9 +93,11 @@ class BasicPool {
   }
 
   // Closes the pool: connect() and waiters get PoolClosed, idle connections
-  // close, outstanding leases are awaited up to end_timeout and close when
+  // close, outstanding leases are awaited up to close_timeout and close when
   // they come back. Idempotent; the destructor calls it.
-  void end() { core_->end(); }
+  void close() { core_->close(); }
+  // close() under node-postgres' (and AppKit's) name, for code ported from it.
+  void end() { close(); }
 
   // Closes idle connections past idle_timeout (keeping min_idle) or past
   // their lifetime, then opens connections until min_idle are idle. What a
@@ -116,6 +118,8 @@ class BasicPool {
 
   // Manager-only operations, reached through detail::PoolManagerGate
   // (documented there).
+  BasicPool(PoolOptions options, Driver driver, std::shared_ptr<detail::Budget> budget)
+      : core_(std::make_shared<Core>(std::move(options), std::move(driver), std::move(budget))) {}
   [[nodiscard]] Lease connect(std::chrono::steady_clock::time_point deadline) {
     return core_->connect(core_, deadline, /*exposed=*/true);
   }

@@ -13,7 +13,7 @@
 //     return config.make_user_credentials(user.access_token());
 //   };
 //   options.max_total_connections = 40;
-//   pgobo::PoolManager manager(std::move(options));
+//   pgobo::PoolManager manager(std::move(options));  // pgobo/pqxx_pool_manager.hpp
 //
 //   auto pool = manager.get_pool(user);        // the user's pool, created on first use
 //   auto rows = pool->query("SELECT * FROM app.notes");
@@ -25,7 +25,7 @@
 //   the old pool drains (its leases finish, its waiters are served) and then
 //   closes. A recently seen older fingerprint keeps using the current pool.
 // - A sweeper thread reaps idle and old connections of every pool and drops
-//   pools nobody uses, every sweep_interval; it stops at once on close_all().
+//   pools nobody uses, every sweep_interval; it stops at once on close().
 // - max_total_connections and max_pools bound the user pools together; at the
 //   bound the least recently used idle connection or pool makes room, else
 //   the request waits first come first served until its acquire deadline.
@@ -35,7 +35,9 @@
 // (token_rotation.hpp), replaced pools still draining (unrouted_pools.hpp),
 // the LRU scans behind the two limits (lru_evictor.hpp), the sweeper thread
 // (periodic_task.hpp); the settings and statistics have headers of their own
-// (pool_manager_options.hpp, pool_manager_stats.hpp). What is left here is
+// (pool_manager_options.hpp, pool_manager_stats.hpp). This header does not
+// include libpqxx: PoolManager (= BasicPoolManager<PqxxDriver>) is declared
+// in pgobo/pqxx_pool_manager.hpp. What is left here is
 // the one class whose operations (create, rotate, drain, sweep, evict,
 // close) all take the same locks in the same order: totals, a shard, the
 // unrouted pools, a pool; it is kept in one file, over 450 lines, so that
@@ -55,7 +57,7 @@
 #include <utility>
 #include <vector>
 
-#include "pgobo/connection_budget.hpp"
+#include "pgobo/detail/budget.hpp"
 #include "pgobo/detail/lru_evictor.hpp"
 #include "pgobo/detail/manager_registry.hpp"
 #include "pgobo/detail/periodic_task.hpp"
@@ -68,7 +70,6 @@
 #include "pgobo/pool.hpp"
 #include "pgobo/pool_manager_options.hpp"
 #include "pgobo/pool_manager_stats.hpp"
-#include "pgobo/pqxx_pool.hpp"
 #include "pgobo/stats.hpp"
 
 namespace pgobo {
@@ -96,12 +97,12 @@ class BasicPoolManager {
                           ") must be at least the user pool's max_size (" +
                           std::to_string(options_.user_pool.max_size) + ")");
       }
-      connection_budget_ = std::make_shared<ConnectionBudget>(options_.max_total_connections);
+      connection_budget_ = std::make_shared<detail::Budget>(options_.max_total_connections);
       connection_budget_->set_evictor(
           [this] { return detail::evict_lru_idle_connection(registry_); });
     }
     if (options_.max_pools > 0) {
-      pool_budget_ = std::make_shared<ConnectionBudget>(options_.max_pools);
+      pool_budget_ = std::make_shared<detail::Budget>(options_.max_pools);
       pool_budget_->set_evictor([this] { return evict_lru_idle_pool(); });
     }
     if (options_.sweep_interval.count() > 0) {
@@ -113,11 +114,11 @@ class BasicPoolManager {
   BasicPoolManager(const BasicPoolManager&) = delete;
   BasicPoolManager& operator=(const BasicPoolManager&) = delete;
 
-  ~BasicPoolManager() { close_all(); }
+  ~BasicPoolManager() { close(); }
 
   // The user's pool: found by key in a shard under a shared lock (no
   // allocation), created on first use, replaced on a never-seen token.
-  // Throws PoolClosed after close_all(), AcquireTimeout when max_pools is
+  // Throws PoolClosed after close(), AcquireTimeout when max_pools is
   // reached and no pool is idle before the acquire deadline.
   [[nodiscard]] std::shared_ptr<Pool> get_pool(const UserContext& user) {
     std::optional<SteadyTime> deadline;
@@ -147,7 +148,7 @@ class BasicPoolManager {
         }
         return lease;
       } catch (const PoolClosed&) {
-        // Still the current pool: it was ended (close_all), not replaced.
+        // Still the current pool: it was closed (close()), not replaced.
         const bool ended = find_pool(user.key()) == pool;
         drop_reference(pool);
         if (attempt == kReplacedPoolRetries || ended) throw;
@@ -183,14 +184,14 @@ class BasicPoolManager {
       shard.entries.erase(it);
     }
     pool_count_.fetch_sub(1, std::memory_order_relaxed);
-    release_pool_slot();
+    release_pool_permit();
     detail::PoolManagerGate{*drained}.begin_drain();
   }
 
   // Stops the sweeper, then ends every pool (waiters get PoolClosed, leases
-  // are awaited up to each pool's end_timeout). Idempotent; later get_pool()
+  // are awaited up to each pool's close_timeout). Idempotent; later get_pool()
   // calls throw PoolClosed.
-  void close_all() {
+  void close() {
     if (closed_.exchange(true)) return;
     if (sweeper_) sweeper_->stop();
     if (connection_budget_) connection_budget_->close();
@@ -207,11 +208,11 @@ class BasicPoolManager {
         shard.entries.clear();
       }
       unrouted_.take_all(all);
-      // Closed is not reset: stats() after close_all() keeps every count.
+      // Closed is not reset: stats() after close() keeps every count.
       // (A login in flight now that still completes is not counted.)
       for (auto& pool : all) counters_.absorb(pool->stats());
     }
-    for (auto& pool : all) pool->end();
+    for (auto& pool : all) pool->close();
     pool_count_.store(0);
   }
 
@@ -238,9 +239,9 @@ class BasicPoolManager {
       if (pool_budget_) pool_budget_->retry_eviction();
       const std::size_t removed = unlink_finished(shard, pools);
       pool_count_.fetch_sub(removed, std::memory_order_relaxed);
-      for (std::size_t i = 0; i < removed; ++i) release_pool_slot();
+      for (std::size_t i = 0; i < removed; ++i) release_pool_permit();
       detail::ManagerCounters::add(counters_.pools_removed, removed);
-      for (auto& pool : pools) pool->end();  // nothing left: returns at once
+      for (auto& pool : pools) pool->close();  // nothing left: returns at once
     }
     sweep_retired();
     for (auto& extra : unrouted_.also_reap()) extra->reap();
@@ -299,7 +300,7 @@ class BasicPoolManager {
   // a nudge to the pool budget (a pool is evictable only once no lease holds
   // it, and nothing else would wake a request waiting for that).
   struct PoolHold {
-    PoolHold(std::shared_ptr<Pool> p, std::shared_ptr<ConnectionBudget> b)
+    PoolHold(std::shared_ptr<Pool> p, std::shared_ptr<detail::Budget> b)
         : pool(std::move(p)), budget(std::move(b)) {}
     PoolHold(const PoolHold&) = delete;
     PoolHold& operator=(const PoolHold&) = delete;
@@ -308,7 +309,7 @@ class BasicPoolManager {
       budget->retry_eviction();
     }
     std::shared_ptr<Pool> pool;
-    std::shared_ptr<ConnectionBudget> budget;
+    std::shared_ptr<detail::Budget> budget;
   };
 
   // Lets go of a pool this request held; under max_pools that may make it
@@ -342,19 +343,19 @@ class BasicPoolManager {
                                           std::optional<SteadyTime>& deadline) {
     const std::string& key = user.key();
     const std::string& fingerprint = user.token_fingerprint();
-    bool holding_pool_slot = false;
+    bool holding_pool_permit = false;
     for (;;) {
       std::unique_lock lock(shard.mutex);
-      // Under the shard's lock: close_all() marks the manager closed before it
+      // Under the shard's lock: close() marks the manager closed before it
       // empties the shards, so a pool added here is either refused or ended
       // by it, never left open behind it.
       throw_if_closed();
       auto it = shard.entries.find(key);
       if (it != shard.entries.end()) {
-        if (holding_pool_slot) {  // someone else created it meanwhile
-          holding_pool_slot = false;
+        if (holding_pool_permit) {  // someone else created it meanwhile
+          holding_pool_permit = false;
           lock.unlock();
-          release_pool_slot();
+          release_pool_permit();
           lock.lock();
           continue;
         }
@@ -374,7 +375,7 @@ class BasicPoolManager {
                        fresh->options().name);
         return fresh;
       }
-      if (pool_budget_ && !holding_pool_slot) {
+      if (pool_budget_ && !holding_pool_permit) {
         // Wait for room under max_pools without holding the shard lock: the
         // evictor may need it to drop an idle pool.
         lock.unlock();
@@ -388,16 +389,16 @@ class BasicPoolManager {
                                std::to_string(options_.user_pool.acquire_timeout.count()) +
                                " ms; raise max_pools or lower idle_timeout");
         }
-        holding_pool_slot = true;
+        holding_pool_permit = true;
         continue;
       }
       Entry entry;
       try {
         entry.current = make_pool(user);  // role_for, credentials_for, validate() may throw
       } catch (...) {
-        if (holding_pool_slot) {
+        if (holding_pool_permit) {
           lock.unlock();
-          release_pool_slot();  // else each failure would shrink max_pools for good
+          release_pool_permit();  // else each failure would shrink max_pools for good
         }
         throw;
       }
@@ -417,15 +418,14 @@ class BasicPoolManager {
     p.name = "user:" + user.key();
     p.connection.user = options_.role_for ? options_.role_for(user) : user.key();
     p.credentials = options_.credentials_for(user);
-    p.budget = connection_budget_;
-    return std::make_shared<Pool>(std::move(p), driver_);
+    return detail::PoolManagerGate<Pool>::make_shared(std::move(p), driver_, connection_budget_);
   }
 
   void throw_if_closed() const {
-    if (closed_.load()) throw PoolClosed("PoolManager is closed (close_all() or end() was called)");
+    if (closed_.load()) throw PoolClosed("PoolManager is closed (close() was called)");
   }
 
-  void release_pool_slot() {
+  void release_pool_permit() {
     if (pool_budget_) pool_budget_->release();
   }
 
@@ -469,7 +469,7 @@ class BasicPoolManager {
       const std::unique_lock totals(totals_mutex_);
       done = unrouted_.take_drained([&](const Pool& pool) { counters_.absorb(pool.stats()); });
     }
-    for (auto& pool : done) pool->end();
+    for (auto& pool : done) pool->close();
   }
 
   // f(pool, current) over every pool the manager tracks: current, draining,
@@ -503,16 +503,16 @@ class BasicPoolManager {
     }
     pool_count_.fetch_sub(1, std::memory_order_relaxed);
     detail::ManagerCounters::add(counters_.pool_evictions);
-    victim->end();
+    victim->close();
     victim.reset();
-    release_pool_slot();  // hands the slot to the head waiter
+    release_pool_permit();  // hands the permit to the longest waiter
     return true;
   }
 
   Options options_;
   Driver driver_;
-  std::shared_ptr<ConnectionBudget> connection_budget_;
-  std::shared_ptr<ConnectionBudget> pool_budget_;
+  std::shared_ptr<detail::Budget> connection_budget_;
+  std::shared_ptr<detail::Budget> pool_budget_;
   Registry registry_;
   std::atomic<std::size_t> pool_count_{0};
 
@@ -524,10 +524,5 @@ class BasicPoolManager {
   std::atomic<bool> closed_{false};
   std::optional<detail::PeriodicTask> sweeper_;  // last: started once everything above exists
 };
-
-// The manager of libpqxx pools, compiled once in the pgobo library.
-using PoolManager = BasicPoolManager<PqxxDriver>;
-
-extern template class BasicPoolManager<PqxxDriver>;
 
 }  // namespace pgobo

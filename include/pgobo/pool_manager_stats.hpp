@@ -26,7 +26,7 @@ struct PoolManagerStats {
   std::size_t idle = 0;
   std::size_t leased = 0;
   std::size_t waiting = 0;                // connect() calls queued in user pools
-  std::size_t budget_waiting = 0;         // waiting for a slot under max_total_connections
+  std::size_t budget_waiting = 0;         // waiting for a permit under max_total_connections
   std::size_t pool_budget_waiting = 0;    // waiting for room for a new pool under max_pools
   std::size_t max_total_connections = 0;  // 0 = no limit
   std::size_t max_pools = 0;              // 0 = no limit

@@ -21,7 +21,6 @@
 #include <optional>
 #include <string>
 
-#include "pgobo/connection_budget.hpp"
 #include "pgobo/connection_params.hpp"
 #include "pgobo/credentials.hpp"
 
@@ -79,8 +78,8 @@ struct PoolOptions {
   // A connection idle longer than this is checked (a trivial round trip)
   // before it is lent; a failed check closes it and the next one is tried.
   std::optional<std::chrono::milliseconds> validate_idle_after;
-  // How long end() waits for outstanding leases to come back.
-  std::chrono::milliseconds end_timeout{30'000};
+  // How long close() waits for outstanding leases to come back.
+  std::chrono::milliseconds close_timeout{30'000};
   // After a failed open the pool waits before opening again: 50 ms, doubling
   // with each consecutive failure up to this bound (0 = never back off).
   // Meanwhile connect() waits for a returned connection or, if the pool has
@@ -88,10 +87,6 @@ struct PoolOptions {
   // 1 s: at most one login attempt per second per pool while the server is
   // down, and back within about a second once it is up again.
   std::chrono::milliseconds connect_backoff_max{1'000};
-  // A limit shared with other pools (PoolManager's max_total_connections):
-  // a slot is taken before each open, waiting up to the caller's
-  // acquire deadline, and given back when the connection closes. Null = none.
-  std::shared_ptr<ConnectionBudget> budget;
 
   // Throws ConfigError naming the field and what is expected, e.g.
   // "pool 'sp': max_size must be at least 1 (got 0)".

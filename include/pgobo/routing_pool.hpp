@@ -18,7 +18,7 @@
 //
 // query(), query_read_only() and connect() read current_user(): null means the
 // service principal's pool, a user means that user's pool in the PoolManager.
-// end() closes both. Counts report the pool the caller would be routed to;
+// close() closes both. Counts report the pool the caller would be routed to;
 // stats() reports all of them.
 #pragma once
 
@@ -35,6 +35,7 @@
 #include "pgobo/identity.hpp"
 #include "pgobo/pool.hpp"
 #include "pgobo/pool_manager.hpp"
+#include "pgobo/pqxx_pool_manager.hpp"
 #include "pgobo/sql_policy.hpp"
 #include "pgobo/stats.hpp"
 
@@ -48,7 +49,7 @@ struct RoutingConfig {
 
   // Sizes and timeouts of each user pool (its connection is taken from
   // `service`). Default: 3 connections, 30 s idle, as AppKit's.
-  PoolOptions user_pool = PoolManager::Options::default_user_pool();
+  PoolOptions user_pool = PoolManagerOptions::default_user_pool();
   // The role a user logs in as. Null: the key (email, else user id).
   std::function<std::string(const UserContext&)> role_for;
   // A user pool's password source. Required: RoutingPool::create throws
@@ -155,7 +156,7 @@ class BasicRoutingPool {
 
   BasicRoutingPool(const BasicRoutingPool&) = delete;
   BasicRoutingPool& operator=(const BasicRoutingPool&) = delete;
-  ~BasicRoutingPool() { end(); }
+  ~BasicRoutingPool() { close(); }
 
   // One statement on the active identity's pool (exec_params for Pool).
   template <class... Params>
@@ -182,7 +183,7 @@ class BasicRoutingPool {
   }
 
   // A connection of the active identity's pool. The lease may outlive this
-  // RoutingPool: given back after end(), its connection closes. Its session
+  // RoutingPool: given back after close(), its connection closes. Its session
   // is reset when it comes back (PoolOptions::session_reset).
   [[nodiscard]] Lease connect() {
     if (const UserContext* user = current_user_ptr()) return manager_->connect(*user);
@@ -213,10 +214,12 @@ class BasicRoutingPool {
 
   // Closes the service principal's pool and every user pool; stops the
   // sweeper. Idempotent.
-  void end() {
-    manager_->close_all();
-    service_->end();
+  void close() {
+    manager_->close();
+    service_->close();
   }
+  // close() under AppKit's name, for code ported from it.
+  void end() { close(); }
 
   // Of the pool the caller would be routed to (0 for a user without a pool yet).
   [[nodiscard]] std::size_t total_count() const {

@@ -39,24 +39,19 @@ class Task;
 
 namespace detail {
 
-// Exchanges the running code's context with `other` (through the storage in
-// force, pgobo/context.hpp). Used in pairs: the second swap puts both back.
-inline void swap_with_thread_context(std::shared_ptr<const UserContext>& other) noexcept {
-  attach_context(other);
-}
-
 class TaskPromiseBase {
  public:
   // A Task acts for whoever created it (the caller of the coroutine function).
   TaskPromiseBase() noexcept : context_(current_user()) {}
 
-  // enter() runs on every resumption: it parks the thread's context in the
-  // promise and installs the Task's. leave() runs on every suspension and at
-  // the end: the reverse. While the Task runs, context_ holds the thread's
-  // context; while it is suspended, the Task's (as a UserScope in the body may
-  // have left it).
-  void enter() noexcept { swap_with_thread_context(context_); }
-  void leave() noexcept { swap_with_thread_context(context_); }
+  // enter() runs on every resumption: it attaches the Task's context (the
+  // storage's attach()), parking the thread's in the promise. leave() runs on
+  // every suspension and at the end: the matching detach(), which gives the
+  // thread its context back and keeps the Task's as the body left it (a
+  // UserScope in the body may have changed it). While the Task runs,
+  // context_ holds the thread's context; while it is suspended, the Task's.
+  void enter() noexcept { storage_ = attach_context(context_); }
+  void leave() noexcept { detach_context(storage_, context_); }
 
   void set_continuation(std::coroutine_handle<> continuation) noexcept {
     continuation_ = continuation;
@@ -105,6 +100,7 @@ class TaskPromiseBase {
   }
 
   std::shared_ptr<const UserContext> context_;
+  ContextStorage* storage_ = nullptr;  // the one enter() attached through (nullptr: the default)
   std::coroutine_handle<> continuation_;
 };
 
@@ -268,9 +264,9 @@ class [[nodiscard]] Task {
     // UserScope held across co_await) restore into the Task's chain of
     // contexts, then the thread gets its own back.
     auto parked = handle_.promise().take_context();
-    detail::attach_context(parked);
+    ContextStorage* const storage = detail::attach_context(parked);
     std::exchange(handle_, {}).destroy();
-    detail::detach_context(parked);
+    detail::detach_context(storage, parked);
   }
 
   std::coroutine_handle<promise_type> handle_;

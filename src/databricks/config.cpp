@@ -187,7 +187,9 @@ std::shared_ptr<CredentialProvider> AppConfig::make_user_credentials(Secret user
 
 PoolOptions AppConfig::make_service_pool_options(const WallClock& clock) const {
   validate();
-  if (!uses_lakebase()) {
+  // A static password, or a provider set in code, wins over Lakebase for the
+  // service principal (the user pools may still use Lakebase).
+  if (!uses_lakebase() || routing.service.pool.credentials) {
     PoolOptions options = routing.service.make_pool_options();
     if (options.connection.user.empty()) options.connection.user = lakebase.client_id;
     return options;
@@ -211,8 +213,15 @@ RoutingConfig AppConfig::make_routing_config(const WallClock& clock) const {
           "LAKEBASE_ENDPOINT (with DATABRICKS_HOST) for Lakebase OAuth credentials bought with "
           "each user's token");
     }
-    ready.user_credentials = [app = *this, clock](const UserContext& user) {
-      return app.make_user_credentials(user.access_token(), clock);
+    // What a user's Lakebase credential needs, without the service
+    // principal's own secrets: they stay out of a copy that lives as long as
+    // the router.
+    LakebaseConfig for_users = lakebase;
+    for_users.client_secret = Secret();
+    for_users.workspace_token = Secret();
+    ready.user_credentials = [for_users = std::move(for_users), clock](const UserContext& user) {
+      return lakebase_provider(for_users, std::make_shared<ForwardedUserToken>(user.access_token()),
+                               clock, "lakebase-user");
     };
   }
   return ready;

@@ -12,6 +12,7 @@
 #include "pgobo/errors.hpp"
 #include "pgobo/log.hpp"
 #include "scrub.hpp"
+#include "text.hpp"
 
 namespace pgobo::databricks::detail {
 
@@ -159,6 +160,21 @@ std::string printable_excerpt(std::string_view text, std::size_t limit) {
 }
 
 }  // namespace
+
+std::string required_text(const HttpRequest& request, const nlohmann::json& body,
+                          std::string_view key) {
+  const auto found = body.find(key);
+  if (found == body.end() || !found->is_string() || found->get_ref<const std::string&>().empty()) {
+    throw CredentialError(fmt::format("{} returned no {} (expected a non-empty string)",
+                                      describe_call(request), key));
+  }
+  const auto& text = found->get_ref<const std::string&>();
+  if (pgobo::detail::has_control_character(text)) {
+    throw CredentialError(fmt::format("{} returned {} with a control character (CR, LF, NUL...)",
+                                      describe_call(request), key));
+  }
+  return text;
+}
 
 std::string describe_call(const HttpRequest& request) {
   return fmt::format("{} ({} {})", request.call, request.method, url_for_message(request.url));

@@ -66,6 +66,12 @@ struct HttpResponse {
 // For bodies that are not Databricks or OAuth error JSON, a bounded excerpt.
 [[nodiscard]] std::string describe_error_body(const HttpRequest& request, std::string_view body);
 
+// The text an answer of `request` must hold under `key`: a non-empty string
+// without control characters (it becomes a password, a PostgreSQL role or a
+// header). Otherwise CredentialError naming the call and the key.
+[[nodiscard]] std::string required_text(const HttpRequest& request, const nlohmann::json& body,
+                                        std::string_view key);
+
 // "<call> (<METHOD> <url>)": the prefix of every message about `request`.
 [[nodiscard]] std::string describe_call(const HttpRequest& request);
 

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <chrono>
+#include <utility>
 
 #include "databricks/http.hpp"
 #include "pgobo/errors.hpp"
@@ -74,15 +75,7 @@ Credential LakebaseCredentials::get() {
   }
   const nlohmann::json body = detail::send_for_json(request, options_.http);
 
-  const auto token = body.find("token");
-  if (token == body.end() || !token->is_string() || token->get_ref<const std::string&>().empty()) {
-    throw CredentialError(detail::describe_call(request) +
-                          " returned no token (expected a non-empty string)");
-  }
-  if (has_control_character(token->get_ref<const std::string&>())) {
-    throw CredentialError(detail::describe_call(request) +
-                          " returned a token containing a control character (CR, LF, NUL...)");
-  }
+  Secret token(detail::required_text(request, body, "token"));
   const auto expire_time = body.find("expire_time");
   if (expire_time == body.end() || !expire_time->is_string()) {
     throw CredentialError(detail::describe_call(request) +
@@ -99,7 +92,7 @@ Credential LakebaseCredentials::get() {
   if (time_text.size() > 4096) scrubbed_time += "...";
   const std::chrono::system_clock::time_point expires_at =
       pgobo::detail::parse_rfc3339(scrubbed_time, detail::describe_call(request) + " expire_time");
-  return Credential{Secret(token->get<std::string>()), expires_at};
+  return Credential{std::move(token), expires_at};
 }
 
 std::shared_ptr<CachedCredentials> make_lakebase_credentials(LakebaseCredentials::Options options,

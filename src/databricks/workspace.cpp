@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "databricks/http.hpp"
 #include "databricks/url.hpp"
@@ -42,22 +43,13 @@ class OAuthTokenFetcher final : public CredentialProvider {
     const auto issued_at = clock_ ? clock_() : std::chrono::system_clock::now();
     const nlohmann::json body = detail::send_for_json(request, http_);
 
-    const auto token = body.find("access_token");
-    if (token == body.end() || !token->is_string() ||
-        token->get_ref<const std::string&>().empty()) {
-      throw CredentialError(detail::describe_call(request) +
-                            " returned no access_token (expected a non-empty string)");
-    }
-    if (has_control_character(token->get_ref<const std::string&>())) {
-      throw CredentialError(fmt::format("{} returned an access_token containing {}",
-                                        detail::describe_call(request), kControlCharacters));
-    }
+    Secret token(detail::required_text(request, body, "access_token"));
     const auto expires_in = body.find("expires_in");
     if (expires_in == body.end() || !expires_in->is_number_integer() || *expires_in < 0) {
       throw CredentialError(detail::describe_call(request) +
                             " returned no expires_in (expected a whole number of seconds)");
     }
-    return Credential{Secret(token->get<std::string>()),
+    return Credential{std::move(token),
                       issued_at + std::chrono::seconds{expires_in->get<std::int64_t>()}};
   }
 
@@ -209,18 +201,8 @@ std::string fetch_current_user_name(const std::string& workspace_url, WorkspaceT
                                       detail::describe_call(request), kControlCharacters));
   }
   const nlohmann::json body = detail::send_for_json(request, http);
-  const auto user_name = body.find("userName");
-  if (user_name == body.end() || !user_name->is_string() ||
-      user_name->get_ref<const std::string&>().empty()) {
-    throw CredentialError(detail::describe_call(request) +
-                          " returned no userName (expected a non-empty string)");
-  }
   // The user name becomes the PostgreSQL role and a log field.
-  if (has_control_character(user_name->get_ref<const std::string&>())) {
-    throw CredentialError(fmt::format("{} returned a userName containing {}",
-                                      detail::describe_call(request), kControlCharacters));
-  }
-  return user_name->get<std::string>();
+  return detail::required_text(request, body, "userName");
 }
 
 }  // namespace pgobo::databricks

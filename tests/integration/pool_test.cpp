@@ -1,6 +1,6 @@
 // Pool against a real PostgreSQL over TCP with scram passwords: statements
 // with parameters, transactions through a lease, what happens when the server
-// kills a backend, wrong passwords, and that end() leaves nothing logged in.
+// kills a backend, wrong passwords, and that close() leaves nothing logged in.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -235,7 +235,7 @@ TEST_F(PoolIntegration, EndLeavesNoBackendOfTheRole) {
   }
   ASSERT_EQ(backends_of(kAlice), 3);
 
-  pool.end();
+  pool.close();
 
   EXPECT_TRUE(eventually([&] { return backends_of(kAlice) == 0; }));
 }

@@ -1,7 +1,7 @@
 // RoutingPool against a real PostgreSQL over time and under load: many users
 // at once never see each other's connections, a token and password rotation
 // mid-load fails no query, the sweeper closes what sits idle, the global
-// connection limit holds on the server, and end() leaves nothing behind.
+// connection limit holds on the server, and close() leaves nothing behind.
 // pg_stat_activity, sampled from a thread of its own, is the judge of how many
 // backends each role really had.
 #include <gmock/gmock.h>
@@ -475,7 +475,7 @@ TEST_F(RoutingLifecycle, AtTheGlobalLimitWithNothingIdleARequestTimesOutAtItsDea
   EXPECT_TRUE(eventually([&] { return backends_of(users[2]->key()) == 0; }));
 }
 
-// --- end() ----------------------------------------------------------------------------
+// --- close() ----------------------------------------------------------------------------
 
 TEST_F(RoutingLifecycle, EndLeavesNoBackendOfAnyRoleAndStopsTheSweeper) {
   const std::size_t threads_before = thread_count();
@@ -489,7 +489,7 @@ TEST_F(RoutingLifecycle, EndLeavesNoBackendOfAnyRoleAndStopsTheSweeper) {
   (void)db->as_user(shared_user(kBob, "t")).query("SELECT 1");
   ASSERT_EQ(backends_of(kServiceRole) + backends_of(kAlice) + backends_of(kBob), 3);
 
-  db->end();
+  db->close();
 
   // Relative counts: ThreadSanitizer starts a thread of its own with the
   // process's first std::thread (here, the sweeper), which stays.

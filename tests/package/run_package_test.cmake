@@ -87,3 +87,28 @@ if(NOT step_output MATCHES "core consumer OK")
   message(FATAL_ERROR "package test: core consumer printed:\n${step_output}")
 endif()
 check_needs_no_vendor_libraries("${PGOBO_WORK_DIR}/pkgconfig-core-consumer")
+
+# 5. What the core is installed with names neither: its CMake targets and
+#    pkg-config file (what reaches a consumer's link line from a static
+#    build), and the shared library itself when pgobo was built shared.
+file(GLOB core_package_files "${prefix}/*/cmake/pgobo/pgoboCoreTargets*.cmake"
+  "${prefix}/*/pkgconfig/pgobo-core.pc" "${prefix}/*/*/pkgconfig/pgobo-core.pc")
+list(LENGTH core_package_files core_package_count)
+if(core_package_count LESS 2)
+  message(FATAL_ERROR "package test: the core's CMake targets or pgobo-core.pc are not installed:"
+    " ${core_package_files}")
+endif()
+foreach(file IN LISTS core_package_files)
+  file(READ "${file}" content)
+  string(TOLOWER "${content}" content)
+  if(content MATCHES "curl|openssl|libssl|libcrypto|-lssl|-lcrypto")
+    message(FATAL_ERROR "package test: ${file} names libcurl or OpenSSL:\n${content}")
+  endif()
+endforeach()
+message(STATUS "package test: the core's package files name no libcurl and no OpenSSL")
+file(GLOB core_shared_libraries "${prefix}/*/libpgobo_core.so*" "${prefix}/*/*/libpgobo_core.so*")
+foreach(library IN LISTS core_shared_libraries)
+  if(NOT IS_SYMLINK "${library}")
+    check_needs_no_vendor_libraries("${library}")
+  endif()
+endforeach()

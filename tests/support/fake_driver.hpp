@@ -335,7 +335,7 @@ inline PoolOptions fake_pool_options(std::size_t max_size = 3) {
   options.max_size = max_size;
   options.acquire_timeout = std::chrono::seconds(10);
   options.max_lifetime_jitter = 0.0;
-  options.end_timeout = std::chrono::seconds(10);
+  options.close_timeout = std::chrono::seconds(10);
   return options;
 }
 

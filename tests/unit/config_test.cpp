@@ -50,7 +50,7 @@ constexpr std::array<const char*, 21> kVariables{"PGOBO_POOL_NAME",
                                                  "PGOBO_SESSION_RESET",
                                                  "PGOBO_RESET_QUERY",
                                                  "PGOBO_VALIDATE_IDLE_AFTER_MS",
-                                                 "PGOBO_END_TIMEOUT_MS"};
+                                                 "PGOBO_CLOSE_TIMEOUT_MS"};
 
 class EnvConfigTest : public ::testing::Test {
  protected:
@@ -138,7 +138,7 @@ TEST_F(EnvConfigTest, ReadsPoolSizesAndTimeouts) {
   set("PGOBO_RESET_QUERY", "DISCARD TEMP");
   set("PGOBO_SESSION_RESET", "always");
   set("PGOBO_VALIDATE_IDLE_AFTER_MS", "5000");
-  set("PGOBO_END_TIMEOUT_MS", "2000");
+  set("PGOBO_CLOSE_TIMEOUT_MS", "2000");
 
   const PoolConfig c = PoolConfig::from_env();
   EXPECT_EQ(c.pool.name, "sp");
@@ -151,7 +151,7 @@ TEST_F(EnvConfigTest, ReadsPoolSizesAndTimeouts) {
   EXPECT_EQ(c.pool.reset_query, "DISCARD TEMP");
   EXPECT_EQ(c.pool.session_reset, pgobo::SessionReset::always);
   EXPECT_EQ(c.pool.validate_idle_after, 5s);
-  EXPECT_EQ(c.pool.end_timeout, 2s);
+  EXPECT_EQ(c.pool.close_timeout, 2s);
 }
 
 TEST_F(EnvConfigTest, StatementTimeoutsBecomeServerSettings) {
@@ -288,7 +288,7 @@ TEST(JsonConfig, ReadsEveryKey) {
     "statement_timeout_ms": 5000, "idle_in_transaction_session_timeout_ms": 60000,
     "max_size": 20, "min_idle": 1, "acquire_timeout_ms": 1500, "idle_timeout_ms": 45000,
     "max_lifetime_ms": 600000, "max_lifetime_jitter": 0.1, "reset_query": "DISCARD TEMP", "session_reset": "never",
-    "validate_idle_after_ms": 5000, "end_timeout_ms": 2000
+    "validate_idle_after_ms": 5000, "close_timeout_ms": 2000
   })");
 
   EXPECT_EQ(c.pool.name, "sp");
@@ -313,7 +313,7 @@ TEST(JsonConfig, ReadsEveryKey) {
   EXPECT_EQ(c.pool.reset_query, "DISCARD TEMP");
   EXPECT_EQ(c.pool.session_reset, pgobo::SessionReset::never);
   EXPECT_EQ(c.pool.validate_idle_after, 5s);
-  EXPECT_EQ(c.pool.end_timeout, 2s);
+  EXPECT_EQ(c.pool.close_timeout, 2s);
 }
 
 TEST(JsonConfig, DatabricksKeysAreUnknownToTheCore) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -337,6 +338,36 @@ TEST_F(AppConfigWorkspaceTest, RoutingConfigIsReadyForCreate) {
   const auto alice = pgobo::make_user_context("u-1", "alice@example.com",
                                               Secret(workspace.add_token_for("alice@example.com")));
   (void)ready.user_credentials(alice)->get();
+  EXPECT_THAT(workspace.database_credential_users(), ::testing::Contains("alice@example.com"));
+}
+
+TEST_F(AppConfigWorkspaceTest, ACredentialProviderSetInCodeWinsOverLakebaseForTheService) {
+  AppConfig config = sp_config();
+  auto own = std::make_shared<pgobo::StaticPassword>(Secret("own-provider-password"));
+  config.routing.service.pool.credentials = own;
+
+  const pgobo::PoolOptions options = config.make_service_pool_options();
+
+  EXPECT_EQ(options.credentials, own);
+  EXPECT_EQ(options.connection.user, workspace.options().client_id);
+  EXPECT_EQ(workspace.calls(Endpoint::oauth_token), 0);
+  EXPECT_TRUE(workspace.database_credential_users().empty());
+}
+
+// The router keeps user_credentials for its lifetime, after the AppConfig
+// and the service pool's options are gone; a user's credential is bought
+// with the user's token alone (it captured no service principal secret).
+TEST_F(AppConfigWorkspaceTest, UserCredentialsOutliveTheConfigAndNeedOnlyTheUsersToken) {
+  auto ready = std::make_unique<pgobo::RoutingConfig>(sp_config().make_routing_config());
+  auto user_credentials = std::move(ready->user_credentials);
+  ready.reset();  // the service pool's options (and its OAuth client) are gone
+  const auto alice = pgobo::make_user_context("u-1", "alice@example.com",
+                                              Secret(workspace.add_token_for("alice@example.com")));
+  const int oauth_before = workspace.calls(Endpoint::oauth_token);
+
+  (void)user_credentials(alice)->get();
+
+  EXPECT_EQ(workspace.calls(Endpoint::oauth_token), oauth_before);  // only the user's token
   EXPECT_THAT(workspace.database_credential_users(), ::testing::Contains("alice@example.com"));
 }
 

@@ -586,7 +586,7 @@ class HostileEnv : public ::testing::Test {
                                    "PGOBO_IDLE_TIMEOUT_MS",
                                    "PGOBO_MAX_LIFETIME_MS",
                                    "PGOBO_VALIDATE_IDLE_AFTER_MS",
-                                   "PGOBO_END_TIMEOUT_MS",
+                                   "PGOBO_CLOSE_TIMEOUT_MS",
                                    "PGOBO_CREDENTIAL_REFRESH_AHEAD_MS",
                                    "PGOBO_HTTP_CONNECT_TIMEOUT_MS",
                                    "PGOBO_HTTP_TIMEOUT_MS"};

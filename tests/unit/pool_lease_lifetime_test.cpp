@@ -5,7 +5,7 @@
 //   took back (the release path after its last signal) is not freed under
 //   that thread; under AddressSanitizer the old order was a use-after-free.
 // - A lease outlives its pool or its RoutingPool harmlessly, and destroying
-//   either never waits past end_timeout, even for a lease the same thread
+//   either never waits past close_timeout, even for a lease the same thread
 //   holds.
 // - A budget evictor that throws leaves the pool's reservation undone.
 // - A pool that began draining while a login was in flight keeps no idle
@@ -21,7 +21,8 @@
 #include <thread>
 
 #include "fake_pool_test.hpp"
-#include "pgobo/connection_budget.hpp"
+#include "pgobo/detail/budget.hpp"
+#include "pgobo/detail/pool_manager_gate.hpp"
 #include "pgobo/pool.hpp"
 #include "pgobo/routing_pool.hpp"
 
@@ -33,11 +34,10 @@ using namespace std::chrono_literals;
 class LeaseLifetime : public FakePoolTest {};
 
 TEST_F(LeaseLifetime, APoolDestroyedWhileAReleaseStillClosesItsConnectionIsNotFreedUnderIt) {
-  auto budget = std::make_shared<ConnectionBudget>(1);
+  auto budget = std::make_shared<detail::Budget>(1);
   auto options = fake_pool_options(1);
-  options.budget = budget;
-  options.end_timeout = 1ms;  // the destructor stops waiting for the close
-  auto pool = std::make_unique<FakePool>(options, driver);
+  options.close_timeout = 1ms;  // the destructor stops waiting for the close
+  auto pool = detail::PoolManagerGate<FakePool>::make_shared(options, driver, budget);
   auto lease = pool->connect();
   lease->kill();  // comes back broken: the release path closes it
   driver.hang_closes();
@@ -48,12 +48,12 @@ TEST_F(LeaseLifetime, APoolDestroyedWhileAReleaseStillClosesItsConnectionIsNotFr
   driver.release_closes();
   releasing.join();
 
-  // The late close gave its slot back to the budget it took it from.
+  // The late close gave its permit back to the budget it took it from.
   EXPECT_EQ(budget->in_use(), 0U);
   EXPECT_EQ(driver.open_now(), 0U);
 }
 
-// True once end() has begun on `pool`; opens fail meanwhile, so probing
+// True once close() has begun on `pool`; opens fail meanwhile, so probing
 // never adds a connection.
 bool ended(FakePool& pool) {
   try {
@@ -77,7 +77,7 @@ TEST_F(LeaseLifetime, EndWaitsForAConnectionStillClosingOnAnotherThread) {
   std::atomic<bool> end_returned{false};
   std::optional<std::size_t> open_when_end_returned;
   std::thread ending([&] {
-    pool.end();
+    pool.close();
     open_when_end_returned = driver.open_now();
     end_returned = true;
   });
@@ -92,7 +92,7 @@ TEST_F(LeaseLifetime, EndWaitsForAConnectionStillClosingOnAnotherThread) {
 
 TEST_F(LeaseLifetime, ALeaseOutlivesItsPoolAndClosesItsConnectionWhenReturned) {
   auto options = fake_pool_options(2);
-  options.end_timeout = 1ms;  // a lease is still out: do not wait for it
+  options.close_timeout = 1ms;  // a lease is still out: do not wait for it
   std::optional<FakePool::Lease> lease;
   {
     FakePool pool(options, driver);
@@ -109,7 +109,7 @@ TEST_F(LeaseLifetime, ALeaseOutlivesItsPoolAndClosesItsConnectionWhenReturned) {
 TEST_F(LeaseLifetime, AServicePrincipalLeaseOutlivesItsRoutingPoolOnTheSameThread) {
   auto service_options = fake_pool_options(2);
   service_options.name = "sp";
-  service_options.end_timeout = 1ms;
+  service_options.close_timeout = 1ms;
   BasicPoolManager<FakeDriver>::Options users;
   users.credentials_for = [](const UserContext&) { return std::shared_ptr<CredentialProvider>{}; };
   users.sweep_interval = 0ms;
@@ -127,11 +127,11 @@ TEST_F(LeaseLifetime, AServicePrincipalLeaseOutlivesItsRoutingPoolOnTheSameThrea
 }
 
 TEST_F(LeaseLifetime, AThrowingBudgetEvictorLeavesThePoolUsable) {
-  auto budget = std::make_shared<ConnectionBudget>(1);
-  auto options = fake_pool_options(2);
-  options.budget = budget;
-  FakePool pool(options, driver);
-  auto held = pool.connect();  // the budget's only slot
+  auto budget = std::make_shared<detail::Budget>(1);
+  auto shared_pool =
+      detail::PoolManagerGate<FakePool>::make_shared(fake_pool_options(2), driver, budget);
+  FakePool& pool = *shared_pool;
+  auto held = pool.connect();  // the budget's only permit
   budget->set_evictor([]() -> bool { throw std::runtime_error("evictor failed"); });
 
   EXPECT_THROW((void)pool.connect(), std::runtime_error);
@@ -140,7 +140,7 @@ TEST_F(LeaseLifetime, AThrowingBudgetEvictorLeavesThePoolUsable) {
   EXPECT_EQ(pool.total_count(), 1U);
   EXPECT_EQ(budget->waiting(), 0U);
   held.release();
-  pool.end();  // before: waited end_timeout for an open that never came
+  pool.close();  // before: waited close_timeout for an open that never came
   EXPECT_TRUE(pgobo::detail::PoolManagerGate{pool}.is_idle_and_empty());
 }
 

@@ -3,7 +3,7 @@
 //   only the key (one user's email is another's user id) is refused, and a
 //   key too long for a PostgreSQL role name is refused, not cut;
 // - counters never go down, also while a pool leaves the manager (stats()
-//   during an eviction, after close_all()).
+//   during an eviction, after close()).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -106,7 +106,7 @@ TEST_F(ManagerInvariants, CountersSurviveCloseAll) {
   { auto lease = manager.connect(make_user_context("a", "alice@example.com", "t")); }
   { auto lease = manager.connect(make_user_context("b", "bob@example.com", "t")); }
 
-  manager.close_all();
+  manager.close();
 
   const auto after = manager.stats();  // before: 0 and 0
   EXPECT_EQ(after.connections_created, 2U);

@@ -395,18 +395,18 @@ TEST_F(PoolManagerTest, CloseAllEndsEveryPoolAndRefusesNewRequests) {
   Manager manager(options(), driver);
   manager.get_pool(user("alice@example.com"))->query("SELECT 1");
   manager.get_pool(user("bob@example.com"))->query("SELECT 1");
-  manager.close_all();
+  manager.close();
   EXPECT_EQ(driver.open_now(), 0U);
   EXPECT_EQ(manager.size(), 0U);
   EXPECT_THROW((void)manager.get_pool(user("alice@example.com")), PoolClosed);
-  manager.close_all();  // idempotent
+  manager.close();  // idempotent
 }
 
 TEST_F(PoolManagerTest, PoolsCreatedWhileCloseAllRunsAreEndedToo) {
   auto o = options();
   // A credential source that takes a moment to build holds its shard's lock
   // that long: requests for other keys of that shard queue behind it, as
-  // close_all() may.
+  // close() may.
   o.credentials_for = [](const UserContext& u) {
     std::this_thread::sleep_for(20us);
     return std::make_shared<StaticPassword>(Secret("pw-for-" + u.key()));
@@ -417,7 +417,7 @@ TEST_F(PoolManagerTest, PoolsCreatedWhileCloseAllRunsAreEndedToo) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      // New users until the manager refuses: each races close_all() for its shard.
+      // New users until the manager refuses: each races close() for its shard.
       for (int i = 0;; ++i) {
         try {
           auto pool = manager.get_pool(user("u" + std::to_string(t) + "-" + std::to_string(i)));
@@ -430,11 +430,11 @@ TEST_F(PoolManagerTest, PoolsCreatedWhileCloseAllRunsAreEndedToo) {
     });
   }
   const bool busy = eventually([&] { return created.load() >= 200; });
-  manager.close_all();
+  manager.close();
   for (auto& t : threads) t.join();
 
   EXPECT_TRUE(busy);
-  EXPECT_EQ(driver.open_now(), 0U) << "a pool created during close_all() kept a connection";
+  EXPECT_EQ(driver.open_now(), 0U) << "a pool created during close() kept a connection";
   EXPECT_EQ(manager.size(), 0U);
   EXPECT_EQ(manager.stats().pools, 0U);
 }
@@ -449,7 +449,7 @@ TEST_F(PoolManagerTest, SweeperThreadRunsEveryIntervalAndStopsAtOnceOnCloseAll) 
   slow.sweep_interval = std::chrono::hours(1);
   Manager idle_manager(std::move(slow), driver);
   const auto start = std::chrono::steady_clock::now();
-  idle_manager.close_all();  // must not wait out the hour
+  idle_manager.close();  // must not wait out the hour
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
@@ -507,9 +507,9 @@ TEST_F(PoolManagerTest, ConcurrentUsersNeverShareAConnection) {
 
 // Under this contention (8 threads, 12 users, pools of 2, a global limit of
 // 8) a few runs in ten used to stall every thread for acquire_timeout: a
-// release() that granted a budget slot to a waiter while that waiter ran the
+// release() that granted a budget permit to a waiter while that waiter ran the
 // evictor woke nobody, and the waiter slept to its deadline holding the slot.
-// Fixed in bf26bd7 (ConnectionBudget::acquire re-checks its grant after the
+// Fixed in bf26bd7 (detail::Budget::acquire re-checks its grant after the
 // evictor; the exact interleaving is pinned in connection_budget_test.cpp);
 // this stays as the load that found it.
 TEST_F(PoolManagerTest, ConcurrentUsersUnderAGlobalLimitNeverStall) {

@@ -43,7 +43,7 @@ TEST(PoolOptions, DurationsBeyond31DaysAreRefusedNamingTheField) {
       {"idle_timeout", [&](PoolOptions& o) { o.idle_timeout = huge; }},
       {"max_lifetime", [&](PoolOptions& o) { o.max_lifetime = huge; }},
       {"validate_idle_after", [&](PoolOptions& o) { o.validate_idle_after = huge; }},
-      {"end_timeout", [&](PoolOptions& o) { o.end_timeout = huge; }},
+      {"close_timeout", [&](PoolOptions& o) { o.close_timeout = huge; }},
       {"connect_backoff_max", [&](PoolOptions& o) { o.connect_backoff_max = huge; }},
       {"connection.connect_timeout",
        [](PoolOptions& o) { o.connection.connect_timeout = std::chrono::seconds::max(); }},

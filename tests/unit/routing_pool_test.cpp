@@ -128,17 +128,27 @@ TEST_F(RoutingPoolTest, ReadOnlyPolicyRefusesWritesBeforeTakingAConnection) {
   EXPECT_EQ(driver.open_calls(), 0U);
 }
 
-TEST_F(RoutingPoolTest, EndClosesTheServicePoolAndEveryUserPool) {
+TEST_F(RoutingPoolTest, CloseClosesTheServicePoolAndEveryUserPool) {
   auto router = make_router();
   router->query("SELECT 1");
   router->as_user(user_context("alice@example.com")).query("SELECT 1");
   router->as_user(user_context("bob@example.com")).query("SELECT 1");
   EXPECT_EQ(driver.open_now(), 3U);
-  router->end();
+  router->close();
   EXPECT_EQ(driver.open_now(), 0U);
   EXPECT_THROW(router->query("SELECT 1"), PoolClosed);
   EXPECT_THROW(router->as_user(user_context("alice@example.com")).query("SELECT 1"), PoolClosed);
-  router->end();  // idempotent
+  router->close();  // idempotent
+}
+
+TEST_F(RoutingPoolTest, EndIsCloseUnderAppKitsName) {
+  auto router = make_router();
+  router->as_user(user_context("alice@example.com")).query("SELECT 1");
+
+  router->end();
+
+  EXPECT_EQ(driver.open_now(), 0U);
+  EXPECT_THROW(router->query("SELECT 1"), PoolClosed);
 }
 
 TEST_F(RoutingPoolTest, StatsCoverTheServiceAndAllUserPools) {

@@ -72,8 +72,9 @@ struct AppConfig {
   }
 
   // Checks what from_env/from_json check, for a config built in code: a
-  // database credential (a password or a Lakebase endpoint), and for
-  // Lakebase a workspace and a workspace credential.
+  // database credential (a password, a Lakebase endpoint, or a provider in
+  // routing.service.pool.credentials), and for Lakebase a workspace and a
+  // workspace credential.
   void validate() const;
 
   // The workspace token of the service principal: the PAT if set, else OAuth
@@ -92,8 +93,9 @@ struct AppConfig {
       Secret user_token, const WallClock& clock = {}) const;
 
   // validate(), then the service principal's PoolOptions with the user
-  // resolved and credentials set (the static password, or cached Lakebase
-  // credentials). May call the workspace (OAuth, SCIM).
+  // resolved and credentials set: the static password, else a provider set
+  // in routing.service.pool.credentials, else cached Lakebase credentials.
+  // May call the workspace (OAuth, SCIM).
   [[nodiscard]] PoolOptions make_service_pool_options(const WallClock& clock = {}) const;
 
   // validate(), then `routing` ready for RoutingPool::create: the service

@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "pgobo/detail/budget.hpp"
 #include "pgobo/detail/connect_backoff.hpp"
 #include "pgobo/detail/pool_counters.hpp"
 #include "pgobo/detail/pool_errors.hpp"
@@ -55,10 +56,12 @@ class PoolCore {
   using time_point = typename Clock::time_point;
   using Lease = PoolLease<PoolCore>;
 
-  // Throws ConfigError if options.validate() does.
-  explicit PoolCore(PoolOptions options, Driver driver)
+  // Throws ConfigError if options.validate() does. `budget`: a limit shared
+  // with other pools (PoolManager's max_total_connections), or null.
+  PoolCore(PoolOptions options, Driver driver, std::shared_ptr<Budget> budget)
       : options_(std::move(options)),
         driver_(std::move(driver)),
+        budget_(std::move(budget)),
         last_used_(Clock::now()),
         backoff_(options_.connect_backoff_max) {
     options_.validate();
@@ -69,13 +72,13 @@ class PoolCore {
   // Only once no lease, opening or closing connection is left (each holds
   // or waits for the core): closes what is still idle.
   ~PoolCore() {
-    std::vector<Slot*> to_close;
+    std::vector<PooledConnection*> to_close;
     {
       std::lock_guard lock(mutex_);
       state_ = State::closed;
       take_idle_locked(to_close, CloseReason::pool_ended);
     }
-    for (Slot* slot : to_close) close_slot(slot, CloseReason::pool_ended);
+    for (PooledConnection* pooled : to_close) close_pooled(pooled, CloseReason::pool_ended);
   }
 
   // The public operations are BasicPool's, documented there. `self` is this
@@ -85,7 +88,7 @@ class PoolCore {
                               std::optional<std::chrono::steady_clock::time_point> deadline,
                               bool exposed) {
     Lease lease = acquire(std::move(self), deadline);
-    lease.slot_->needs_reset = exposed;
+    lease.pooled_->needs_reset = exposed;
     return lease;
   }
 
@@ -95,8 +98,8 @@ class PoolCore {
     return driver_.query(*lease, sql, params...);
   }
 
-  void end() {
-    std::vector<Slot*> to_close;
+  void close() {
+    std::vector<PooledConnection*> to_close;
     std::unique_lock lock(mutex_);
     state_ = State::closed;
     while (Waiter* waiter = waiters_.pop_front()) {
@@ -105,26 +108,26 @@ class PoolCore {
     }
     take_idle_locked(to_close, CloseReason::pool_ended);
     lock.unlock();
-    close_all(to_close, CloseReason::pool_ended);
+    close_each(to_close, CloseReason::pool_ended);
     lock.lock();
-    const auto deadline = std::chrono::steady_clock::now() + options_.end_timeout;
+    const auto deadline = std::chrono::steady_clock::now() + options_.close_timeout;
     if (!quiescent_.wait_until(lock, deadline, [this] { return quiescent_locked(); })) {
       logger()->warn(
-          "pool '{}': end() gave up after {} ms with {} lease(s) still out; they close when "
+          "pool '{}': close() gave up after {} ms with {} lease(s) still out; they close when "
           "returned",
-          options_.name, options_.end_timeout.count(), leased_ + opening_ + closing_);
+          options_.name, options_.close_timeout.count(), leased_ + opening_ + closing_);
     }
   }
 
   void begin_drain() {
-    std::vector<Slot*> to_close;
+    std::vector<PooledConnection*> to_close;
     {
       std::lock_guard lock(mutex_);
       if (state_ != State::open) return;
       state_ = State::draining;
       take_idle_locked(to_close, CloseReason::pool_ended);
     }
-    close_all(to_close, CloseReason::pool_ended);
+    close_each(to_close, CloseReason::pool_ended);
   }
 
   [[nodiscard]] bool is_drained() const {
@@ -133,49 +136,49 @@ class PoolCore {
   }
 
   std::size_t reap() {
-    std::vector<Slot*> expired_idle;
-    std::vector<Slot*> expired_life;
+    std::vector<PooledConnection*> expired_idle;
+    std::vector<PooledConnection*> expired_life;
     {
       std::lock_guard lock(mutex_);
       const time_point now = Clock::now();
       std::size_t keep = idle_.size();
       // Least recently returned first, so those kept for min_idle are the
       // freshest.
-      idle_.for_each_from_back([&](Slot& slot) {
-        const auto reason = expiry_of(slot, now, keep);
+      idle_.for_each_from_back([&](PooledConnection& pooled) {
+        const auto reason = expiry_of(pooled, now, keep);
         if (!reason) return;
-        idle_.erase(slot);
+        idle_.erase(pooled);
         --keep;
         start_close_locked(*reason);
-        (*reason == CloseReason::idle_timeout ? expired_idle : expired_life).push_back(&slot);
+        (*reason == CloseReason::idle_timeout ? expired_idle : expired_life).push_back(&pooled);
       });
       serve_waiters_locked(now);
     }
-    close_all(expired_idle, CloseReason::idle_timeout);
-    close_all(expired_life, CloseReason::max_lifetime);
+    close_each(expired_idle, CloseReason::idle_timeout);
+    close_each(expired_life, CloseReason::max_lifetime);
     fill_min_idle();
     return expired_idle.size() + expired_life.size();
   }
 
   std::size_t close_idle_connections() {
-    std::vector<Slot*> to_close;
+    std::vector<PooledConnection*> to_close;
     {
       std::lock_guard lock(mutex_);
       take_idle_locked(to_close, CloseReason::evicted);
     }
-    close_all(to_close, CloseReason::evicted);
+    close_each(to_close, CloseReason::evicted);
     return to_close.size();
   }
 
   bool close_one_idle() {
-    Slot* slot = nullptr;
+    PooledConnection* pooled = nullptr;
     {
       std::lock_guard lock(mutex_);
-      slot = idle_.pop_back();
-      if (slot == nullptr) return false;
+      pooled = idle_.pop_back();
+      if (pooled == nullptr) return false;
       start_close_locked(CloseReason::evicted);
     }
-    close_slot(slot, CloseReason::evicted);
+    close_pooled(pooled, CloseReason::evicted);
     return true;
   }
 
@@ -229,7 +232,7 @@ class PoolCore {
   // One open connection and the times the pool ages it by. Allocated when the
   // connection opens; while lent, the Lease points at it; while idle, it sits
   // in idle_ (most recently returned first).
-  struct Slot : ListHook {
+  struct PooledConnection : ListHook {
     std::unique_ptr<Connection> connection;
     time_point retire_at;    // created + max_lifetime, less jitter
     time_point returned_at;  // last time it went idle
@@ -260,28 +263,28 @@ class PoolCore {
     for (;;) {
       throw_if_not_accepting_locked();
       if (waiters_.empty()) {  // nobody queued before us: no barging
-        if (Slot* slot = idle_.pop_front()) {
+        if (PooledConnection* pooled = idle_.pop_front()) {
           const time_point now = Clock::now();
           last_used_ = now;
-          if (const auto reason = expiry_of(*slot, now, idle_.size() + 1)) {
-            close_and_unlock(lock, slot, *reason, now);
+          if (const auto reason = expiry_of(*pooled, now, idle_.size() + 1)) {
+            close_and_unlock(lock, pooled, *reason, now);
             lock.lock();
             continue;
           }
           ++leased_;
-          if (needs_validation(*slot, now)) {
+          if (needs_validation(*pooled, now)) {
             lock.unlock();
-            const bool alive = driver_.ping(*slot->connection);
+            const bool alive = driver_.ping(*pooled->connection);
             lock.lock();
             if (!alive) {
               --leased_;
-              close_and_unlock(lock, slot, CloseReason::validation_failed, now);
+              close_and_unlock(lock, pooled, CloseReason::validation_failed, now);
               lock.lock();
               continue;
             }
           }
           counters_.record_acquired(deadline ? std::optional(deadline->started) : std::nullopt);
-          return Lease(std::move(self), slot);
+          return Lease(std::move(self), pooled);
         }
         if (may_open_locked(Clock::now())) {
           ++opening_;
@@ -303,13 +306,13 @@ class PoolCore {
   }
 
   // A connect() call queued for a connection. Lives on the waiting thread's
-  // stack; whoever frees a connection or a slot pops the first waiter and
+  // stack; whoever frees a connection or room under max_size pops the first waiter and
   // hands it over directly, so a later caller can never take it first.
   struct Waiter : ListHook {
     enum class Outcome { waiting, handed, may_open, closed, failed };
     std::condition_variable wake;
     Outcome outcome = Outcome::waiting;
-    Slot* slot = nullptr;  // when handed
+    PooledConnection* pooled = nullptr;  // when handed
   };
 
   [[nodiscard]] std::size_t total_locked() const noexcept {
@@ -318,7 +321,7 @@ class PoolCore {
 
   void throw_if_not_accepting_locked() const {
     if (state_ == State::closed) {
-      throw PoolClosed("pool '" + options_.name + "' is closed (end() was called)");
+      throw PoolClosed("pool '" + options_.name + "' is closed (close() was called)");
     }
     if (state_ == State::draining) {
       throw PoolClosed("pool '" + options_.name +
@@ -340,22 +343,23 @@ class PoolCore {
 
   // Why an idle connection should close now, if it should. `idle` is how
   // many are idle counting this one: min_idle of them outlive idle_timeout.
-  [[nodiscard]] std::optional<CloseReason> expiry_of(const Slot& slot, time_point now,
+  [[nodiscard]] std::optional<CloseReason> expiry_of(const PooledConnection& pooled, time_point now,
                                                      std::size_t idle) const {
-    if (options_.max_lifetime.count() > 0 && now >= slot.retire_at) {
+    if (options_.max_lifetime.count() > 0 && now >= pooled.retire_at) {
       return CloseReason::max_lifetime;
     }
-    if (options_.idle_timeout.count() > 0 && now - slot.returned_at >= options_.idle_timeout &&
+    if (options_.idle_timeout.count() > 0 && now - pooled.returned_at >= options_.idle_timeout &&
         idle > options_.min_idle) {
       return CloseReason::idle_timeout;
     }
     return std::nullopt;
   }
 
-  [[nodiscard]] bool needs_validation(const Slot& slot, time_point now) const {
+  [[nodiscard]] bool needs_validation(const PooledConnection& pooled, time_point now) const {
     // >=: validate_idle_after = 0 checks every idle connection, even one
     // returned in the same clock tick.
-    return options_.validate_idle_after && now - slot.returned_at >= *options_.validate_idle_after;
+    return options_.validate_idle_after &&
+           now - pooled.returned_at >= *options_.validate_idle_after;
   }
 
   // When a waiter should next look up: at its deadline, or sooner when the
@@ -403,8 +407,8 @@ class PoolCore {
     switch (waiter.outcome) {
       case Waiter::Outcome::handed:
         counters_.record_acquired(deadline.started);
-        return Lease(std::move(self), waiter.slot);
-      case Waiter::Outcome::may_open:  // the slot was reserved for us (opening_)
+        return Lease(std::move(self), waiter.pooled);
+      case Waiter::Outcome::may_open:  // room was reserved for us (opening_)
         if (state_ == State::closed) {
           --opening_;
           quiescent_.notify_all();
@@ -421,42 +425,43 @@ class PoolCore {
     throw PoolClosed("pool '" + options_.name + "' was closed while waiting for a connection");
   }
 
-  // Opens a connection in a slot already counted in opening_ and lends it.
+  // Opens a connection in the room already reserved in opening_ and lends it.
   Lease open_for_caller(std::shared_ptr<PoolCore> self, const Deadline& deadline) {
-    Slot* slot = open_reserved_slot(deadline.until);
+    PooledConnection* pooled = open_reserved(deadline.until);
     std::unique_lock lock(mutex_);
     --opening_;
     if (state_ == State::closed) {
       start_close_locked(CloseReason::pool_ended);
       lock.unlock();
-      close_slot(slot, CloseReason::pool_ended);
+      close_pooled(pooled, CloseReason::pool_ended);
       throw PoolClosed("pool '" + options_.name + "' was closed while opening a connection");
     }
     ++leased_;
-    last_used_ = slot->returned_at;
+    last_used_ = pooled->returned_at;
     counters_.record_acquired(deadline.started);
-    return Lease(std::move(self), slot);
+    return Lease(std::move(self), pooled);
   }
 
-  // Takes a slot of the shared budget (if any), fetches a credential and
-  // opens a connection, all outside the lock, for a slot the caller already
-  // counted in opening_. On failure gives both slots back, starts or extends
-  // the backoff (not for a budget timeout) and rethrows with the pool's name.
-  // `budget_deadline` nullopt: take a budget slot only if one is free now.
-  Slot* open_reserved_slot(std::optional<std::chrono::steady_clock::time_point> budget_deadline) {
-    if (options_.budget && !take_budget_slot_or_unreserve(budget_deadline)) {
+  // Takes a permit of the shared budget (if any), fetches a credential and
+  // opens a connection, all outside the lock, in the room the caller already
+  // reserved in opening_. On failure gives both back, starts or extends the
+  // backoff (not for a budget timeout) and rethrows with the pool's name.
+  // `budget_deadline` nullopt: take a permit only if one is free now.
+  PooledConnection* open_reserved(
+      std::optional<std::chrono::steady_clock::time_point> budget_deadline) {
+    if (budget_ && !take_budget_permit_or_unreserve(budget_deadline)) {
       // Refused because the budget's owner is shutting down (PoolManager's
-      // close_all() closes it first), or at the deadline. Built before
+      // close() closes it first), or at the deadline. Built before
       // taking our lock: the budget has a lock of its own.
-      const bool shut_down = options_.budget->is_closed();
+      const bool shut_down = budget_->is_closed();
       std::string message =
-          shut_down ? "pool '" + options_.name +
-                          "' was closed while waiting for room under the global connection limit"
-                    : "pool '" + options_.name + "': the global connection limit (" +
-                          std::to_string(options_.budget->max_total()) +
-                          ") is reached and no idle connection could be closed in time (" +
-                          std::to_string(options_.budget->waiting()) +
-                          " other callers waiting for the limit)";
+          shut_down
+              ? "pool '" + options_.name +
+                    "' was closed while waiting for room under the global connection limit"
+              : "pool '" + options_.name + "': the global connection limit (" +
+                    std::to_string(budget_->max_total()) +
+                    ") is reached and no idle connection could be closed in time (" +
+                    std::to_string(budget_->waiting()) + " other callers waiting for the limit)";
       std::lock_guard lock(mutex_);
       --opening_;
       if (budget_deadline && !shut_down) ++counters_.timeouts;
@@ -466,23 +471,23 @@ class PoolCore {
       throw AcquireTimeout(message);
     }
     try {
-      auto slot = std::make_unique<Slot>();
-      slot->connection = driver_.open(options_.connection, fetch_password());
+      auto pooled = std::make_unique<PooledConnection>();
+      pooled->connection = driver_.open(options_.connection, fetch_password());
       const time_point now = Clock::now();
       std::size_t total = 0;
       {
         std::lock_guard lock(mutex_);
-        slot->returned_at = now;
-        slot->retire_at = now + lifetime_with_jitter_locked();
+        pooled->returned_at = now;
+        pooled->retire_at = now + lifetime_with_jitter_locked();
         ++counters_.created;
         backoff_.record_success();
         total = total_locked();
       }
       logger()->debug("pool '{}': opened a connection ({} of max {})", options_.name, total,
                       options_.max_size);
-      return slot.release();
+      return pooled.release();
     } catch (...) {
-      if (options_.budget) options_.budget->release();
+      if (budget_) budget_->release();
       std::string message;
       const auto kind = classify_current_exception(message);
       if (message.rfind("pool '", 0) != 0) message = "pool '" + options_.name + "': " + message;
@@ -507,13 +512,13 @@ class PoolCore {
     }
   }
 
-  // A slot of the shared budget. If taking one throws (the budget's evictor
+  // A permit of the shared budget. If taking one throws (the budget's evictor
   // did), the reservation in opening_ is given back before the exception
-  // goes on, or end() would wait for an open that never happens.
-  [[nodiscard]] bool take_budget_slot_or_unreserve(
+  // goes on, or close() would wait for an open that never happens.
+  [[nodiscard]] bool take_budget_permit_or_unreserve(
       std::optional<std::chrono::steady_clock::time_point> deadline) {
     try {
-      return deadline ? options_.budget->acquire(*deadline) : options_.budget->try_acquire();
+      return deadline ? budget_->acquire(*deadline) : budget_->try_acquire();
     } catch (...) {
       std::lock_guard lock(mutex_);
       --opening_;
@@ -561,40 +566,40 @@ class PoolCore {
         }
         ++opening_;
       }
-      Slot* slot = nullptr;
+      PooledConnection* pooled = nullptr;
       try {
-        slot = open_reserved_slot(std::nullopt);  // never wait for the budget here
+        pooled = open_reserved(std::nullopt);  // never wait for the budget here
       } catch (const std::exception&) {
-        return;  // counted and logged by open_reserved_slot
+        return;  // counted and logged by open_reserved
       }
       std::unique_lock lock(mutex_);
       --opening_;
       // A pool that began draining or ended while this login was in flight
       // keeps no idle connection: it would outlive idle_timeout as one of
-      // min_idle, holding the old credential and a slot of the budget until
+      // min_idle, holding the old credential and a permit of the budget until
       // max_lifetime. A caller still queued in a draining pool may take it.
       if (state_ != State::open && waiters_.empty()) {
         start_close_locked(CloseReason::pool_ended);
         lock.unlock();
-        close_slot(slot, CloseReason::pool_ended);
+        close_pooled(pooled, CloseReason::pool_ended);
         return;
       }
-      give_back_locked(slot);
+      give_back_locked(pooled);
     }
   }
 
   // A healthy connection comes back: to the first waiter, else to the front
   // of idle_ (most recently used first, so surplus connections age out at
   // the back).
-  void give_back_locked(Slot* slot) {
+  void give_back_locked(PooledConnection* pooled) {
     if (Waiter* waiter = waiters_.pop_front()) {
       ++leased_;
-      waiter->slot = slot;
+      waiter->pooled = pooled;
       waiter->outcome = Waiter::Outcome::handed;
       waiter->wake.notify_one();
       return;
     }
-    idle_.push_front(*slot);
+    idle_.push_front(*pooled);
   }
 
   // Capacity was freed: let waiters open connections in FIFO order. While
@@ -620,18 +625,18 @@ class PoolCore {
 
   // The lease's way back. I/O on the connection (rollback, reset query)
   // happens before taking the lock: the connection is still ours alone.
-  void release(Slot* slot, bool discard) noexcept {
+  void release(PooledConnection* pooled, bool discard) noexcept {
     std::optional<CloseReason> reason;
     if (discard) {
       reason = CloseReason::discarded;
     } else {
-      bool reset = resets_after(*slot);
-      switch (driver_.state(*slot->connection)) {
+      bool reset = resets_after(*pooled);
+      switch (driver_.state(*pooled->connection)) {
         case ConnectionState::idle:
           break;
         case ConnectionState::in_transaction:
-          if (!driver_.rollback(*slot->connection) ||
-              driver_.state(*slot->connection) != ConnectionState::idle) {
+          if (!driver_.rollback(*pooled->connection) ||
+              driver_.state(*pooled->connection) != ConnectionState::idle) {
             reason = CloseReason::rollback_failed;
           }
           // Whoever left a transaction open ran statements the pool did not
@@ -642,11 +647,11 @@ class PoolCore {
           reason = CloseReason::broken;
           break;
       }
-      if (!reason && reset && !driver_.reset_session(*slot->connection)) {
+      if (!reason && reset && !driver_.reset_session(*pooled->connection)) {
         reason = CloseReason::reset_failed;
       }
       if (!reason && !options_.reset_query.empty() &&
-          !driver_.execute(*slot->connection, options_.reset_query)) {
+          !driver_.execute(*pooled->connection, options_.reset_query)) {
         reason = CloseReason::reset_failed;
       }
     }
@@ -658,34 +663,34 @@ class PoolCore {
       // A draining pool still hands connections to the callers it queued.
       const bool closing =
           state_ == State::closed || (state_ == State::draining && waiters_.empty());
-      if (options_.max_lifetime.count() > 0 && now >= slot->retire_at) {
+      if (options_.max_lifetime.count() > 0 && now >= pooled->retire_at) {
         reason = CloseReason::max_lifetime;
       } else if (closing) {
         reason = CloseReason::pool_ended;
-      } else if (waiters_.empty() && options_.budget && options_.budget->has_waiters()) {
+      } else if (waiters_.empty() && budget_ && budget_->has_waiters()) {
         // Another pool is waiting for the shared limit and nobody here wants
-        // this connection: closing it hands its slot over (a lock-free check).
+        // this connection: closing it hands its permit over (a lock-free check).
         reason = CloseReason::evicted;
       } else {
-        slot->returned_at = now;
-        give_back_locked(slot);
+        pooled->returned_at = now;
+        give_back_locked(pooled);
         // Without a sweeper, a standalone pool still sheds stale connections
         // as it is used: one look at the least recently used end per release.
-        Slot* stale = idle_.back();
-        if (stale == nullptr || stale == slot) return;
+        PooledConnection* stale = idle_.back();
+        if (stale == nullptr || stale == pooled) return;
         reason = expiry_of(*stale, now, idle_.size());
         if (!reason) return;
         idle_.erase(*stale);
-        slot = stale;
+        pooled = stale;
       }
     }
-    close_and_unlock(lock, slot, *reason, now);
+    close_and_unlock(lock, pooled, *reason, now);
   }
 
-  [[nodiscard]] bool resets_after(const Slot& slot) const noexcept {
+  [[nodiscard]] bool resets_after(const PooledConnection& pooled) const noexcept {
     switch (options_.session_reset) {
       case SessionReset::when_exposed:
-        return slot.needs_reset;
+        return pooled.needs_reset;
       case SessionReset::always:
         return true;
       case SessionReset::never:
@@ -694,26 +699,26 @@ class PoolCore {
     return false;
   }
 
-  // `slot` is no longer counted anywhere: record why it closes, let waiters
+  // `pooled` is no longer counted anywhere: record why it closes, let waiters
   // use the freed capacity, and close it with the lock released.
-  void close_and_unlock(std::unique_lock<std::mutex>& lock, Slot* slot, CloseReason reason,
-                        time_point now) noexcept {
+  void close_and_unlock(std::unique_lock<std::mutex>& lock, PooledConnection* pooled,
+                        CloseReason reason, time_point now) noexcept {
     start_close_locked(reason);
     serve_waiters_locked(now);
     lock.unlock();
-    close_slot(slot, reason);
+    close_pooled(pooled, reason);
   }
 
-  void take_idle_locked(std::vector<Slot*>& out, CloseReason reason) {
-    while (Slot* slot = idle_.pop_front()) {
+  void take_idle_locked(std::vector<PooledConnection*>& out, CloseReason reason) {
+    while (PooledConnection* pooled = idle_.pop_front()) {
       start_close_locked(reason);
-      out.push_back(slot);
+      out.push_back(pooled);
     }
   }
 
   // A connection leaves the pool's accounting (idle, leased, opening) to be
-  // closed by close_slot(), which every call is paired with. Until then it
-  // counts in closing_, so end() does not return while a connection it
+  // closed by close_pooled(), which every call is paired with. Until then it
+  // counts in closing_, so close() does not return while a connection it
   // should have waited for is still closing on another thread.
   void start_close_locked(CloseReason reason) noexcept {
     counters_.record_close(reason);
@@ -721,38 +726,41 @@ class PoolCore {
   }
 
   // Destroying the connection closes it (network I/O): never under the lock.
-  // Its budget slot is given back once it is closed, so the server never
+  // Its budget permit is given back once it is closed, so the server never
   // sees more than the budget's connections at once.
-  void close_slot(Slot* slot, CloseReason reason) noexcept {
-    std::unique_ptr<Slot> owned(slot);
+  void close_pooled(PooledConnection* pooled, CloseReason reason) noexcept {
+    std::unique_ptr<PooledConnection> owned(pooled);
     logger()->log(info(reason).warn ? spdlog::level::warn : spdlog::level::debug,
                   "pool '{}': closing a connection: {}", options_.name, info(reason).description);
     owned.reset();
-    if (options_.budget) options_.budget->release();
+    if (budget_) budget_->release();
     std::lock_guard lock(mutex_);
     --closing_;
     if (quiescent_locked()) quiescent_.notify_all();
   }
 
-  // Nothing is lent, opening or closing: end() may return.
+  // Nothing is lent, opening or closing: close() may return.
   [[nodiscard]] bool quiescent_locked() const noexcept {
     return leased_ + opening_ + closing_ == 0;
   }
 
-  void close_all(const std::vector<Slot*>& slots, CloseReason reason) noexcept {
-    for (Slot* slot : slots) close_slot(slot, reason);
+  void close_each(const std::vector<PooledConnection*>& connections, CloseReason reason) noexcept {
+    for (PooledConnection* pooled : connections) close_pooled(pooled, reason);
   }
 
   PoolOptions options_;
   Driver driver_;
+  // A permit is taken before each open, waiting up to the caller's deadline,
+  // and given back when the connection closes. Null = no shared limit.
+  const std::shared_ptr<Budget> budget_;
 
   mutable std::mutex mutex_;
   std::condition_variable quiescent_;  // quiescent_locked() may have become true
   State state_ = State::open;
-  IntrusiveList<Slot> idle_;       // most recently returned at the front
-  IntrusiveList<Waiter> waiters_;  // first come at the front
+  IntrusiveList<PooledConnection> idle_;  // most recently returned at the front
+  IntrusiveList<Waiter> waiters_;         // first come at the front
   std::size_t leased_ = 0;
-  std::size_t opening_ = 0;  // reserved slots whose connection is being opened
+  std::size_t opening_ = 0;  // reserved room whose connection is being opened
   std::size_t closing_ = 0;  // taken out of the pool, being closed (start_close_locked)
   time_point last_used_;
 

@@ -24,13 +24,13 @@ class PoolLease {
   PoolLease() noexcept = default;
   PoolLease(PoolLease&& other) noexcept
       : pool_(std::move(other.pool_)),
-        slot_(std::exchange(other.slot_, nullptr)),
+        pooled_(std::exchange(other.pooled_, nullptr)),
         owner_(std::move(other.owner_)) {}
   PoolLease& operator=(PoolLease&& other) noexcept {
     if (this != &other) {
       release();
       pool_ = std::move(other.pool_);
-      slot_ = std::exchange(other.slot_, nullptr);
+      pooled_ = std::exchange(other.pooled_, nullptr);
       owner_ = std::move(other.owner_);
     }
     return *this;
@@ -39,11 +39,11 @@ class PoolLease {
   PoolLease& operator=(const PoolLease&) = delete;
   ~PoolLease() { release(); }
 
-  [[nodiscard]] Connection& operator*() const noexcept { return *slot_->connection; }
-  [[nodiscard]] Connection* operator->() const noexcept { return slot_->connection.get(); }
-  [[nodiscard]] Connection& connection() const noexcept { return *slot_->connection; }
+  [[nodiscard]] Connection& operator*() const noexcept { return *pooled_->connection; }
+  [[nodiscard]] Connection* operator->() const noexcept { return pooled_->connection.get(); }
+  [[nodiscard]] Connection& connection() const noexcept { return *pooled_->connection; }
   // False once released, discarded or moved from.
-  [[nodiscard]] explicit operator bool() const noexcept { return slot_ != nullptr; }
+  [[nodiscard]] explicit operator bool() const noexcept { return pooled_ != nullptr; }
 
   // Gives the connection back now.
   void release() noexcept { give_back(/*discard=*/false); }
@@ -56,11 +56,11 @@ class PoolLease {
   // it got otherwise sets it too. Under SessionReset::always or ::never
   // the option decides.
   void set_session_reset(bool needed) noexcept {
-    if (slot_ != nullptr) slot_->needs_reset = needed;
+    if (pooled_ != nullptr) pooled_->needs_reset = needed;
   }
 
  private:
-  using Slot = typename Core::Slot;
+  using PooledConnection = typename Core::PooledConnection;
   friend Core;
   template <class Pool>
   friend class PoolManagerGate;
@@ -70,17 +70,17 @@ class PoolLease {
   // request holds one of its connections (PoolManagerGate::keep_alive).
   void keep_alive(std::shared_ptr<const void> owner) noexcept { owner_ = std::move(owner); }
 
-  PoolLease(std::shared_ptr<Core> pool, Slot* slot) noexcept
-      : pool_(std::move(pool)), slot_(slot) {}
+  PoolLease(std::shared_ptr<Core> pool, PooledConnection* pooled) noexcept
+      : pool_(std::move(pool)), pooled_(pooled) {}
 
   void give_back(bool discard) noexcept {
-    if (slot_ != nullptr) pool_->release(std::exchange(slot_, nullptr), discard);
+    if (pooled_ != nullptr) pool_->release(std::exchange(pooled_, nullptr), discard);
     pool_.reset();   // may be the core's last owner: the pool was destroyed meanwhile
     owner_.reset();  // after the connection is back: this may destroy the pool
   }
 
   std::shared_ptr<Core> pool_;
-  Slot* slot_ = nullptr;
+  PooledConnection* pooled_ = nullptr;
   std::shared_ptr<const void> owner_;
 };
 

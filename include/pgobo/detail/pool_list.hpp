@@ -1,7 +1,7 @@
 // pgobo/detail/pool_list.hpp — a tiny intrusive doubly linked list.
 //
 // The pool keeps its idle connections and its waiters in lists whose nodes
-// live elsewhere (a connection's slot, a waiting thread's stack frame), so
+// live elsewhere (a pooled connection, a waiting thread's stack frame), so
 // pushing and popping never allocates and never copies. Not thread-safe: the
 // pool's mutex guards every list.
 #pragma once

@@ -2,8 +2,9 @@
 // pools uses.
 //
 // BasicPool keeps what a manager needs to drain, evict and sweep its pools
-// (begin_drain, is_drained, close_one_idle, last_used, login_failing,
-// is_idle_and_empty, connect with a deadline, Lease's keep_alive) private, so
+// (a constructor taking a shared budget, begin_drain, is_drained,
+// close_one_idle, last_used, login_failing, is_idle_and_empty, connect with a
+// deadline, Lease's keep_alive) private, so
 // the API every pool user sees stays what a pool user needs. BasicPoolManager
 // (and tests of those operations) reach them through this gate, a friend of
 // BasicPool and of its Lease:
@@ -17,12 +18,26 @@
 #include <memory>
 #include <utility>
 
+#include "pgobo/detail/budget.hpp"
+#include "pgobo/pool_options.hpp"
+
 namespace pgobo::detail {
 
 template <class Pool>
 class PoolManagerGate {
  public:
   explicit PoolManagerGate(Pool& pool) noexcept : pool_(pool) {}
+
+  // A pool whose connections also count against `budget`, a limit shared
+  // with other pools: a permit is taken before each open (waiting up to the
+  // caller's deadline) and given back when the connection closes.
+  template <class Driver>
+  [[nodiscard]] static std::shared_ptr<Pool> make_shared(PoolOptions options, Driver driver,
+                                                         std::shared_ptr<Budget> budget) {
+    // The constructor is private: std::make_shared cannot reach it.
+    return std::shared_ptr<Pool>(
+        new Pool(std::move(options), std::move(driver), std::move(budget)));
+  }
 
   // Stops taking new connect() calls (they get PoolClosed) but keeps serving
   // the callers already waiting and the leases already out; each connection

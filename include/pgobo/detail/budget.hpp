@@ -1,21 +1,25 @@
-// pgobo/connection_budget.hpp — one limit on the connections of many pools.
+// pgobo/detail/budget.hpp — one limit shared by many pools, first come first
+// served, that can make room by evicting.
 //
-// PoolManager gives each user a small pool; the budget keeps users × connections
-// under what the server (and the other replicas of the service) can take.
-// A pool takes a slot before it opens a connection and gives it back when that
-// connection closes:
+// PoolManager keeps two: one counts the open connections of all user pools
+// (max_total_connections), one counts the user pools (max_pools). A permit is
+// taken before the thing it counts is opened and given back when it closes:
 //
 //   // given: bool close_an_idle_connection(); void open_the_connection()
-//   pgobo::ConnectionBudget budget(/*max_total=*/50);
-//   budget.set_evictor([] { return close_an_idle_connection(); });  // PoolManager sets its own
+//   pgobo::detail::Budget budget(/*max_total=*/50);
+//   budget.set_evictor([] { return close_an_idle_connection(); });
 //   const auto deadline = std::chrono::steady_clock::now() + 10s;
 //   if (!budget.acquire(deadline)) throw pgobo::AcquireTimeout("the global limit is reached");
 //   open_the_connection();            // on failure: budget.release()
 //   budget.release();                 // when the connection closes
 //
-// At the limit, acquire() first asks the evictor to close an idle connection
-// of the least recently used user; if there is none it waits, first come first
-// served, until a slot is released or its deadline passes.
+// At the limit, acquire() first asks the evictor to close something idle (the
+// least recently used user's connection, or pool); if there is nothing, it
+// waits until a permit is released or its deadline passes. A released permit
+// goes straight to the longest waiter, so a newcomer never overtakes.
+//
+// Internal: PoolManager owns its budgets and hands the connection budget to
+// each user pool through detail::PoolManagerGate.
 #pragma once
 
 #include <atomic>
@@ -26,32 +30,34 @@
 #include <functional>
 #include <mutex>
 
-namespace pgobo {
+#include "pgobo/detail/pool_list.hpp"
 
-class ConnectionBudget {
+namespace pgobo::detail {
+
+class Budget {
  public:
   using Clock = std::chrono::steady_clock;
 
-  explicit ConnectionBudget(std::size_t max_total) : max_total_(max_total) {}
-  ConnectionBudget(const ConnectionBudget&) = delete;
-  ConnectionBudget& operator=(const ConnectionBudget&) = delete;
-  ~ConnectionBudget();
+  explicit Budget(std::size_t max_total) : max_total_(max_total) {}
+  Budget(const Budget&) = delete;
+  Budget& operator=(const Budget&) = delete;
+  ~Budget();
 
-  // Closes one idle connection somewhere (returning its slot through
-  // release()) and says whether it did. Called without any budget lock held.
+  // Closes one idle thing somewhere (giving its permit back through
+  // release()) and says whether it did. Called without the budget's lock.
   void set_evictor(std::function<bool()> evictor);
 
-  // Takes a slot, waiting FIFO until `deadline`. False at the deadline or
-  // once close() has been called. An exception from the evictor goes on to
-  // the caller, with nothing taken and nothing left queued.
+  // Takes a permit, waiting first come first served until `deadline`. False
+  // at the deadline or once close() has been called. An exception from the
+  // evictor goes on to the caller, with nothing taken and nothing left queued.
   [[nodiscard]] bool acquire(Clock::time_point deadline);
-  // Takes a slot only if one is free now and nobody is waiting.
+  // Takes a permit only if one is free now and nobody is waiting.
   [[nodiscard]] bool try_acquire();
-  // Gives a slot back; the longest waiter gets it.
+  // Gives a permit back; the longest waiter gets it.
   void release() noexcept;
   // Wakes every waiter with a refusal; later acquire() calls fail at once.
   void close() noexcept;
-  // Something may have become evictable without a slot being released (for
+  // Something may have become evictable without a permit being released (for
   // the pool budget: a user pool's last lease came back): the first waiter
   // runs the evictor again rather than sleep to its deadline. Cheap when
   // nobody waits.
@@ -68,39 +74,35 @@ class ConnectionBudget {
     return waiting_.load(std::memory_order_relaxed) > 0;
   }
   // How many acquire() calls gave up at their deadline, and how many idle
-  // connections the evictor closed for a waiter.
+  // things the evictor closed for a waiter.
   [[nodiscard]] std::uint64_t timeouts() const;
   [[nodiscard]] std::uint64_t evictions() const;
 
  private:
-  // A waiting acquire(): lives on the waiting thread's stack, linked in FIFO
-  // order; release() hands the slot to the head directly so a newcomer can
-  // never take it first.
-  struct Waiter {
+  // A waiting acquire(): lives on the waiting thread's stack, queued in
+  // arrival order; release() hands the permit to the front directly.
+  struct Waiter : ListHook {
     std::condition_variable ready;
     bool granted = false;
-    Waiter* next = nullptr;
-    Waiter* prev = nullptr;
   };
 
   void enqueue(Waiter& w);
-  void unlink(Waiter& w) noexcept;
+  void dequeue(Waiter& w) noexcept;
   void release_locked() noexcept;
-  // A waiter leaves without its slot (the evictor threw): unlinked, or its
-  // granted slot passed on.
+  // A waiter leaves without its permit (the evictor threw): dequeued, or its
+  // granted permit passed on.
   void abandon_locked(Waiter& w) noexcept;
 
   const std::size_t max_total_;
   mutable std::mutex mutex_;
   std::size_t in_use_ = 0;
-  std::atomic<std::size_t> waiting_{0};  // written under mutex_
+  std::atomic<std::size_t> waiting_{0};  // queue_.size(), written under mutex_
   bool closed_ = false;
-  Waiter* head_ = nullptr;
-  Waiter* tail_ = nullptr;
+  IntrusiveList<Waiter> queue_;
   std::uint64_t timeouts_ = 0;
   std::uint64_t evictions_ = 0;
   std::uint64_t nudges_ = 0;  // retry_eviction() calls that found waiters
   std::function<bool()> evictor_;
 };
 
-}  // namespace pgobo
+}  // namespace pgobo::detail

@@ -1,5 +1,5 @@
-// end() closes a pool: new callers and waiters get PoolClosed, outstanding
-// leases are awaited up to end_timeout, every connection closes. Draining
+// close() closes a pool: new callers and waiters get PoolClosed, outstanding
+// leases are awaited up to close_timeout, every connection closes. Draining
 // closes a replaced pool gently: waiters and leases are still served.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -18,7 +18,7 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
-class PoolEnd : public FakePoolTest {};
+class PoolClose : public FakePoolTest {};
 
 bool is_closed(FakePool& pool) {
   try {
@@ -29,49 +29,59 @@ bool is_closed(FakePool& pool) {
   }
 }
 
-TEST_F(PoolEnd, ConnectAfterEndThrowsPoolClosedNamingThePool) {
+TEST_F(PoolClose, ConnectAfterCloseThrowsPoolClosedNamingThePool) {
   FakePool pool(fake_pool_options(), driver);
-  pool.end();
+  pool.close();
 
   try {
     (void)pool.connect();
-    FAIL() << "connect() succeeded on an ended pool";
+    FAIL() << "connect() succeeded on a closed pool";
   } catch (const PoolClosed& e) {
     EXPECT_THAT(e.what(), HasSubstr("pool 'test'"));
   }
 }
 
-TEST_F(PoolEnd, EndClosesIdleConnections) {
+TEST_F(PoolClose, EndIsCloseUnderAppKitsName) {
+  FakePool pool(fake_pool_options(), driver);
+  { auto idle = pool.connect(); }
+
+  pool.end();
+
+  EXPECT_EQ(driver.open_now(), 0U);
+  EXPECT_TRUE(is_closed(pool));
+}
+
+TEST_F(PoolClose, CloseClosesIdleConnections) {
   FakePool pool(fake_pool_options(), driver);
   {
     auto a = pool.connect();
     auto b = pool.connect();
   }
 
-  pool.end();
+  pool.close();
 
   EXPECT_EQ(driver.open_now(), 0U);
   EXPECT_EQ(pool.stats().closed.pool_ended, 2U);
 }
 
-TEST_F(PoolEnd, EndWakesWaitersWithPoolClosed) {
+TEST_F(PoolClose, CloseWakesWaitersWithPoolClosed) {
   FakePool pool(fake_pool_options(1), driver);
   auto held = pool.connect();
   std::jthread waiter([&] { EXPECT_THROW((void)pool.connect(), PoolClosed); });
   ASSERT_TRUE(eventually([&] { return pool.waiting_count() == 1; }));
-  std::jthread ender([&] { pool.end(); });
+  std::jthread ender([&] { pool.close(); });
 
-  waiter.join();  // woken by end(), not by a returned connection
+  waiter.join();  // woken by close(), not by a returned connection
   EXPECT_TRUE(held);
   held.release();
 }
 
-TEST_F(PoolEnd, EndWaitsForOutstandingLeasesAndClosesThem) {
+TEST_F(PoolClose, CloseWaitsForOutstandingLeasesAndClosesThem) {
   FakePool pool(fake_pool_options(), driver);
   auto lease = pool.connect();
   std::atomic<bool> ended{false};
   std::jthread ender([&] {
-    pool.end();
+    pool.close();
     ended = true;
   });
   ASSERT_TRUE(eventually([&] { return is_closed(pool); }));
@@ -84,13 +94,13 @@ TEST_F(PoolEnd, EndWaitsForOutstandingLeasesAndClosesThem) {
   EXPECT_EQ(driver.open_now(), 0U);
 }
 
-TEST_F(PoolEnd, EndGivesUpAfterEndTimeoutAndTheLateLeaseClosesOnReturn) {
+TEST_F(PoolClose, CloseGivesUpAfterCloseTimeoutAndTheLateLeaseClosesOnReturn) {
   auto options = fake_pool_options();
-  options.end_timeout = 20ms;
+  options.close_timeout = 20ms;
   FakePool pool(options, driver);
   auto lease = pool.connect();
 
-  pool.end();
+  pool.close();
   EXPECT_EQ(driver.open_now(), 1U);
   lease.release();
 
@@ -98,18 +108,18 @@ TEST_F(PoolEnd, EndGivesUpAfterEndTimeoutAndTheLateLeaseClosesOnReturn) {
   EXPECT_EQ(pool.total_count(), 0U);
 }
 
-TEST_F(PoolEnd, EndIsIdempotent) {
+TEST_F(PoolClose, CloseIsIdempotent) {
   FakePool pool(fake_pool_options(), driver);
   { auto lease = pool.connect(); }
-  pool.end();
+  pool.close();
 
-  pool.end();
+  pool.close();
 
   EXPECT_EQ(driver.closed(), 1U);
   EXPECT_TRUE(is_closed(pool));
 }
 
-TEST_F(PoolEnd, DestructorEndsThePool) {
+TEST_F(PoolClose, DestructorClosesThePool) {
   {
     FakePool pool(fake_pool_options(), driver);
     auto a = pool.connect();
@@ -122,12 +132,12 @@ TEST_F(PoolEnd, DestructorEndsThePool) {
   EXPECT_EQ(driver.open_now(), 0U);
 }
 
-TEST_F(PoolEnd, ConnectionFinishingItsOpenAfterEndIsClosed) {
+TEST_F(PoolClose, ConnectionFinishingItsOpenAfterCloseIsClosed) {
   FakePool pool(fake_pool_options(1), driver);  // so is_closed() queues instead of opening
   driver.hang_opens();
   std::jthread opener([&] { EXPECT_THROW((void)pool.connect(), PoolClosed); });
   ASSERT_TRUE(driver.wait_for_hanging_opens(1));
-  std::jthread ender([&] { pool.end(); });
+  std::jthread ender([&] { pool.close(); });
   ASSERT_TRUE(eventually([&] { return is_closed(pool); }));
 
   driver.release_opens();
@@ -138,7 +148,7 @@ TEST_F(PoolEnd, ConnectionFinishingItsOpenAfterEndIsClosed) {
   EXPECT_EQ(driver.open_now(), 0U);
 }
 
-TEST_F(PoolEnd, DrainingPoolRefusesNewCallers) {
+TEST_F(PoolClose, DrainingPoolRefusesNewCallers) {
   FakePool pool(fake_pool_options(), driver);
 
   pgobo::detail::PoolManagerGate{pool}.begin_drain();
@@ -151,7 +161,7 @@ TEST_F(PoolEnd, DrainingPoolRefusesNewCallers) {
   }
 }
 
-TEST_F(PoolEnd, DrainingPoolStillServesItsWaiters) {
+TEST_F(PoolClose, DrainingPoolStillServesItsWaiters) {
   FakePool pool(fake_pool_options(1), driver);
   auto held = pool.connect();
   int waiter_got = 0;
@@ -165,7 +175,7 @@ TEST_F(PoolEnd, DrainingPoolStillServesItsWaiters) {
   EXPECT_EQ(waiter_got, 1);
 }
 
-TEST_F(PoolEnd, DrainingPoolClosesReturnedConnectionsAndReportsDrained) {
+TEST_F(PoolClose, DrainingPoolClosesReturnedConnectionsAndReportsDrained) {
   FakePool pool(fake_pool_options(), driver);
   auto lease = pool.connect();
   { auto idle = pool.connect(); }
@@ -179,7 +189,7 @@ TEST_F(PoolEnd, DrainingPoolClosesReturnedConnectionsAndReportsDrained) {
   EXPECT_EQ(driver.open_now(), 0U);
 }
 
-TEST_F(PoolEnd, OpenPoolIsNeverDrained) {
+TEST_F(PoolClose, OpenPoolIsNeverDrained) {
   FakePool pool(fake_pool_options(), driver);
 
   EXPECT_FALSE(pgobo::detail::PoolManagerGate{pool}.is_drained());

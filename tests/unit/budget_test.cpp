@@ -1,4 +1,4 @@
-// ConnectionBudget: the global limit over all user pools.
+// detail::Budget: a limit shared by pools (max_total_connections, max_pools).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,18 +8,18 @@
 #include <thread>
 #include <vector>
 
-#include "pgobo/connection_budget.hpp"
+#include "pgobo/detail/budget.hpp"
 #include "wait.hpp"
 
-namespace pgobo {
+namespace pgobo::detail {
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = ConnectionBudget::Clock;
+using Clock = Budget::Clock;
 using test::eventually;
 
-TEST(ConnectionBudget, GrantsUpToTheLimitThenRefusesTryAcquire) {
-  ConnectionBudget budget(2);
+TEST(Budget, GrantsUpToTheLimitThenRefusesTryAcquire) {
+  Budget budget(2);
   EXPECT_TRUE(budget.try_acquire());
   EXPECT_TRUE(budget.acquire(Clock::now()));
   EXPECT_EQ(budget.in_use(), 2U);
@@ -29,8 +29,8 @@ TEST(ConnectionBudget, GrantsUpToTheLimitThenRefusesTryAcquire) {
   EXPECT_TRUE(budget.try_acquire());
 }
 
-TEST(ConnectionBudget, AcquireAtTheLimitTimesOutAtItsDeadlineAndCountsIt) {
-  ConnectionBudget budget(1);
+TEST(Budget, AcquireAtTheLimitTimesOutAtItsDeadlineAndCountsIt) {
+  Budget budget(1);
   ASSERT_TRUE(budget.try_acquire());
   const auto start = Clock::now();
   EXPECT_FALSE(budget.acquire(start + 20ms));
@@ -40,8 +40,8 @@ TEST(ConnectionBudget, AcquireAtTheLimitTimesOutAtItsDeadlineAndCountsIt) {
   EXPECT_EQ(budget.in_use(), 1U);
 }
 
-TEST(ConnectionBudget, ReleaseHandsTheSlotToWaitersInArrivalOrder) {
-  ConnectionBudget budget(1);
+TEST(Budget, ReleaseHandsThePermitToWaitersInArrivalOrder) {
+  Budget budget(1);
   ASSERT_TRUE(budget.try_acquire());
   std::vector<int> order;
   std::mutex order_mutex;
@@ -64,8 +64,8 @@ TEST(ConnectionBudget, ReleaseHandsTheSlotToWaitersInArrivalOrder) {
   EXPECT_EQ(budget.in_use(), 0U);
 }
 
-TEST(ConnectionBudget, NewcomerCannotTakeASlotWhileOthersWait) {
-  ConnectionBudget budget(1);
+TEST(Budget, NewcomerCannotTakeAPermitWhileOthersWait) {
+  Budget budget(1);
   ASSERT_TRUE(budget.try_acquire());
   std::thread waiter([&] {
     EXPECT_TRUE(budget.acquire(Clock::now() + 30s));
@@ -77,13 +77,13 @@ TEST(ConnectionBudget, NewcomerCannotTakeASlotWhileOthersWait) {
   waiter.join();
 }
 
-TEST(ConnectionBudget, AtTheLimitTheEvictorMakesRoomBeforeWaiting) {
-  ConnectionBudget budget(1);
+TEST(Budget, AtTheLimitTheEvictorMakesRoomBeforeWaiting) {
+  Budget budget(1);
   ASSERT_TRUE(budget.try_acquire());  // held by an "idle connection" elsewhere
   int evictions = 0;
   budget.set_evictor([&] {
     ++evictions;
-    budget.release();  // closing the idle connection gives its slot back
+    budget.release();  // closing the idle connection gives its permit back
     return true;
   });
   EXPECT_TRUE(budget.acquire(Clock::now() + 5s));
@@ -92,8 +92,8 @@ TEST(ConnectionBudget, AtTheLimitTheEvictorMakesRoomBeforeWaiting) {
   EXPECT_EQ(budget.in_use(), 1U);
 }
 
-TEST(ConnectionBudget, WithNothingIdleTheWaiterWaitsForARelease) {
-  ConnectionBudget budget(1);
+TEST(Budget, WithNothingIdleTheWaiterWaitsForARelease) {
+  Budget budget(1);
   ASSERT_TRUE(budget.try_acquire());
   std::atomic<int> evictor_calls{0};
   budget.set_evictor([&] {
@@ -111,15 +111,15 @@ TEST(ConnectionBudget, WithNothingIdleTheWaiterWaitsForARelease) {
   EXPECT_EQ(budget.in_use(), 0U);
 }
 
-// The slot can be handed over while the waiter runs the evictor (its lock
+// The permit can be handed over while the waiter runs the evictor (its lock
 // down): another pool closes a connection at that moment, and the evictor
 // itself then finds nothing idle. The waiter must notice the grant rather
 // than sleep to its deadline holding it (the stall seen with 8 threads).
-TEST(ConnectionBudget, ASlotGrantedWhileTheEvictorRunsIsTakenAtOnce) {
-  ConnectionBudget budget(1);
+TEST(Budget, APermitGrantedWhileTheEvictorRunsIsTakenAtOnce) {
+  Budget budget(1);
   ASSERT_TRUE(budget.try_acquire());
   budget.set_evictor([&] {
-    budget.release();  // someone else's connection closes: the slot is ours
+    budget.release();  // someone else's connection closes: the permit is ours
     return false;      // and there was nothing idle to evict
   });
   const auto start = Clock::now();
@@ -134,8 +134,8 @@ TEST(ConnectionBudget, ASlotGrantedWhileTheEvictorRunsIsTakenAtOnce) {
 // The waiter is linked from the caller's stack while its evictor runs; an
 // evictor that throws must not leave it linked, or the next release() writes
 // into a dead frame (seen as signal 11).
-TEST(ConnectionBudget, AThrowingEvictorLeavesNoWaiterBehind) {
-  ConnectionBudget budget(1);
+TEST(Budget, AThrowingEvictorLeavesNoWaiterBehind) {
+  Budget budget(1);
   ASSERT_TRUE(budget.try_acquire());
   budget.set_evictor([]() -> bool { throw std::runtime_error("evictor failed"); });
 
@@ -147,10 +147,10 @@ TEST(ConnectionBudget, AThrowingEvictorLeavesNoWaiterBehind) {
   EXPECT_TRUE(budget.try_acquire());
 }
 
-// A slot handed to the waiter while its evictor ran, and then the evictor
-// throws: the slot goes on (here: back to the budget), not lost.
-TEST(ConnectionBudget, ASlotGrantedBeforeTheEvictorThrowsIsNotLost) {
-  ConnectionBudget budget(1);
+// A permit handed to the waiter while its evictor ran, and then the evictor
+// throws: the permit goes on (here: back to the budget), not lost.
+TEST(Budget, APermitGrantedBeforeTheEvictorThrowsIsNotLost) {
+  Budget budget(1);
   ASSERT_TRUE(budget.try_acquire());
   budget.set_evictor([&]() -> bool {
     budget.release();  // granted to the waiter running this evictor
@@ -164,8 +164,8 @@ TEST(ConnectionBudget, ASlotGrantedBeforeTheEvictorThrowsIsNotLost) {
   EXPECT_TRUE(budget.try_acquire());
 }
 
-TEST(ConnectionBudget, CloseWakesWaitersWithARefusalAndRefusesLaterCalls) {
-  ConnectionBudget budget(1);
+TEST(Budget, CloseWakesWaitersWithARefusalAndRefusesLaterCalls) {
+  Budget budget(1);
   ASSERT_TRUE(budget.try_acquire());
   std::thread waiter([&] { EXPECT_FALSE(budget.acquire(Clock::now() + 30s)); });
   ASSERT_TRUE(eventually([&] { return budget.waiting() == 1U; }));
@@ -178,9 +178,9 @@ TEST(ConnectionBudget, CloseWakesWaitersWithARefusalAndRefusesLaterCalls) {
   EXPECT_EQ(budget.timeouts(), 0U);
 }
 
-TEST(ConnectionBudget, ConcurrentUseNeverExceedsTheLimit) {
+TEST(Budget, ConcurrentUseNeverExceedsTheLimit) {
   constexpr std::size_t kLimit = 3;
-  ConnectionBudget budget(kLimit);
+  Budget budget(kLimit);
   std::atomic<std::size_t> holding{0};
   std::atomic<std::size_t> peak{0};
   std::latch start(8);
@@ -206,4 +206,4 @@ TEST(ConnectionBudget, ConcurrentUseNeverExceedsTheLimit) {
 }
 
 }  // namespace
-}  // namespace pgobo
+}  // namespace pgobo::detail
