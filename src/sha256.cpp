@@ -3,6 +3,14 @@
 #include <cstddef>
 #include <cstring>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PGOBO_SHA256_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#else
+#define PGOBO_SHA256_X86 0
+#endif
+
 #include "pgobo/secret.hpp"
 
 namespace pgobo::detail {
@@ -28,8 +36,9 @@ std::uint32_t load_be32(const std::uint8_t* p) noexcept {
          std::uint32_t{p[3]};
 }
 
-void compress(std::array<std::uint32_t, 8>& state, const std::uint8_t* block) noexcept {
-  std::array<std::uint32_t, 64> w{};
+// The portable compression function: one block.
+void compress_block(std::array<std::uint32_t, 8>& state, const std::uint8_t* block,
+                    std::array<std::uint32_t, 64>& w) noexcept {
   for (std::size_t i = 0; i < 16; ++i) w[i] = load_be32(block + 4 * i);
   for (std::size_t i = 16; i < 64; ++i) {
     const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3U);
@@ -62,19 +71,100 @@ void compress(std::array<std::uint32_t, 8>& state, const std::uint8_t* block) no
   state[5] += f;
   state[6] += g;
   state[7] += h;
+}
+
+void compress_portable(std::array<std::uint32_t, 8>& state, const std::uint8_t* blocks,
+                       std::size_t count) noexcept {
+  std::array<std::uint32_t, 64> w{};
+  for (std::size_t i = 0; i < count; ++i) compress_block(state, blocks + 64 * i, w);
   // The schedule is derived from a token's bytes.
   secure_wipe(w.data(), sizeof(w));
 }
 
-}  // namespace
+#if PGOBO_SHA256_X86
+// The SHA extensions of x86 (Intel since Goldmont and Ice Lake, every AMD
+// Zen): about three times faster than the portable code on a token. The
+// instructions keep the state as two halves, ABEF and CDGH, each in one
+// register; rnds2 runs two rounds, msg1/msg2 extend the message schedule
+// four words at a time.
+__attribute__((target("sha,sse4.1,ssse3"))) void compress_sha_extensions(
+    std::array<std::uint32_t, 8>& state, const std::uint8_t* blocks, std::size_t count) noexcept {
+  // Reverses the bytes of each 32-bit word: the message is big-endian.
+  const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+  // state = A..H, each register holding four words, lowest first.
+  __m128i abcd = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state.data()));
+  __m128i efgh = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state.data() + 4));
+  abcd = _mm_shuffle_epi32(abcd, 0xB1);              // B A D C
+  efgh = _mm_shuffle_epi32(efgh, 0x1B);              // H G F E
+  __m128i abef = _mm_alignr_epi8(abcd, efgh, 8);     // F E B A: ABEF, highest first
+  __m128i cdgh = _mm_blend_epi16(efgh, abcd, 0xF0);  // H G D C: CDGH, highest first
+  for (std::size_t block = 0; block < count; ++block) {
+    const std::uint8_t* data = blocks + 64 * block;
+    const __m128i abef_before = abef;
+    const __m128i cdgh_before = cdgh;
+    // w[g % 4] holds message words 4g..4g+3 of the group of rounds g.
+    __m128i w[4];  // NOLINT: std::array drops __m128i's alignment attribute
+#pragma GCC unroll 16
+    for (std::size_t group = 0; group < 16; ++group) {
+      __m128i& words = w[group % 4];
+      if (group < 4) {
+        words = _mm_shuffle_epi8(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 16 * group)), byte_swap);
+      } else {
+        // W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], four at a time:
+        // msg1 adds σ0 to the words of four groups back, the shifted pair
+        // of the last two groups brings W[t-7], msg2 adds σ1.
+        const __m128i& previous = w[(group + 3) % 4];
+        const __m128i partial = _mm_add_epi32(_mm_sha256msg1_epu32(words, w[(group + 1) % 4]),
+                                              _mm_alignr_epi8(previous, w[(group + 2) % 4], 4));
+        words = _mm_sha256msg2_epu32(partial, previous);
+      }
+      __m128i message = _mm_add_epi32(
+          words, _mm_loadu_si128(reinterpret_cast<const __m128i*>(kRound.data() + 4 * group)));
+      cdgh = _mm_sha256rnds2_epu32(cdgh, abef, message);  // rounds 4g, 4g+1: the new ABEF
+      message = _mm_shuffle_epi32(message, 0x0E);         // the upper two words
+      abef = _mm_sha256rnds2_epu32(abef, cdgh, message);  // rounds 4g+2, 4g+3
+    }
+    abef = _mm_add_epi32(abef, abef_before);
+    cdgh = _mm_add_epi32(cdgh, cdgh_before);
+    // The message words are a token's bytes.
+    for (__m128i& words : w) words = _mm_setzero_si128();
+    __asm__ __volatile__("" : : "r"(w) : "memory");
+  }
+  const __m128i feba = _mm_shuffle_epi32(abef, 0x1B);
+  const __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(state.data()), _mm_blend_epi16(feba, dchg, 0xF0));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(state.data() + 4), _mm_alignr_epi8(dchg, feba, 8));
+}
 
-std::array<std::uint8_t, 32> sha256(std::string_view data) noexcept {
+bool cpu_has_sha_extensions() noexcept {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return false;
+  const bool ssse3 = (ecx & (1U << 9U)) != 0;
+  const bool sse41 = (ecx & (1U << 19U)) != 0;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
+  const bool sha = (ebx & (1U << 29U)) != 0;
+  return ssse3 && sse41 && sha;
+}
+#endif
+
+using Compress = void (*)(std::array<std::uint32_t, 8>&, const std::uint8_t*, std::size_t) noexcept;
+
+// Chosen once, on the first digest.
+Compress best_compress() noexcept {
+#if PGOBO_SHA256_X86
+  if (cpu_has_sha_extensions()) return compress_sha_extensions;
+#endif
+  return compress_portable;
+}
+
+std::array<std::uint8_t, 32> sha256_with(Compress compress, std::string_view data) noexcept {
   // The first 32 bits of the fractional parts of the square roots of the first 8 primes.
   std::array<std::uint32_t, 8> state{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                      0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(data.data());
-  std::size_t whole = data.size() / 64;
-  for (std::size_t i = 0; i < whole; ++i) compress(state, bytes + 64 * i);
+  const std::size_t whole = data.size() / 64;
+  if (whole > 0) compress(state, bytes, whole);
 
   // The tail, a 0x80 byte, zeros and the length in bits (big-endian): one
   // block, or two when fewer than 9 bytes are left after the tail.
@@ -87,7 +177,7 @@ std::array<std::uint8_t, 32> sha256(std::string_view data) noexcept {
   for (std::size_t i = 0; i < 8; ++i) {
     last[blocks * 64 - 1 - i] = static_cast<std::uint8_t>(bits >> (8U * i));
   }
-  for (std::size_t i = 0; i < blocks; ++i) compress(state, last.data() + 64 * i);
+  compress(state, last.data(), blocks);
   secure_wipe(last.data(), last.size());
 
   std::array<std::uint8_t, 32> digest{};
@@ -99,6 +189,25 @@ std::array<std::uint8_t, 32> sha256(std::string_view data) noexcept {
   }
   secure_wipe(state.data(), sizeof(state));
   return digest;
+}
+
+}  // namespace
+
+std::array<std::uint8_t, 32> sha256(std::string_view data) noexcept {
+  static const Compress compress = best_compress();
+  return sha256_with(compress, data);
+}
+
+std::array<std::uint8_t, 32> sha256_portable(std::string_view data) noexcept {
+  return sha256_with(compress_portable, data);
+}
+
+bool sha256_uses_cpu_extensions() noexcept {
+#if PGOBO_SHA256_X86
+  return best_compress() != compress_portable;
+#else
+  return false;
+#endif
 }
 
 }  // namespace pgobo::detail

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <iostream>
 #include <random>
 #include <string>
 
@@ -52,6 +53,31 @@ TEST(Sha256, MatchesOpenSslOnEveryLengthUpToFiveBlocks) {
       ASSERT_EQ(hex(pgobo::detail::sha256(data)), hex(openssl_sha256(data))) << "length " << length;
     }
   }
+}
+
+// On a CPU with the SHA extensions sha256() uses them: the portable code is
+// checked on its own too, so both paths are covered on any test machine.
+TEST(Sha256, ThePortableCodeMatchesOpenSslOnEveryLengthUpToFiveBlocks) {
+  std::mt19937 random(1202);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (std::size_t length = 0; length <= 5 * 64 + 1; ++length) {
+    std::string data(length, '\0');
+    for (char& c : data) c = static_cast<char>(byte(random));
+    ASSERT_EQ(hex(pgobo::detail::sha256_portable(data)), hex(openssl_sha256(data)))
+        << "length " << length;
+  }
+  EXPECT_EQ(hex(pgobo::detail::sha256_portable(std::string(1'000'000, 'a'))),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+TEST(Sha256, SaysWhichCodeItUses) {
+  // Not an assertion on the machine: a record of which path the tests above
+  // exercised through sha256().
+  std::cout << "[          ] sha256() uses "
+            << (pgobo::detail::sha256_uses_cpu_extensions() ? "the CPU's SHA extensions"
+                                                            : "the portable code")
+            << '\n';
+  EXPECT_EQ(pgobo::detail::sha256("abc"), pgobo::detail::sha256_portable("abc"));
 }
 
 TEST(Sha256, MatchesOpenSslOnTokenSizedInputs) {
