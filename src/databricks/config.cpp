@@ -175,14 +175,25 @@ std::string AppConfig::resolve_user(WorkspaceToken* token) const {
   return {};
 }
 
+namespace {
+
+// A user pool's credentials: Lakebase's, bought with the user's own token.
+std::shared_ptr<CredentialProvider> user_lakebase_credentials(const LakebaseConfig& lakebase,
+                                                              Secret user_token,
+                                                              const WallClock& clock) {
+  return lakebase_provider(lakebase, std::make_shared<ForwardedUserToken>(std::move(user_token)),
+                           clock, "lakebase-user");
+}
+
+}  // namespace
+
 std::shared_ptr<CredentialProvider> AppConfig::make_user_credentials(Secret user_token,
                                                                      const WallClock& clock) const {
   if (!uses_lakebase()) {
     throw ConfigError(
         "user credentials need Lakebase OAuth: set the Lakebase endpoint and no static password");
   }
-  return lakebase_provider(lakebase, std::make_shared<ForwardedUserToken>(std::move(user_token)),
-                           clock, "lakebase-user");
+  return user_lakebase_credentials(lakebase, std::move(user_token), clock);
 }
 
 PoolOptions AppConfig::make_service_pool_options(const WallClock& clock) const {
@@ -220,8 +231,7 @@ RoutingConfig AppConfig::make_routing_config(const WallClock& clock) const {
     for_users.client_secret = Secret();
     for_users.workspace_token = Secret();
     ready.user_credentials = [for_users = std::move(for_users), clock](const UserContext& user) {
-      return lakebase_provider(for_users, std::make_shared<ForwardedUserToken>(user.access_token()),
-                               clock, "lakebase-user");
+      return user_lakebase_credentials(for_users, user.access_token(), clock);
     };
   }
   return ready;
