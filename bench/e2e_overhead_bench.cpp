@@ -25,6 +25,7 @@
 #include <string>
 
 #include "pgobo/pgobo.hpp"
+#include "pgobo/pqxx_compat.hpp"
 #include "support/bench_util.hpp"
 
 namespace {
@@ -92,7 +93,7 @@ int main(int argc, char** argv) try {
       {"(a) raw libpqxx, held connection",
        [&](int id) {
          pqxx::nontransaction tx(raw);
-         return tx.exec_params(kSql, id).size();
+         return pgobo::pqxx_compat::exec_params(tx, kSql, id).size();
        },
        queries,
        {},
@@ -112,7 +113,7 @@ int main(int argc, char** argv) try {
        [&](int id) {
          pqxx::connection c(conninfo);
          pqxx::nontransaction tx(c);
-         return tx.exec_params(kSql, id).size();
+         return pgobo::pqxx_compat::exec_params(tx, kSql, id).size();
        },
        connects,
        {},

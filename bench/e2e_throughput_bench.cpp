@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "pgobo/pgobo.hpp"
+#include "pgobo/pqxx_compat.hpp"
 #include "support/bench_util.hpp"
 
 namespace {
@@ -137,7 +138,7 @@ int main(int argc, char** argv) try {
       RawUser& r = raw[static_cast<std::size_t>(user)];
       const std::lock_guard lock(r.mutex);
       pqxx::nontransaction tx(*r.connection);
-      return tx.exec_params(kSql, id).size();
+      return pgobo::pqxx_compat::exec_params(tx, kSql, id).size();
     };
     auto routed_query = [&](int user, int id) {
       const pgobo::UserScope scope(contexts[static_cast<std::size_t>(user)]);

@@ -80,7 +80,16 @@ function(pgobo_pkg_config file name description libs deps requires)
   configure_file("${PROJECT_SOURCE_DIR}/cmake/pgobo.pc.in" "${PROJECT_BINARY_DIR}/${file}" @ONLY)
   install(FILES "${PROJECT_BINARY_DIR}/${file}" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endfunction()
-set(pgobo_pc_requires "libpqxx >= 6.4, spdlog, nlohmann_json")
+# spdlog and fmt as headers only (PGOBO_HEADER_ONLY_LOGGING, a libc++
+# build): their pkg-config files would add the compiled libraries, so their
+# definitions go in Cflags instead (both are under the same include dir).
+if(PGOBO_HEADER_ONLY_LOGGING)
+  set(pgobo_pc_requires "libpqxx >= 6.4, nlohmann_json")
+  set(PGOBO_PC_CFLAGS "-DSPDLOG_FMT_EXTERNAL -DFMT_HEADER_ONLY=1")
+else()
+  set(pgobo_pc_requires "libpqxx >= 6.4, spdlog, nlohmann_json")
+  set(PGOBO_PC_CFLAGS "")
+endif()
 pgobo_pkg_config(pgobo-core.pc pgobo-core "pgobo's core: pools, manager, router (no Databricks)"
   "-lpgobo_core" "-lpq -lpg_query" "${pgobo_pc_requires}")
 pgobo_pkg_config(pgobo.pc pgobo "${PROJECT_DESCRIPTION}"

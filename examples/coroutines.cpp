@@ -34,9 +34,10 @@ pgobo::Task<Answer> get_notes(examples::WorkQueue& io, pgobo::RoutingPool& db, H
   answer.started_on = std::this_thread::get_id();
 
   co_await io.resume_on();  // continues on a worker thread: still the same user
-  const auto row = db.query("SELECT current_user::text, (SELECT count(*) FROM app.notes)")[0];
-  answer.role = row[0].as<std::string>();
-  answer.notes = row[1].as<int>();
+  // Keep the result: from libpqxx 8 a row is a view into it.
+  const pqxx::result rows = db.query("SELECT current_user::text, (SELECT count(*) FROM app.notes)");
+  answer.role = rows[0][0].as<std::string>();
+  answer.notes = rows[0][1].as<int>();
   answer.finished_on = std::this_thread::get_id();
   co_return answer;
 }

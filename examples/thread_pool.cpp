@@ -25,8 +25,9 @@ struct Seen {
 };
 
 Seen count_notes(pgobo::RoutingPool& db) {
-  const auto row = db.query("SELECT current_user::text, (SELECT count(*) FROM app.notes)")[0];
-  return {row[0].as<std::string>(), row[1].as<int>()};
+  // Keep the result: from libpqxx 8 a row is a view into it.
+  const pqxx::result rows = db.query("SELECT current_user::text, (SELECT count(*) FROM app.notes)");
+  return {rows[0][0].as<std::string>(), rows[0][1].as<int>()};
 }
 
 // snippet-begin: bind_context

@@ -105,10 +105,9 @@ double ConfigValue::number(std::string_view expected) const {
     if (!json_->is_number()) reject(expected);
     value = json_->get<double>();
   } else {
-    const char* first = text_.data();
-    const char* last = first + text_.size();
-    const auto [end, error] = std::from_chars(first, last, value);
-    if (error != std::errc() || end != last) reject(expected);
+    const std::optional<double> parsed = parse_decimal(text_);
+    if (!parsed) reject(expected);
+    value = *parsed;
   }
   if (!std::isfinite(value)) reject(expected);
   return value;

@@ -13,6 +13,7 @@
 
 #include "pgobo/errors.hpp"
 #include "pgobo/log.hpp"
+#include "pgobo/pqxx_compat.hpp"
 
 namespace pgobo {
 namespace {
@@ -20,22 +21,25 @@ namespace {
 // --- libpq's status of a pqxx::connection ---------------------------------
 //
 // Whether a returned connection is still inside a transaction is libpq's
-// PQtransactionStatus(), a local read with no round trip. libpqxx 6.4 keeps
-// the PGconn private (connection_base::raw_connection()), so it is reached
-// through the one door C++ leaves open to private members: naming them in an
-// explicit template instantiation, where access is not checked
-// ([temp.spec.general]/6). libpqxx 7 keeps raw_connection() private too (its
-// release/seize functions hand the PGconn over and leave the pqxx::connection
-// unusable), so this stays until a libpqxx exposes a read-only accessor.
+// PQtransactionStatus(), a local read with no round trip. libpqxx keeps the
+// PGconn private (raw_connection(), in 6.4 a member of connection_base, in 7
+// and 8 of connection), so it is reached through the one door C++ leaves open
+// to private members: naming them in an explicit template instantiation,
+// where access is not checked ([temp.spec.general]/6). Naming it through
+// pqxx::connection reaches the inherited member in 6.4 and the class's own in
+// 7 and 8. libpqxx 7 and 8 offer no read-only accessor (release/seize hand the
+// PGconn over and leave the pqxx::connection unusable), so this stays until
+// one does; if a libpqxx renames the member, this is the one place that
+// stops compiling.
 
 template <auto RawConnection>
 struct RawConnectionAccess {
-  friend const PGconn* raw_pgconn(const pqxx::connection_base& connection) {
+  friend const PGconn* raw_pgconn(const pqxx::connection& connection) {
     return (connection.*RawConnection)();
   }
 };
-template struct RawConnectionAccess<&pqxx::connection_base::raw_connection>;
-const PGconn* raw_pgconn(const pqxx::connection_base& connection);
+template struct RawConnectionAccess<&pqxx::connection::raw_connection>;
+const PGconn* raw_pgconn(const pqxx::connection& connection);
 
 // --- connect errors --------------------------------------------------------
 
@@ -215,12 +219,9 @@ std::unique_ptr<pqxx::connection> PqxxDriver::open(const ConnectionParams& param
   const Secret conninfo{password.empty() ? params.to_conninfo() : params.to_conninfo(password)};
   try {
     auto connection = std::make_unique<pqxx::connection>(conninfo.reveal());
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     // A broken connection must stay broken so the pool sees it and replaces
-    // it, instead of libpqxx quietly reconnecting (with a stale password).
-    connection->inhibit_reactivation(true);
-#pragma GCC diagnostic pop
+    // it, instead of libpqxx 6 quietly reconnecting (with a stale password).
+    pqxx_compat::forbid_reactivation(*connection);
     if (rls_bypass_ != RlsBypass::allow) check_rls_bypass(*connection, params);
     return connection;
   } catch (const UnsafeRole&) {

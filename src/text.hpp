@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,5 +23,12 @@ namespace pgobo::detail {
 // than those listed in `allowed` (e.g. "\t" for HTTP field values).
 [[nodiscard]] bool has_control_character(std::string_view text,
                                          std::string_view allowed = {}) noexcept;
+
+// A decimal number in the C locale, as std::from_chars(…, double) reads it:
+// an optional '-', digits with an optional '.', an optional exponent
+// ("0.25", "-1", ".5", "1e3"); no sign '+', no spaces, no hex, no inf or
+// nan. nullopt for anything else or a value out of double's range. (Not
+// std::from_chars itself: libc++ 19 has none for floating point.)
+[[nodiscard]] std::optional<double> parse_decimal(std::string_view text);
 
 }  // namespace pgobo::detail

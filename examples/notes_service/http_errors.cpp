@@ -1,6 +1,7 @@
 #include "http_errors.hpp"
 
 #include <pgobo/errors.hpp>
+#include <pgobo/pqxx_compat.hpp>
 
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
@@ -19,6 +20,11 @@ HttpError client_error(int status, std::string code, const std::exception& e) {
 HttpError server_error(int status, std::string code, std::string message, const std::exception& e,
                        std::optional<seconds> retry_after = std::nullopt) {
   return {status, std::move(code), std::move(message), retry_after, e.what()};
+}
+
+std::string sqlstate_or_unknown(const pqxx::sql_error& e) {
+  std::string code = pgobo::pqxx_compat::sqlstate(e);
+  return code.empty() ? "?" : code;
 }
 
 }  // namespace
@@ -74,9 +80,8 @@ HttpError http_error_of(const std::exception_ptr& error, bool acting_for_user) {
     return server_error(503, "database_unavailable", "the database connection was lost", e,
                         seconds{1});
   } catch (const pqxx::sql_error& e) {
-    return server_error(
-        500, "database_error",
-        "the statement failed (sqlstate " + (e.sqlstate().empty() ? "?" : e.sqlstate()) + ")", e);
+    return server_error(500, "database_error",
+                        "the statement failed (sqlstate " + sqlstate_or_unknown(e) + ")", e);
   } catch (const std::exception& e) {
     return server_error(500, "internal", "internal error", e);
   } catch (...) {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <pgobo/context.hpp>
 #include <pgobo/identity.hpp>
+#include <pgobo/pqxx_compat.hpp>
 #include <pgobo/stats_exposition.hpp>
 
 #include <chrono>
@@ -139,7 +140,8 @@ void NotesService::run_query(const httplib::Request& request, httplib::Response&
   nlohmann::json columns = nlohmann::json::array();
   for (pqxx::row::size_type c = 0; c < rows.columns(); ++c) columns.push_back(rows.column_name(c));
   nlohmann::json out = nlohmann::json::array();
-  for (std::size_t r = 0; r < rows.size() && r < kMaxQueryRows; ++r) {
+  const std::size_t row_count = pgobo::pqxx_compat::row_count(rows);
+  for (std::size_t r = 0; r < row_count && r < kMaxQueryRows; ++r) {
     nlohmann::json row = nlohmann::json::array();
     for (const auto& field : rows[static_cast<pqxx::result::size_type>(r)]) {
       row.push_back(field.is_null() ? nlohmann::json(nullptr) : nlohmann::json(field.c_str()));
@@ -147,7 +149,7 @@ void NotesService::run_query(const httplib::Request& request, httplib::Response&
     out.push_back(std::move(row));
   }
   send_json(response, 200,
-            {{"columns", columns}, {"rows", out}, {"truncated", rows.size() > kMaxQueryRows}});
+            {{"columns", columns}, {"rows", out}, {"truncated", row_count > kMaxQueryRows}});
 }
 
 void NotesService::admin_stats(const httplib::Request&, httplib::Response& response) {

@@ -13,6 +13,8 @@
 //     pgobo::Lease lease = pool.connect();       // waits up to acquire_timeout
 //     pqxx::work tx(*lease);
 //     tx.exec_params("UPDATE app.notes SET body = $1 WHERE id = $2", "new", 42);
+//     // (libpqxx 7.10+: tx.exec(sql, pqxx::params{"new", 42}); code for
+//     // several versions: pgobo::pqxx_compat::exec_params, pqxx_compat.hpp)
 //     tx.commit();
 //   }                                            // the connection goes back
 //
@@ -84,7 +86,7 @@ class BasicPool {
   [[nodiscard]] Lease connect() { return core_->connect(core_, std::nullopt, /*exposed=*/true); }
 
   // Runs one statement outside a transaction on a leased connection and
-  // returns its result (for Pool: pqxx::result, parameters by exec_params).
+  // returns its result (for Pool: pqxx::result, parameters bound to $1, $2…).
   // The pool's own statement: no session reset follows (unless
   // SessionReset::always).
   template <class... Params>

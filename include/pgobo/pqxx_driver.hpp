@@ -12,9 +12,10 @@
 //   } catch (const pgobo::ConnectError&) {           // UnclassifiedConnectError: see the message
 //   }
 //
-// libpqxx 6.4 notes: a connection's automatic "reactivation" (silently
-// reconnecting a broken connection on next use) is switched off, so a broken
-// connection stays broken and the pool replaces it. libpqxx keeps the
+// libpqxx 6.4, 7.x and 8.x (pgobo/pqxx_compat.hpp holds what differs). On
+// 6.4 a connection's automatic "reactivation" (silently reconnecting a broken
+// connection on next use) is switched off, so a broken connection stays
+// broken and the pool replaces it; 7 and 8 never reconnect by themselves. libpqxx keeps the
 // connection string, password included, inside the pqxx::connection for its
 // lifetime; pgobo never logs or returns it.
 #pragma once
@@ -28,6 +29,7 @@
 #include "pgobo/connection_params.hpp"
 #include "pgobo/detail/pool_errors.hpp"
 #include "pgobo/driver.hpp"
+#include "pgobo/pqxx_compat.hpp"
 #include "pgobo/secret.hpp"
 
 namespace pgobo {
@@ -80,13 +82,14 @@ class PqxxDriver {
   // the connection instead of lending it (with validate_idle_after set).
   [[nodiscard]] bool ping(pqxx::connection& connection) const noexcept;
 
-  // One statement, outside a transaction, parameters bound by exec_params
-  // ($1, $2…; std::optional or nullptr for NULL). What Pool::query() runs.
+  // One statement, outside a transaction, parameters bound to $1, $2…
+  // (std::optional or nullptr for NULL; from libpqxx 7.6 also one
+  // pqxx::params). What Pool::query() runs.
   template <class... Params>
   [[nodiscard]] pqxx::result query(pqxx::connection& connection, std::string_view sql,
                                    const Params&... params) const {
     pqxx::nontransaction tx(connection);
-    return tx.exec_params(std::string(sql), params...);
+    return pqxx_compat::exec_params(tx, sql, params...);
   }
 
   // One statement inside BEGIN READ ONLY … ROLLBACK: PostgreSQL refuses any
@@ -96,7 +99,7 @@ class PqxxDriver {
   [[nodiscard]] pqxx::result query_read_only(pqxx::connection& connection, std::string_view sql,
                                              const Params&... params) const {
     pqxx::read_transaction tx(connection);
-    pqxx::result result = tx.exec_params(std::string(sql), params...);
+    pqxx::result result = pqxx_compat::exec_params(tx, sql, params...);
     tx.abort();
     return result;
   }

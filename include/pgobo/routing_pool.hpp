@@ -158,7 +158,8 @@ class BasicRoutingPool {
   BasicRoutingPool& operator=(const BasicRoutingPool&) = delete;
   ~BasicRoutingPool() { close(); }
 
-  // One statement on the active identity's pool (exec_params for Pool).
+  // One statement on the active identity's pool (for Pool: parameters bound
+  // to $1, $2…, see PqxxDriver::query).
   template <class... Params>
   auto query(std::string_view sql, const Params&... params) {
     if (const UserContext* user = current_user_ptr()) {

@@ -35,6 +35,7 @@
 #include "fault_support.hpp"
 #include "pg_fixture.hpp"
 #include "pgobo/context.hpp"
+#include "pgobo/pqxx_compat.hpp"
 #include "pgobo/routing_pool.hpp"
 #include "wait.hpp"
 
@@ -50,7 +51,8 @@ class FaultBackendsKilled : public PgTest {
     auto conn = superuser();
     pqxx::nontransaction tx(conn);
     std::vector<int> pids;
-    for (const auto& row : tx.exec_params(
+    for (const auto& row : pgobo::pqxx_compat::exec_params(
+             tx,
              "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
              "WHERE (usename LIKE 'kill%' OR usename = $1) AND backend_type = 'client backend'",
              std::string(kServiceRole))) {
@@ -65,8 +67,8 @@ class FaultBackendsKilled : public PgTest {
     std::string list = "{";
     for (int pid : pids) list += (list.size() > 1 ? "," : "") + std::to_string(pid);
     list += "}";
-    return tx.exec_params("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])",
-                          list)[0][0]
+    return pgobo::pqxx_compat::exec_params(
+               tx, "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])", list)[0][0]
                .as<int>() > 0;
   }
 

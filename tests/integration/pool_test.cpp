@@ -12,6 +12,7 @@
 
 #include "log_capture.hpp"
 #include "pg_fixture.hpp"
+#include "pgobo/pqxx_compat.hpp"
 #include "pgobo/pqxx_pool.hpp"
 #include "wait.hpp"
 
@@ -43,7 +44,7 @@ class PoolIntegration : public PgTest {
   void terminate_backend(int pid) const {
     auto admin = superuser();
     pqxx::nontransaction tx(admin);
-    tx.exec_params("SELECT pg_terminate_backend($1)", pid);
+    pgobo::pqxx_compat::exec_params(tx, "SELECT pg_terminate_backend($1)", pid);
   }
 };
 
@@ -73,7 +74,8 @@ TEST_F(PoolIntegration, TransactionThroughALeaseCommits) {
   {
     Lease lease = pool.connect();
     pqxx::work tx(*lease);
-    tx.exec_params("INSERT INTO app.notes (body) VALUES ($1)", "alice: committed");
+    pgobo::pqxx_compat::exec_params(tx, "INSERT INTO app.notes (body) VALUES ($1)",
+                                    "alice: committed");
     tx.commit();
   }
 
@@ -92,7 +94,8 @@ TEST_F(PoolIntegration, TransactionLeftOpenOnReleaseIsRolledBack) {
     first_pid = lease->backendpid();
     pqxx::nontransaction raw(*lease);
     raw.exec("BEGIN");
-    raw.exec_params("INSERT INTO app.notes (body) VALUES ($1)", "alice: never committed");
+    pgobo::pqxx_compat::exec_params(raw, "INSERT INTO app.notes (body) VALUES ($1)",
+                                    "alice: never committed");
   }
 
   Lease lease = pool.connect();

@@ -25,6 +25,7 @@
 #include "measure.hpp"
 #include "pg_fixture.hpp"
 #include "pgobo/context.hpp"
+#include "pgobo/pqxx_compat.hpp"
 #include "pgobo/routing_pool.hpp"
 #include "test_routing.hpp"
 #include "wait.hpp"
@@ -76,7 +77,8 @@ class BackendSampler {
 
   void sample() {
     pqxx::nontransaction tx(connection_);
-    const pqxx::result rows = tx.exec_params(
+    const pqxx::result rows = pgobo::pqxx_compat::exec_params(
+        tx,
         "SELECT count(*) FROM pg_stat_activity "
         "WHERE usename LIKE $1 AND backend_type = 'client backend' GROUP BY usename",
         pattern_);
@@ -131,8 +133,8 @@ class RoutingLifecycle : public PgTest {
     auto conn = superuser();
     pqxx::nontransaction tx(conn);
     std::set<int> pids;
-    for (const auto& row :
-         tx.exec_params("SELECT pid FROM pg_stat_activity WHERE usename = $1", role)) {
+    for (const auto& row : pgobo::pqxx_compat::exec_params(
+             tx, "SELECT pid FROM pg_stat_activity WHERE usename = $1", role)) {
       pids.insert(row[0].as<int>());
     }
     return pids;

@@ -43,6 +43,7 @@
 
 #include "pg_fixture.hpp"
 #include "pgobo/context.hpp"
+#include "pgobo/pqxx_compat.hpp"
 #include "pgobo/routing_pool.hpp"
 #include "pgobo/task.hpp"
 #include "test_routing.hpp"
@@ -109,10 +110,11 @@ class Peaks {
     while (!stopping_) {
       client_ = std::max(client_, count_());
       pqxx::nontransaction tx(connection_);
-      const int n = tx.exec_params(
-                          "SELECT count(*) FROM pg_stat_activity "
-                          "WHERE usename LIKE $1 AND backend_type = 'client backend'",
-                          pattern_)[0][0]
+      const int n = pgobo::pqxx_compat::exec_params(
+                        tx,
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE usename LIKE $1 AND backend_type = 'client backend'",
+                        pattern_)[0][0]
                         .as<int>();
       server_ = std::max(server_, n);
       std::this_thread::sleep_for(5ms);
@@ -172,7 +174,8 @@ TEST_F(SecurityIsolation, ManyThreadsAndUsersInRandomOrderNeverSeeAnotherIdentit
     }
     tx.exec("SET ROLE " + tx.quote_name(kServiceRole));
     for (const auto& user : users) {
-      tx.exec_params(
+      pgobo::pqxx_compat::exec_params(
+          tx,
           "INSERT INTO app.notes (owner, body) SELECT $1, 'note ' || n FROM generate_series(1, $2) "
           "n",
           user.context->key(), user.rows);

@@ -5,6 +5,7 @@
 #include <pqxx/pqxx>
 
 #include "pg_fixture.hpp"
+#include "pgobo/pqxx_compat.hpp"
 
 namespace pgobo::test {
 namespace {
@@ -14,10 +15,10 @@ class Server : public PgTest {};
 TEST_F(Server, RolesHaveScramPasswordsAndTcpLoginsUseThem) {
   auto admin = superuser();
   pqxx::nontransaction tx(admin);
-  const auto rows =
-      tx.exec_params("SELECT rolname, rolpassword FROM pg_authid WHERE rolname IN ($1, $2, $3)",
-                     kAlice, kBob, kServiceRole);
-  ASSERT_EQ(rows.size(), 3U);
+  const auto rows = pgobo::pqxx_compat::exec_params(
+      tx, "SELECT rolname, rolpassword FROM pg_authid WHERE rolname IN ($1, $2, $3)", kAlice, kBob,
+      kServiceRole);
+  ASSERT_EQ(pgobo::pqxx_compat::row_count(rows), 3U);
   for (const auto& row : rows) {
     EXPECT_EQ(row[1].as<std::string>().rfind("SCRAM-SHA-256$", 0), 0U) << row[0].as<std::string>();
   }

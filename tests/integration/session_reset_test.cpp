@@ -12,6 +12,7 @@
 #include <string>
 
 #include "pg_fixture.hpp"
+#include "pgobo/pqxx_compat.hpp"
 #include "pgobo/pqxx_pool.hpp"
 
 namespace pgobo::test {
@@ -130,14 +131,14 @@ TEST_F(SessionReset, PreparedStatementsSurviveTheResetAcrossLeases) {
     Lease lease = pool.connect();
     lease->prepare("pgobo_add", "SELECT $1::int + $2::int");
     pqxx::work tx(*lease);
-    EXPECT_EQ(tx.exec_prepared("pgobo_add", 1, 2)[0][0].as<int>(), 3);
+    EXPECT_EQ(pgobo::pqxx_compat::exec_prepared(tx, "pgobo_add", 1, 2)[0][0].as<int>(), 3);
     tx.commit();
   }
   pool.query("SELECT 1");  // one more release, and its reset, in between
 
   Lease lease = pool.connect();
   pqxx::work tx(*lease);
-  const pqxx::result rows = tx.exec_prepared("pgobo_add", 20, 22);
+  const pqxx::result rows = pgobo::pqxx_compat::exec_prepared(tx, "pgobo_add", 20, 22);
 
   EXPECT_EQ(rows[0][0].as<int>(), 42);
   EXPECT_EQ(pool.stats().created, 1U);
@@ -165,7 +166,7 @@ TEST_F(SessionReset, DiscardAllOnAPooledConnectionLosesLibpqxxPreparedStatements
     lease->prepare("pgobo_one", "SELECT 1");
     {
       pqxx::work tx(*lease);
-      (void)tx.exec_prepared("pgobo_one");  // prepared on the server by now
+      (void)pgobo::pqxx_compat::exec_prepared(tx, "pgobo_one");  // prepared on the server by now
       tx.commit();
     }
     pqxx::nontransaction(*lease).exec("DISCARD ALL");
@@ -174,7 +175,7 @@ TEST_F(SessionReset, DiscardAllOnAPooledConnectionLosesLibpqxxPreparedStatements
   Lease lease = pool.connect();
   pqxx::work tx(*lease);
 
-  EXPECT_THROW((void)tx.exec_prepared("pgobo_one"), pqxx::sql_error);
+  EXPECT_THROW((void)pgobo::pqxx_compat::exec_prepared(tx, "pgobo_one"), pqxx::sql_error);
 }
 
 }  // namespace

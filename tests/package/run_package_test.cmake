@@ -4,6 +4,25 @@
 file(REMOVE_RECURSE "${PGOBO_WORK_DIR}")
 set(prefix "${PGOBO_WORK_DIR}/prefix")
 
+# Where the build found its dependencies beyond the system's (a libpqxx 7.10
+# of the compatibility presets): the consumer looks there too, as a user's
+# project would, through CMAKE_PREFIX_PATH or PKG_CONFIG_PATH and an rpath.
+set(consumer_prefix_path "${prefix}")
+set(dependency_pkg_config_path "")
+set(dependency_rpath "")
+string(REPLACE "|" ";" dependency_prefixes "${PGOBO_DEPENDENCY_PREFIX_PATH}")
+foreach(dependency IN LISTS dependency_prefixes)
+  list(APPEND consumer_prefix_path "${dependency}")
+  foreach(libdir lib lib64)
+    if(EXISTS "${dependency}/${libdir}/pkgconfig")
+      string(APPEND dependency_pkg_config_path ":${dependency}/${libdir}/pkgconfig")
+    endif()
+    if(EXISTS "${dependency}/${libdir}")
+      list(APPEND dependency_rpath "-Wl,-rpath,${dependency}/${libdir}")
+    endif()
+  endforeach()
+endforeach()
+
 function(run_step what)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE out)
   if(NOT status EQUAL 0)
@@ -18,7 +37,7 @@ run_step("cmake --install" "${CMAKE_COMMAND}" --install "${PGOBO_BUILD_DIR}" --p
 # 1. find_package(pgobo CONFIG REQUIRED)
 run_step("configure consumer" "${CMAKE_COMMAND}"
   -S "${PGOBO_CONSUMER_SOURCE}" -B "${PGOBO_WORK_DIR}/cmake-build" -G Ninja
-  "-DCMAKE_PREFIX_PATH=${prefix}"
+  "-DCMAKE_PREFIX_PATH=${consumer_prefix_path}"
   "-DCMAKE_CXX_COMPILER=${PGOBO_CXX_COMPILER}"
   "-DCMAKE_CXX_FLAGS=${PGOBO_CXX_FLAGS}"
   "-DCMAKE_EXE_LINKER_FLAGS=${PGOBO_EXE_LINKER_FLAGS}"
@@ -36,13 +55,13 @@ if(NOT pc_count EQUAL 1)
   message(FATAL_ERROR "package test: expected one installed pgobo.pc, found: ${pc_files}")
 endif()
 get_filename_component(pc_dir "${pc_files}" DIRECTORY)
-set(ENV{PKG_CONFIG_PATH} "${pc_dir}")
+set(ENV{PKG_CONFIG_PATH} "${pc_dir}${dependency_pkg_config_path}")
 run_step("pkg-config pgobo" pkg-config --cflags --libs pgobo)
 string(STRIP "${step_output}" pc_flags)
 separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
 separate_arguments(cxx_flags UNIX_COMMAND "${PGOBO_CXX_FLAGS} ${PGOBO_EXE_LINKER_FLAGS}")
 run_step("compile consumer with pkg-config flags" "${PGOBO_CXX_COMPILER}" -std=c++20 ${cxx_flags}
-  "${PGOBO_CONSUMER_SOURCE}/main.cpp" -o "${PGOBO_WORK_DIR}/pkgconfig-consumer" ${pc_flags} -pthread)
+  "${PGOBO_CONSUMER_SOURCE}/main.cpp" -o "${PGOBO_WORK_DIR}/pkgconfig-consumer" ${pc_flags} ${dependency_rpath} -pthread)
 run_step("run consumer (pkg-config)" "${PGOBO_WORK_DIR}/pkgconfig-consumer")
 if(NOT step_output MATCHES "pgobo consumer OK")
   message(FATAL_ERROR "package test: consumer printed:\n${step_output}")
@@ -63,7 +82,7 @@ endfunction()
 
 run_step("configure core consumer" "${CMAKE_COMMAND}"
   -S "${PGOBO_CONSUMER_SOURCE}/core" -B "${PGOBO_WORK_DIR}/core-build" -G Ninja
-  "-DCMAKE_PREFIX_PATH=${prefix}"
+  "-DCMAKE_PREFIX_PATH=${consumer_prefix_path}"
   "-DCMAKE_CXX_COMPILER=${PGOBO_CXX_COMPILER}"
   "-DCMAKE_CXX_FLAGS=${PGOBO_CXX_FLAGS}"
   "-DCMAKE_EXE_LINKER_FLAGS=${PGOBO_EXE_LINKER_FLAGS}"
@@ -81,7 +100,7 @@ string(STRIP "${step_output}" core_pc_flags)
 separate_arguments(core_pc_flags UNIX_COMMAND "${core_pc_flags}")
 run_step("compile core consumer with pkg-config flags" "${PGOBO_CXX_COMPILER}" -std=c++20
   ${cxx_flags} "${PGOBO_CONSUMER_SOURCE}/core/main.cpp" -o "${PGOBO_WORK_DIR}/pkgconfig-core-consumer"
-  ${core_pc_flags} -pthread)
+  ${core_pc_flags} ${dependency_rpath} -pthread)
 run_step("run core consumer (pkg-config)" "${PGOBO_WORK_DIR}/pkgconfig-core-consumer")
 if(NOT step_output MATCHES "core consumer OK")
   message(FATAL_ERROR "package test: core consumer printed:\n${step_output}")

@@ -30,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pgobo/pqxx_compat.hpp"
 #include "secret_guard.hpp"
 #include "test_users.hpp"
 
@@ -165,9 +166,9 @@ class PgTest : public ::testing::Test {
   [[nodiscard]] int backends_of(std::string_view role) const {
     auto conn = superuser();
     pqxx::nontransaction tx(conn);
-    return tx
-        .exec_params("SELECT count(*) FROM pg_stat_activity WHERE usename = $1",
-                     std::string(role))[0][0]
+    return pgobo::pqxx_compat::exec_params(
+               tx, "SELECT count(*) FROM pg_stat_activity WHERE usename = $1",
+               std::string(role))[0][0]
         .as<int>();
   }
 
@@ -176,11 +177,11 @@ class PgTest : public ::testing::Test {
   [[nodiscard]] int load_backends(const std::string& prefix) const {
     auto conn = superuser();
     pqxx::nontransaction tx(conn);
-    return tx
-        .exec_params(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE (usename LIKE $1 OR usename = $2) AND backend_type = 'client backend'",
-            prefix + "%", std::string(kServiceRole))[0][0]
+    return pgobo::pqxx_compat::exec_params(
+               tx,
+               "SELECT count(*) FROM pg_stat_activity "
+               "WHERE (usename LIKE $1 OR usename = $2) AND backend_type = 'client backend'",
+               prefix + "%", std::string(kServiceRole))[0][0]
         .as<int>();
   }
 

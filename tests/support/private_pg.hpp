@@ -29,6 +29,7 @@
 #include <string_view>
 
 #include "pg_fixture.hpp"
+#include "pgobo/pqxx_compat.hpp"
 
 #ifndef PGOBO_SOURCE_DIR
 #error "PGOBO_SOURCE_DIR must be defined (tests/CMakeLists.txt does it for test code)"
@@ -116,11 +117,11 @@ class PrivatePg {
       monitor_ = std::make_unique<pqxx::connection>(server_.superuser_conninfo());
     }
     pqxx::nontransaction tx(*monitor_);
-    return tx
-        .exec_params(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE usename LIKE $1 AND backend_type = 'client backend'",
-            std::string(pattern))[0][0]
+    return pgobo::pqxx_compat::exec_params(
+               tx,
+               "SELECT count(*) FROM pg_stat_activity "
+               "WHERE usename LIKE $1 AND backend_type = 'client backend'",
+               std::string(pattern))[0][0]
         .as<int>();
   }
 

@@ -2,7 +2,12 @@
 // goes through.
 #include <gtest/gtest.h>
 
+#include <charconv>
+#include <locale>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <system_error>
 
 #include "text.hpp"
 
@@ -47,3 +52,55 @@ TEST(PrintableExcerpt, ReplacesNonPrintableBytesAndMarksTheCut) {
 }
 
 }  // namespace
+
+namespace pgobo::detail {
+namespace {
+
+TEST(ParseDecimal, ReadsTheNumbersAConfigurationHolds) {
+  EXPECT_EQ(parse_decimal("0.25"), 0.25);
+  EXPECT_EQ(parse_decimal("-1"), -1.0);
+  EXPECT_EQ(parse_decimal(".5"), 0.5);
+  EXPECT_EQ(parse_decimal("5."), 5.0);
+  EXPECT_EQ(parse_decimal("1e3"), 1000.0);
+  EXPECT_EQ(parse_decimal("2.5E-1"), 0.25);
+  EXPECT_EQ(parse_decimal("1e+2"), 100.0);
+  EXPECT_EQ(parse_decimal("0"), 0.0);
+}
+
+TEST(ParseDecimal, RefusesWhatFromCharsRefuses) {
+  for (const char* text :
+       {"",    "-",  ".",     "-.",  "+1",    " 1",  "1 ",   "1,5", "0x10",  "1e",
+        "1e+", "e3", "1.2.3", "--1", "1e3.5", "inf", "-inf", "nan", "1e999", "-1e999"}) {
+    EXPECT_EQ(parse_decimal(text), std::nullopt) << '"' << text << '"';
+  }
+}
+
+// The process's locale must not change what a configuration means: under a
+// German locale "0.5" is still one half (and "0,5" still refused).
+TEST(ParseDecimal, IgnoresTheGlobalLocale) {
+  const std::locale german("de_DE.UTF-8");  // scripts/install-deps installs locales-all
+  const std::locale previous = std::locale::global(german);
+  const auto half = parse_decimal("0.5");
+  const auto comma = parse_decimal("0,5");
+  std::locale::global(previous);
+  EXPECT_EQ(half, 0.5);
+  EXPECT_EQ(comma, std::nullopt);
+}
+
+#if defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L
+// Where the standard library has it, std::from_chars agrees on every input.
+TEST(ParseDecimal, AgreesWithFromChars) {
+  for (const char* text : {"0.1", "123456789.987654321", "-0", "1e-5", "3.14159", "1e308",
+                           "0.000001", "42", "-7.5e2", "9007199254740993"}) {
+    const std::string_view view{text};
+    double expected = 0;
+    const auto [end, error] = std::from_chars(view.data(), view.data() + view.size(), expected);
+    ASSERT_EQ(error, std::errc());
+    ASSERT_EQ(end, view.data() + view.size());
+    EXPECT_EQ(parse_decimal(view), expected) << text;
+  }
+}
+#endif
+
+}  // namespace
+}  // namespace pgobo::detail
