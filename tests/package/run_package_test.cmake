@@ -7,12 +7,14 @@ set(prefix "${PGOBO_WORK_DIR}/prefix")
 # Where the build found its dependencies beyond the system's (a libpqxx 7.10
 # of the compatibility presets): the consumer looks there too, as a user's
 # project would, through CMAKE_PREFIX_PATH or PKG_CONFIG_PATH and an rpath.
-set(consumer_prefix_path "${prefix}")
+# (The environment's CMAKE_PREFIX_PATH, ':'-separated: a list would split in
+# run_step's arguments.)
+set(dependency_cmake_prefix_path "")
 set(dependency_pkg_config_path "")
 set(dependency_rpath "")
 string(REPLACE "|" ";" dependency_prefixes "${PGOBO_DEPENDENCY_PREFIX_PATH}")
 foreach(dependency IN LISTS dependency_prefixes)
-  list(APPEND consumer_prefix_path "${dependency}")
+  string(APPEND dependency_cmake_prefix_path ":${dependency}")
   foreach(libdir lib lib64)
     if(EXISTS "${dependency}/${libdir}/pkgconfig")
       string(APPEND dependency_pkg_config_path ":${dependency}/${libdir}/pkgconfig")
@@ -22,6 +24,11 @@ foreach(dependency IN LISTS dependency_prefixes)
     endif()
   endforeach()
 endforeach()
+if(dependency_cmake_prefix_path)
+  string(REGEX REPLACE "^:" "" dependency_cmake_prefix_path
+    "$ENV{CMAKE_PREFIX_PATH}${dependency_cmake_prefix_path}")
+  set(ENV{CMAKE_PREFIX_PATH} "${dependency_cmake_prefix_path}")
+endif()
 
 function(run_step what)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE out)
@@ -32,21 +39,33 @@ function(run_step what)
   set(step_output "${out}" PARENT_SCOPE)
 endfunction()
 
+# The full consumer ran to its end, with the libpqxx pgobo was built against
+# (its headers; the link would fail with another's library).
+string(REGEX MATCH "^[0-9]+\\.[0-9]+" build_libpqxx "${PGOBO_LIBPQXX_VERSION}")
+function(check_full_consumer_output)
+  if(NOT step_output MATCHES "pgobo consumer OK")
+    message(FATAL_ERROR "package test: consumer printed:\n${step_output}")
+  endif()
+  if(NOT step_output MATCHES "libpqxx ${build_libpqxx}\n")
+    message(FATAL_ERROR "package test: pgobo was built against libpqxx ${PGOBO_LIBPQXX_VERSION}, "
+      "the consumer compiled against another:\n${step_output}")
+  endif()
+  message(STATUS "package test: the consumer uses libpqxx ${build_libpqxx}, as the build")
+endfunction()
+
 run_step("cmake --install" "${CMAKE_COMMAND}" --install "${PGOBO_BUILD_DIR}" --prefix "${prefix}")
 
 # 1. find_package(pgobo CONFIG REQUIRED)
 run_step("configure consumer" "${CMAKE_COMMAND}"
   -S "${PGOBO_CONSUMER_SOURCE}" -B "${PGOBO_WORK_DIR}/cmake-build" -G Ninja
-  "-DCMAKE_PREFIX_PATH=${consumer_prefix_path}"
+  "-DCMAKE_PREFIX_PATH=${prefix}"
   "-DCMAKE_CXX_COMPILER=${PGOBO_CXX_COMPILER}"
   "-DCMAKE_CXX_FLAGS=${PGOBO_CXX_FLAGS}"
   "-DCMAKE_EXE_LINKER_FLAGS=${PGOBO_EXE_LINKER_FLAGS}"
   "-DCMAKE_BUILD_TYPE=${PGOBO_BUILD_TYPE}")
 run_step("build consumer" "${CMAKE_COMMAND}" --build "${PGOBO_WORK_DIR}/cmake-build")
 run_step("run consumer (find_package)" "${PGOBO_WORK_DIR}/cmake-build/pgobo_consumer")
-if(NOT step_output MATCHES "pgobo consumer OK")
-  message(FATAL_ERROR "package test: consumer printed:\n${step_output}")
-endif()
+check_full_consumer_output()
 
 # 2. pkg-config pgobo, as a Makefile would use it
 file(GLOB_RECURSE pc_files "${prefix}/*/pgobo.pc")
@@ -63,9 +82,7 @@ separate_arguments(cxx_flags UNIX_COMMAND "${PGOBO_CXX_FLAGS} ${PGOBO_EXE_LINKER
 run_step("compile consumer with pkg-config flags" "${PGOBO_CXX_COMPILER}" -std=c++20 ${cxx_flags}
   "${PGOBO_CONSUMER_SOURCE}/main.cpp" -o "${PGOBO_WORK_DIR}/pkgconfig-consumer" ${pc_flags} ${dependency_rpath} -pthread)
 run_step("run consumer (pkg-config)" "${PGOBO_WORK_DIR}/pkgconfig-consumer")
-if(NOT step_output MATCHES "pgobo consumer OK")
-  message(FATAL_ERROR "package test: consumer printed:\n${step_output}")
-endif()
+check_full_consumer_output()
 
 # 3. The core alone: find_package(pgobo COMPONENTS core) + pgobo::core. Its
 #    binary must need neither libcurl nor OpenSSL (libpq may, on its own).
@@ -82,7 +99,7 @@ endfunction()
 
 run_step("configure core consumer" "${CMAKE_COMMAND}"
   -S "${PGOBO_CONSUMER_SOURCE}/core" -B "${PGOBO_WORK_DIR}/core-build" -G Ninja
-  "-DCMAKE_PREFIX_PATH=${consumer_prefix_path}"
+  "-DCMAKE_PREFIX_PATH=${prefix}"
   "-DCMAKE_CXX_COMPILER=${PGOBO_CXX_COMPILER}"
   "-DCMAKE_CXX_FLAGS=${PGOBO_CXX_FLAGS}"
   "-DCMAKE_EXE_LINKER_FLAGS=${PGOBO_EXE_LINKER_FLAGS}"
