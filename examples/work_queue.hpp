@@ -10,7 +10,6 @@
 #include <future>
 #include <memory>
 #include <mutex>
-#include <stop_token>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -23,8 +22,20 @@ class WorkQueue {
   explicit WorkQueue(std::size_t threads) {
     workers_.reserve(threads);
     for (std::size_t i = 0; i < threads; ++i) {
-      workers_.emplace_back([this](const std::stop_token& stop) { work(stop); });
+      workers_.emplace_back([this] { work(); });
     }
+  }
+  WorkQueue(const WorkQueue&) = delete;
+  WorkQueue& operator=(const WorkQueue&) = delete;
+  // Runs the jobs already posted, then joins the workers. (std::thread, not
+  // std::jthread: libc++ 19 has jthread only as an experimental feature.)
+  ~WorkQueue() {
+    {
+      const std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& worker : workers_) worker.join();
   }
 
   // Runs `job` on a worker thread.
@@ -59,9 +70,11 @@ class WorkQueue {
   }
 
  private:
-  void work(const std::stop_token& stop) {
+  void work() {
     std::unique_lock lock(mutex_);
-    while (wake_.wait(lock, stop, [this] { return !jobs_.empty(); })) {
+    for (;;) {
+      wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;
       auto job = std::move(jobs_.front());
       jobs_.pop_front();
       lock.unlock();
@@ -71,9 +84,10 @@ class WorkQueue {
   }
 
   std::mutex mutex_;
-  std::condition_variable_any wake_;
+  std::condition_variable wake_;
   std::deque<std::function<void()>> jobs_;
-  std::vector<std::jthread> workers_;  // last: stopped and joined first
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace examples

@@ -23,17 +23,15 @@
 #include "pgobo/log.hpp"
 
 // The linker's --wrap gives the real pgobo::set_logger(std::shared_ptr<
-// spdlog::logger>) this name and sends every call of it from the test code to
-// the __wrap_ function below (tests/CMakeLists.txt adds the flag). The names
-// are the Itanium mangling of that function.
-extern "C" {
-// NOLINTBEGIN(bugprone-reserved-identifier)
-void __real__ZN5pgobo10set_loggerESt10shared_ptrIN6spdlog6loggerEE(
-    std::shared_ptr<spdlog::logger> replacement);
-void __wrap__ZN5pgobo10set_loggerESt10shared_ptrIN6spdlog6loggerEE(
-    std::shared_ptr<spdlog::logger> replacement);
-// NOLINTEND(bugprone-reserved-identifier)
-}
+// spdlog::logger>) the name __real_<its symbol> and sends every call of it
+// from the test code to __wrap_<its symbol> (tests/CMakeLists.txt adds the
+// flag). PGOBO_SET_LOGGER_SYMBOL is that symbol, the Itanium mangling of the
+// function, which depends on the standard library (libc++ puts shared_ptr in
+// std::__1); the asm labels give these two functions the linker's names.
+void real_set_logger(std::shared_ptr<spdlog::logger> replacement) __asm__(
+    "__real_" PGOBO_SET_LOGGER_SYMBOL);
+void wrapped_set_logger(std::shared_ptr<spdlog::logger> replacement) __asm__(
+    "__wrap_" PGOBO_SET_LOGGER_SYMBOL);
 
 namespace pgobo::test {
 namespace {
@@ -88,9 +86,7 @@ bool feeds_guard(const spdlog::logger& logger) {
   return std::find(sinks.begin(), sinks.end(), guard().sink) != sinks.end();
 }
 
-void install_guard_logger() {
-  __real__ZN5pgobo10set_loggerESt10shared_ptrIN6spdlog6loggerEE(guard().logger);
-}
+void install_guard_logger() { real_set_logger(guard().logger); }
 
 // FakeWorkspace's tokens: a prefix, optionally "<serial>-", then 24
 // characters of its alphabet (FakeWorkspace::random_suffix()).
@@ -401,8 +397,7 @@ std::string redacted_for_report(std::string_view secret) {
 // Every pgobo::set_logger() call from test code: the logger a test installs
 // also feeds the guard's capture, and "restore the default" (nullptr)
 // restores the guard's logger, which logs to stderr at info as the default does.
-void __wrap__ZN5pgobo10set_loggerESt10shared_ptrIN6spdlog6loggerEE(
-    std::shared_ptr<spdlog::logger> replacement) {
+void wrapped_set_logger(std::shared_ptr<spdlog::logger> replacement) {
   using pgobo::test::guard;
   if (!replacement) {
     replacement = guard().logger;
@@ -410,5 +405,5 @@ void __wrap__ZN5pgobo10set_loggerESt10shared_ptrIN6spdlog6loggerEE(
     // Not yet installed, so no other thread logs through it while it changes.
     replacement->sinks().push_back(guard().sink);
   }
-  __real__ZN5pgobo10set_loggerESt10shared_ptrIN6spdlog6loggerEE(std::move(replacement));
+  real_set_logger(std::move(replacement));
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fake_workspace.hpp"
+#include "joining_thread.hpp"
 #include "log_capture.hpp"
 #include "pgobo/credentials.hpp"
 #include "pgobo/errors.hpp"
@@ -188,7 +189,7 @@ TEST_F(CachedCredentialsTest, SixteenConcurrentCallersShareOneFetch) {
   auto cache = make_cache(options);
 
   std::vector<std::string> results(kThreads);
-  std::vector<std::jthread> threads;
+  std::vector<pgobo::test::JoiningThread> threads;
   threads.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back(
@@ -219,7 +220,7 @@ TEST_F(CachedCredentialsTest, FailedFetchIsThrownToEveryWaiter) {
   auto cache = make_cache(options);
 
   std::atomic<int> failures{0};
-  std::vector<std::jthread> threads;
+  std::vector<pgobo::test::JoiningThread> threads;
   threads.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&] {
@@ -346,7 +347,7 @@ TEST_F(CachedCredentialsTest, CallersDuringARefreshGetTheStillValidCredentialWit
   ASSERT_EQ(cache->get().secret.reveal(), "first");
   clock.advance(9min);
 
-  std::jthread refresher([&] { EXPECT_EQ(cache->get().secret.reveal(), "second"); });
+  pgobo::test::JoiningThread refresher([&] { EXPECT_EQ(cache->get().secret.reveal(), "second"); });
   refresh_started.wait();
   EXPECT_EQ(cache->get().secret.reveal(), "first") << "served at once while the refresh runs";
   release_refresh.count_down();

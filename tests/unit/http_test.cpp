@@ -10,6 +10,7 @@
 
 #include "databricks/http.hpp"
 #include "fake_workspace.hpp"
+#include "joining_thread.hpp"
 #include "pgobo/databricks/workspace.hpp"
 #include "pgobo/errors.hpp"
 #include "scrub.hpp"
@@ -205,7 +206,7 @@ TEST_F(HttpTest, ManyThreadsCallAtOnce) {
   constexpr int kCallsEach = 4;
   std::atomic<int> answered{0};
   {
-    std::vector<std::jthread> threads;
+    std::vector<pgobo::test::JoiningThread> threads;
     threads.reserve(kThreads);
     for (int i = 0; i < kThreads; ++i) {
       threads.emplace_back([&] {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fake_workspace.hpp"
+#include "joining_thread.hpp"
 #include "offset_clock.hpp"
 #include "pgobo/databricks/lakebase.hpp"
 #include "pgobo/databricks/workspace.hpp"
@@ -240,7 +241,7 @@ TEST_F(LakebaseTest, SixteenConcurrentConnectionsShareOneCredentialRequest) {
 
   std::vector<Secret> results(kThreads);
   {
-    std::vector<std::jthread> threads;
+    std::vector<pgobo::test::JoiningThread> threads;
     for (std::size_t i = 0; i < kThreads; ++i) {
       threads.emplace_back([&, i] { results[i] = credentials->get().secret; });
     }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fake_pool_test.hpp"
+#include "joining_thread.hpp"
 #include "pgobo/pool.hpp"
 
 namespace pgobo::test {
@@ -108,7 +109,7 @@ TEST_F(PoolAcquire, WaitersAreServedInArrivalOrder) {
   auto held = pool.connect();
   std::mutex order_mutex;
   std::vector<int> order;
-  std::vector<std::jthread> waiters;
+  std::vector<pgobo::test::JoiningThread> waiters;
   for (int i = 0; i < 4; ++i) {
     waiters.emplace_back([&, i] {
       auto lease = pool.connect();
@@ -131,7 +132,7 @@ TEST_F(PoolAcquire, ReturnedConnectionGoesToTheWaiterNotToALaterCaller) {
   auto held = pool.connect();
   std::latch may_finish(1);
   int waiter_got = 0;
-  std::jthread waiter([&] {
+  pgobo::test::JoiningThread waiter([&] {
     auto lease = pool.connect();
     waiter_got = lease->id();
     may_finish.wait();
@@ -154,7 +155,7 @@ TEST_F(PoolAcquire, SlowOpenDoesNotBlockCallersThatFindAnIdleConnection) {
   FakePool pool(fake_pool_options(2), driver);
   auto first = pool.connect();
   driver.hang_opens();
-  std::jthread opener([&] { auto lease = pool.connect(); });
+  pgobo::test::JoiningThread opener([&] { auto lease = pool.connect(); });
   ASSERT_TRUE(driver.wait_for_hanging_opens(1));
   first.release();
 
@@ -169,7 +170,7 @@ TEST_F(PoolAcquire, WaiterOpensTheSlotFreedByABrokenConnection) {
   FakePool pool(fake_pool_options(1), driver);
   auto held = pool.connect();
   int waiter_got = 0;
-  std::jthread waiter([&] { waiter_got = pool.connect()->id(); });
+  pgobo::test::JoiningThread waiter([&] { waiter_got = pool.connect()->id(); });
   ASSERT_TRUE(eventually([&] { return pool.waiting_count() == 1; }));
 
   held->kill();

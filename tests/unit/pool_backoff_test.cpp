@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "fake_pool_test.hpp"
+#include "joining_thread.hpp"
 #include "pgobo/pool.hpp"
 
 namespace pgobo::test {
@@ -106,7 +107,7 @@ TEST_F(PoolBackoff, CallerDuringBackoffWaitsForAReturnedConnection) {
   driver.fail_opens<ServerUnavailable>("connection refused");
   EXPECT_THROW((void)pool.connect(), ServerUnavailable);
   int waiter_got = 0;
-  std::jthread waiter([&] { waiter_got = pool.connect()->id(); });
+  pgobo::test::JoiningThread waiter([&] { waiter_got = pool.connect()->id(); });
   ASSERT_TRUE(eventually([&] { return pool.waiting_count() == 1; }));
 
   held.release();
@@ -123,7 +124,7 @@ TEST_F(PoolBackoff, ACallerWaitingWithEveryConnectionOutOpensOnceTheBackoffEnds)
   EXPECT_THROW((void)pool.connect(), ServerUnavailable);  // backing off for 50 ms
 
   int waiter_got = 0;
-  std::jthread waiter([&] { waiter_got = pool.connect()->id(); });
+  pgobo::test::JoiningThread waiter([&] { waiter_got = pool.connect()->id(); });
   ASSERT_TRUE(eventually([&] { return pool.waiting_count() == 1; }));
   // The backoff ends; no connection comes back and none closes. The waiter
   // must notice by itself and open, not wait for its 10 s deadline.
@@ -140,14 +141,14 @@ TEST_F(PoolBackoff, ACallerQueuedBeforeTheBackoffBeganOpensOnceItEnds) {
   auto held = pool.connect();  // never returned in this test
   driver.hang_opens();
   driver.fail_opens<ServerUnavailable>("connection refused");
-  std::jthread opener([&] { EXPECT_THROW((void)pool.connect(), ServerUnavailable); });
+  pgobo::test::JoiningThread opener([&] { EXPECT_THROW((void)pool.connect(), ServerUnavailable); });
   driver.wait_for_hanging_opens(1);
 
   // The pool is full (one lease, one open under way): this caller queues
   // with its deadline as its only wake-up...
   std::string waiter_error;
   int waiter_got = 0;
-  std::jthread waiter([&] {
+  pgobo::test::JoiningThread waiter([&] {
     try {
       waiter_got = pool.connect()->id();
     } catch (const std::exception& e) {
@@ -171,7 +172,7 @@ TEST_F(PoolBackoff, ANewcomerWhoLetsTheQueueOpenDoesNotQueueBehindNobody) {
   auto held = pool.connect();
   driver.fail_opens<ServerUnavailable>("connection refused");
   EXPECT_THROW((void)pool.connect(), ServerUnavailable);  // backing off for 50 ms
-  std::jthread first([&] { EXPECT_NO_THROW((void)pool.connect()); });
+  pgobo::test::JoiningThread first([&] { EXPECT_NO_THROW((void)pool.connect()); });
   ASSERT_TRUE(eventually([&] { return pool.waiting_count() == 1; }));
 
   // The backoff ends; a newcomer arrives (most likely before the queued
@@ -194,7 +195,8 @@ TEST_F(PoolBackoff, WaitersFailWithTheLastErrorWhenTheLastConnectionBreaksDuring
   auto held = pool.connect();
   driver.fail_opens<AuthenticationFailed>("password authentication failed");
   EXPECT_THROW((void)pool.connect(), AuthenticationFailed);
-  std::jthread waiter([&] { EXPECT_THROW((void)pool.connect(), AuthenticationFailed); });
+  pgobo::test::JoiningThread waiter(
+      [&] { EXPECT_THROW((void)pool.connect(), AuthenticationFailed); });
   ASSERT_TRUE(eventually([&] { return pool.waiting_count() == 1; }));
 
   held->kill();

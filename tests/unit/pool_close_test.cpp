@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "fake_pool_test.hpp"
+#include "joining_thread.hpp"
 #include "pgobo/pool.hpp"
 
 namespace pgobo::test {
@@ -67,9 +68,9 @@ TEST_F(PoolClose, CloseClosesIdleConnections) {
 TEST_F(PoolClose, CloseWakesWaitersWithPoolClosed) {
   FakePool pool(fake_pool_options(1), driver);
   auto held = pool.connect();
-  std::jthread waiter([&] { EXPECT_THROW((void)pool.connect(), PoolClosed); });
+  pgobo::test::JoiningThread waiter([&] { EXPECT_THROW((void)pool.connect(), PoolClosed); });
   ASSERT_TRUE(eventually([&] { return pool.waiting_count() == 1; }));
-  std::jthread ender([&] { pool.close(); });
+  pgobo::test::JoiningThread ender([&] { pool.close(); });
 
   waiter.join();  // woken by close(), not by a returned connection
   EXPECT_TRUE(held);
@@ -80,7 +81,7 @@ TEST_F(PoolClose, CloseWaitsForOutstandingLeasesAndClosesThem) {
   FakePool pool(fake_pool_options(), driver);
   auto lease = pool.connect();
   std::atomic<bool> ended{false};
-  std::jthread ender([&] {
+  pgobo::test::JoiningThread ender([&] {
     pool.close();
     ended = true;
   });
@@ -135,9 +136,9 @@ TEST_F(PoolClose, DestructorClosesThePool) {
 TEST_F(PoolClose, ConnectionFinishingItsOpenAfterCloseIsClosed) {
   FakePool pool(fake_pool_options(1), driver);  // so is_closed() queues instead of opening
   driver.hang_opens();
-  std::jthread opener([&] { EXPECT_THROW((void)pool.connect(), PoolClosed); });
+  pgobo::test::JoiningThread opener([&] { EXPECT_THROW((void)pool.connect(), PoolClosed); });
   ASSERT_TRUE(driver.wait_for_hanging_opens(1));
-  std::jthread ender([&] { pool.close(); });
+  pgobo::test::JoiningThread ender([&] { pool.close(); });
   ASSERT_TRUE(eventually([&] { return is_closed(pool); }));
 
   driver.release_opens();
@@ -165,7 +166,7 @@ TEST_F(PoolClose, DrainingPoolStillServesItsWaiters) {
   FakePool pool(fake_pool_options(1), driver);
   auto held = pool.connect();
   int waiter_got = 0;
-  std::jthread waiter([&] { waiter_got = pool.connect()->id(); });
+  pgobo::test::JoiningThread waiter([&] { waiter_got = pool.connect()->id(); });
   ASSERT_TRUE(eventually([&] { return pool.waiting_count() == 1; }));
 
   pgobo::detail::PoolManagerGate{pool}.begin_drain();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fake_driver.hpp"
+#include "joining_thread.hpp"
 #include "pgobo/pool.hpp"
 
 namespace pgobo::test {
@@ -28,7 +29,7 @@ TEST(PoolStress, EightThreadsTimesTenThousandOverThreeConnectionsStayWithinMaxSi
   std::vector<int> completed(kThreads, 0);
 
   {
-    std::vector<std::jthread> threads;
+    std::vector<pgobo::test::JoiningThread> threads;
     threads.reserve(kThreads);
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
