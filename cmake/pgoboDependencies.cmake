@@ -46,7 +46,7 @@ else()
 endif()
 find_package(Threads REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
-find_package(CURL REQUIRED)
+find_package(CURL 7.80 REQUIRED)  # curl_url_strerror (README, "Supported platforms")
 # PostgreSQL's parser as a library, for the read-only SQL policy
 # (src/sql_policy.cpp). A private dependency: no public header includes it.
 list(PREPEND CMAKE_MODULE_PATH "${CMAKE_CURRENT_LIST_DIR}")

@@ -30,12 +30,13 @@ namespace {
 // 7 and 8. libpqxx 7 and 8 offer no read-only accessor (release/seize hand the
 // PGconn over and leave the pqxx::connection unusable), so this stays until
 // one does; if a libpqxx renames the member, this is the one place that
-// stops compiling.
+// stops compiling. (8.0 declares it returning its own internal::pq::PGconn,
+// an alias of void so as not to include libpq-fe.h: the cast makes it libpq's.)
 
 template <auto RawConnection>
 struct RawConnectionAccess {
   friend const PGconn* raw_pgconn(const pqxx::connection& connection) {
-    return (connection.*RawConnection)();
+    return static_cast<const PGconn*>((connection.*RawConnection)());
   }
 };
 template struct RawConnectionAccess<&pqxx::connection::raw_connection>;

@@ -255,7 +255,14 @@ HttpResponse send(const HttpRequest& request, const HttpOptions& options) {
                           "refused before connecting (use https://)");
   }
   set(curl, CURLOPT_CURLU, url.handle(), request);
+  // Nothing but HTTP(S), whatever else this libcurl speaks. The string form
+  // arrived in 7.85 (and the bit mask was deprecated then); Ubuntu 22.04 has
+  // 7.81. (curl_url_strerror, in url.cpp, sets the floor at 7.80.)
+#if LIBCURL_VERSION_NUM >= 0x075500
   set(curl, CURLOPT_PROTOCOLS_STR, "https,http", request);
+#else
+  set(curl, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTPS | CURLPROTO_HTTP), request);
+#endif
   set(curl, CURLOPT_NOSIGNAL, 1L, request);  // no SIGALRM for DNS timeouts: threads
   set(curl, CURLOPT_FOLLOWLOCATION, 0L, request);
   set(curl, CURLOPT_SSL_VERIFYPEER, 1L, request);

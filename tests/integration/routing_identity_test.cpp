@@ -14,6 +14,7 @@
 #include <initializer_list>
 #include <memory>
 #include <pqxx/pqxx>
+#include <pqxx/version>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,24 @@ TEST_F(RoutingIdentity, AsUserSeesOnlyThatUsersRowsWhateverTheThreadsContext) {
   EXPECT_THAT(visible_owners(alice), AllOf(::testing::SizeIs(2), Each(std::string(kAlice))));
   EXPECT_THAT(visible_owners(bob), ::testing::ElementsAre(kBob));
   EXPECT_EQ(current_role(alice), kAlice);
+}
+
+// Parameters bound as values or, from libpqxx 7.6, as one pqxx::params, on a
+// user's pool and the service principal's: either way RLS sees the user.
+TEST_F(RoutingIdentity, QueryBindsParametersAsValuesOrAsOnePqxxParams) {
+  auto db = RoutingPool::create(config());
+  auto bob = db->as_user(shared_user(kBob));
+  const std::string count_of = "SELECT count(*) FROM app.notes WHERE owner = $1 AND id > $2";
+
+  EXPECT_EQ(bob.query(count_of, std::string(kAlice), 0)[0][0].as<int>(), 0);
+  EXPECT_EQ(db->query(count_of, std::string(kAlice), 0)[0][0].as<int>(), 2);
+#if PQXX_VERSION_MAJOR > 7 || (PQXX_VERSION_MAJOR == 7 && PQXX_VERSION_MINOR >= 6)
+  EXPECT_EQ(bob.query(count_of, pqxx::params{std::string(kBob), 0})[0][0].as<int>(), 1);
+  EXPECT_EQ(db->query_read_only(count_of, pqxx::params{std::string(kAlice), 0})[0][0].as<int>(), 2);
+#else
+  GTEST_SKIP() << "libpqxx " << PQXX_VERSION_MAJOR << "." << PQXX_VERSION_MINOR
+               << " has no pqxx::params (7.6 and later)";
+#endif
 }
 
 TEST_F(RoutingIdentity, BoundCallsOnAThreadPoolSeeOnlyTheirUsersRows) {
