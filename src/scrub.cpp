@@ -19,7 +19,9 @@ std::string encode(std::string_view bytes, std::string_view alphabet, bool pad) 
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   std::size_t i = 0;
-  const auto at = [&bytes](std::size_t k) { return unsigned{static_cast<unsigned char>(bytes[k])}; };
+  const auto at = [&bytes](std::size_t k) {
+    return unsigned{static_cast<unsigned char>(bytes[k])};
+  };
   for (; i + 3 <= bytes.size(); i += 3) {
     const unsigned v = (at(i) << 16U) | (at(i + 1) << 8U) | at(i + 2);
     out += alphabet[(v >> 18U) & 63U];
