@@ -379,9 +379,16 @@ TEST_F(RoutingLifecycle, GlobalLimitHoldsOnTheServerAndNoRequestWaitsPastItsDead
   constexpr int kRequestsPerThread = 30;
   constexpr std::size_t kLimit = 10;
   constexpr auto kAcquireTimeout = 1000ms;
-  // Opening the connection itself, after the deadline check: ~10 ms, but up
-  // to a few hundred under ThreadSanitizer on a busy 2-core machine.
+  // Opening the connection itself, after the deadline check (bounded by
+  // connect_timeout, not by the acquire deadline): ~10 ms, but up to a few
+  // hundred on a busy 2-core machine, and 600 ms was seen under
+  // AddressSanitizer in CI. Until the observer (issue 17) reports each open's
+  // own duration, the bound on the wait proper is this margin.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  constexpr auto kMargin = 1500ms;
+#else
   constexpr auto kMargin = 500ms;
+#endif
   const auto users = make_users("budget", kUsers);
   RoutingConfig c = config();
   c.max_total_connections = kLimit;
