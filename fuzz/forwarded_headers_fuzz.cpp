@@ -61,6 +61,7 @@ bool known_message(std::string_view message) {
   if (message == "missing user identity (headers x-forwarded-user, x-forwarded-email)") {
     return true;
   }
+  if (message.starts_with("missing user id (header x-forwarded-user): ")) return true;
   for (const auto name : kNames) {
     if (message == fmt::format("header {} contains a control character (CR, LF, NUL…)", name) ||
         message == fmt::format("header {} is repeated with different values", name)) {
@@ -110,6 +111,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   pgobo::HeaderOptions options;
   options.allow_development_fallback = (data[0] & 1U) != 0;
+  options.require_user_id = (data[0] & 2U) == 0;
   const std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
 
   std::vector<std::pair<std::string, std::string>> headers;
@@ -129,6 +131,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const Outcome from_range =
       run([&] { return pgobo::user_context_from_headers(headers, options); });
   if (from_range.first) check_context(*from_range.first);
+  if (from_range.first && options.require_user_id && from_range.first->user_id().empty()) {
+    fail("accepted a request without a user id", from_range.first->email());
+  }
 
   // A lookup sees the first value of each name (case-insensitive).
   bool repeated = false;

@@ -139,6 +139,12 @@ std::optional<UserContext> user_context_from_forwarded(const ForwardedHeaders& v
     throw AuthenticationError("missing user identity (headers " + std::string(headers::kUser) +
                               ", " + std::string(headers::kEmail) + ")");
   }
+  if (!user.has_value() && options.require_user_id) {
+    throw AuthenticationError(
+        "missing user id (header " + std::string(headers::kUser) +
+        "): the Databricks Apps proxy sends it with every request; set "
+        "HeaderOptions::require_user_id = false only behind a proxy that sends the email alone");
+  }
   return UserContext(
       std::string(user.value_or(std::string_view{})),
       std::string(email.value_or(std::string_view{})), Secret(*token),

@@ -113,6 +113,14 @@ struct HeaderOptions {
   // returns no context, so the request runs as the service principal. Turn it
   // on only for local development, where no proxy adds the headers.
   bool allow_development_fallback = false;
+  // When x-forwarded-user is missing or empty but a token is there: true
+  // (the default, AppKit's rule) throws AuthenticationError; false accepts
+  // x-forwarded-email alone. The Databricks Apps proxy sends the user id with
+  // every request it authenticates, so a request without one did not come
+  // through that proxy as configured: another proxy or a client is setting
+  // the headers. Relax it only behind a proxy of your own that sends the
+  // email and token but no user id.
+  bool require_user_id = true;
 };
 
 // The four header values as the lookup returned them: nullopt when absent.

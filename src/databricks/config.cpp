@@ -9,6 +9,7 @@
 #include "config_reader.hpp"
 #include "pgobo/databricks/lakebase.hpp"
 #include "pgobo/errors.hpp"
+#include "pgobo/log.hpp"
 
 namespace pgobo::databricks {
 namespace {
@@ -123,7 +124,26 @@ AppConfig AppConfig::from_env(const EnvLookup& lookup) {
   AppConfig config;
   config.routing = RoutingConfig::from_env(lookup);
   pgobo::detail::read_env(kFields, config.lakebase, lookup);
-  validate_app(config, ConfigOrigin::env);
+  // AppKit's rule for the environment: a Lakebase database wins over
+  // PGPASSWORD, which a Databricks App may carry for other tools. A password
+  // given in JSON or in code is explicit and still wins (uses_lakebase()).
+  const bool password_ignored =
+      config.routing.service.password.has_value() && !config.lakebase.endpoint.empty();
+  if (password_ignored) config.routing.service.password.reset();
+  try {
+    validate_app(config, ConfigOrigin::env);
+  } catch (const ConfigError& e) {
+    if (!password_ignored) throw;
+    throw ConfigError(std::string(e.what()) +
+                      " (PGPASSWORD is set but not used: with LAKEBASE_ENDPOINT, connections log "
+                      "in with Lakebase OAuth database credentials, as in AppKit; unset "
+                      "LAKEBASE_ENDPOINT to log in with PGPASSWORD)");
+  }
+  if (password_ignored) {
+    logger()->info(
+        "database credential: Lakebase OAuth (LAKEBASE_ENDPOINT); PGPASSWORD is set and ignored, "
+        "as in AppKit");
+  }
   return config;
 }
 
@@ -134,6 +154,11 @@ AppConfig AppConfig::from_json(const nlohmann::json& json) {
   config.routing = pgobo::detail::routing_config_from_json(json, keys);
   pgobo::detail::read_json(kFields, config.lakebase, json, nullptr);
   validate_app(config, ConfigOrigin::json);
+  if (config.routing.service.password && !config.lakebase.endpoint.empty()) {
+    logger()->info(
+        "database credential: the JSON key 'password' (a static password); 'lakebase_endpoint' is "
+        "set and not used");
+  }
   return config;
 }
 

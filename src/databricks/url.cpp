@@ -89,8 +89,6 @@ ParsedUrl::ParsedUrl(const std::string& url) : handle_(curl_url()) {
   userinfo_ = get_part(handle_.get(), CURLUPART_USER, ignored) ||
               get_part(handle_.get(), CURLUPART_PASSWORD, ignored) ||
               get_part(handle_.get(), CURLUPART_OPTIONS, ignored);
-  query_ = get_part(handle_.get(), CURLUPART_QUERY, ignored);
-  fragment_ = get_part(handle_.get(), CURLUPART_FRAGMENT, ignored);
   ok_ = true;
 }
 

@@ -45,8 +45,6 @@ class ParsedUrl {
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
   // A user name or password before '@' (even an empty one, "http://@host").
   [[nodiscard]] bool has_userinfo() const noexcept { return userinfo_; }
-  [[nodiscard]] bool has_query() const noexcept { return query_; }
-  [[nodiscard]] bool has_fragment() const noexcept { return fragment_; }
   [[nodiscard]] bool loopback() const { return ok_ && is_loopback_host(host_); }
 
   // The handle to give libcurl (CURLOPT_CURLU); owned by this object.
@@ -69,8 +67,6 @@ class ParsedUrl {
   std::string port_;
   std::string path_;
   bool userinfo_ = false;
-  bool query_ = false;
-  bool fragment_ = false;
 };
 
 // ParsedUrl(url).for_message().

@@ -116,23 +116,17 @@ std::string normalize_workspace_url(std::string_view url, std::string_view what)
         "remove it: pgobo authenticates with tokens",
         what));
   }
-  if (parsed.has_query() || parsed.has_fragment()) {
-    throw ConfigError(fmt::format(
-        "{}: a workspace URL must not contain a query ('?') or fragment ('#'): API paths are "
-        "appended to it",
-        what));
-  }
   if (parsed.scheme() == "http" && !parsed.loopback()) {
     throw ConfigError(fmt::format(
         "{}: http:// is only allowed for localhost, 127.0.0.0/8 or [::1] (by the host libcurl "
         "connects to); use https://",
         what));
   }
+  // scheme://host[:port], as the Databricks SDKs reduce a host: a URL copied
+  // from the browser ("…/?o=123#", "…/login.html") names the workspace by its
+  // host alone, and API paths are appended to what is returned here.
   std::string normalized = parsed.scheme() + "://" + parsed.host();
   if (!parsed.port().empty()) normalized += ":" + parsed.port();
-  std::string_view path = parsed.path();
-  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-  normalized += path;
   return normalized;
 }
 

@@ -162,13 +162,53 @@ TEST_F(AppEnv, PlainHttpDatabricksHostIsRefused) {
   EXPECT_THAT(error(), AllOf(HasSubstr("DATABRICKS_HOST"), HasSubstr("https://")));
 }
 
-TEST_F(AppEnv, StaticPasswordWinsOverLakebase) {
+// Issue 16, item 6: in the environment, AppKit ignores PGPASSWORD when
+// LAKEBASE_ENDPOINT is set; pgobo does the same and says which source won.
+TEST_F(AppEnv, LakebaseWinsOverPgpasswordInTheEnvironmentAndSaysSo) {
+  pgobo::test::LogCapture log;
   set_password_basics();
   set("LAKEBASE_ENDPOINT", kEndpoint);
+  set("DATABRICKS_HOST", "https://example.cloud.databricks.com");
+  set("DATABRICKS_TOKEN", "dapi-token-value");
   const AppConfig config = read();
+  EXPECT_TRUE(config.uses_lakebase());
+  EXPECT_FALSE(config.routing.service.password.has_value());
+  EXPECT_THAT(log.text(),
+              AllOf(HasSubstr("Lakebase OAuth"), HasSubstr("PGPASSWORD is set and ignored"),
+                    Not(HasSubstr("env-password-value"))));
+}
+
+TEST_F(AppEnv, AnIgnoredPgpasswordIsNamedWhenLakebaseIsIncomplete) {
+  set_password_basics();
+  set("LAKEBASE_ENDPOINT", kEndpoint);  // no DATABRICKS_HOST
+  EXPECT_THAT(error(), AllOf(HasSubstr("DATABRICKS_HOST is not set"),
+                             HasSubstr("PGPASSWORD is set but not used"),
+                             Not(HasSubstr("env-password-value"))));
+}
+
+TEST_F(AppEnv, APasswordSetInCodeStillWinsOverLakebase) {
+  set("PGHOST", "db.internal");
+  set("PGDATABASE", "app");
+  set("LAKEBASE_ENDPOINT", kEndpoint);
+  set("DATABRICKS_HOST", "https://example.cloud.databricks.com");
+  set("DATABRICKS_TOKEN", "dapi-token-value");
+  AppConfig config = read();
+  config.routing.service.password = Secret("code-password-value");
   EXPECT_FALSE(config.uses_lakebase());
   const pgobo::PoolOptions options = config.make_service_pool_options();
-  EXPECT_EQ(options.credentials->get().secret.reveal(), "env-password-value");
+  EXPECT_EQ(options.credentials->get().secret.reveal(), "code-password-value");
+}
+
+TEST(AppJson, AJsonPasswordWinsOverTheLakebaseEndpointAndSaysSo) {
+  pgobo::test::LogCapture log;
+  const AppConfig config = AppConfig::from_json_text(
+      R"({"host":"db","database":"app","password":"json-password-value",
+          "lakebase_endpoint":"projects/app/branches/main/endpoints/primary"})");
+  EXPECT_FALSE(config.uses_lakebase());
+  EXPECT_EQ(config.make_service_pool_options().credentials->get().secret.reveal(),
+            "json-password-value");
+  EXPECT_THAT(log.text(),
+              AllOf(HasSubstr("the JSON key 'password'"), Not(HasSubstr("json-password-value"))));
 }
 
 TEST_F(AppEnv, PersonalAccessTokenWinsOverClientCredentials) {

@@ -24,6 +24,7 @@ struct HeaderCase {
   std::string name;
   HeaderList headers;
   bool fallback = false;
+  bool require_user_id = true;  // HeaderOptions' default
   enum class Outcome { kContext, kNoContext, kError } outcome = Outcome::kContext;
   std::string user_id;
   std::string email;
@@ -52,6 +53,13 @@ HeaderCase error(std::string name, HeaderList headers, std::string message, bool
   c.fallback = fallback;
   c.outcome = Outcome::kError;
   c.error = std::move(message);
+  return c;
+}
+
+// A row run with HeaderOptions::require_user_id = false.
+HeaderCase without_user_id_rule(HeaderCase c) {
+  c.name += "WhenUserIdIsNotRequired";
+  c.require_user_id = false;
   return c;
 }
 
@@ -85,16 +93,28 @@ std::vector<HeaderCase> header_table() {
                {"x-forwarded-preferred-username", "alice"}},
               "1234", "alice@example.com", "alice"),
       context("TokenAndUserOnly", {token_header(), user_header()}, "1234", ""),
-      context("TokenAndEmailOnly", {token_header(), email_header()}, "", "alice@example.com"),
-      context("EmptyUserWithEmail", {token_header(), {"x-forwarded-user", ""}, email_header()}, "",
-              "alice@example.com"),
+      // Issue 16, item 7: the user id is required unless relaxed (AppKit's
+      // rule: the Apps proxy always sends it).
+      error("TokenAndEmailOnly", {token_header(), email_header()},
+            "missing user id (header x-forwarded-user)"),
+      error("EmptyUserWithEmail", {token_header(), {"x-forwarded-user", ""}, email_header()},
+            "missing user id"),
+      error("WhitespaceUserWithEmail",
+            {token_header(), {"x-forwarded-user", " \t"}, email_header()}, "missing user id"),
+      error("EmailOnlyWithFallback", {token_header(), email_header()}, "missing user id", true),
+      without_user_id_rule(
+          context("TokenAndEmailOnly", {token_header(), email_header()}, "", "alice@example.com")),
+      without_user_id_rule(context("EmptyUserWithEmail",
+                                   {token_header(), {"x-forwarded-user", ""}, email_header()}, "",
+                                   "alice@example.com")),
       context("WhitespaceEmailWithUser",
               {token_header(), user_header(), {"x-forwarded-email", "  \t "}}, "1234", ""),
       context("EmptyEmailWithUser", {token_header(), user_header(), {"x-forwarded-email", ""}},
               "1234", ""),
-      context("WhitespaceUserWithEmail",
-              {token_header(), {"x-forwarded-user", " \t"}, email_header()}, "",
-              "alice@example.com"),
+      without_user_id_rule(context("WhitespaceUserWithEmail",
+                                   {token_header(), {"x-forwarded-user", " \t"}, email_header()},
+                                   "", "alice@example.com")),
+      without_user_id_rule(error("TokenOnly", {token_header()}, "missing user identity")),
       context("WhitespacePreferredUsernameIsAbsent",
               {token_header(), user_header(), {"x-forwarded-preferred-username", "  "}}, "1234",
               ""),
@@ -124,7 +144,8 @@ std::vector<HeaderCase> header_table() {
       context("RepeatedHeaderWithSameValueIsAccepted",
               {token_header(), user_header(), user_header()}, "1234", ""),
       context("InnerTabIsKept", {token_header(), {"x-forwarded-user", "a\tb"}}, "a\tb", ""),
-      context("Utf8IsKept", {token_header(), {"x-forwarded-email", "zoë@example.com"}}, "",
+      context("Utf8IsKept",
+              {token_header(), user_header(), {"x-forwarded-email", "zoë@example.com"}}, "1234",
               "zoë@example.com"),
       fallback_ignores_present_token,
 
@@ -178,6 +199,7 @@ TEST_P(HeaderTable, GivesTheExpectedOutcome) {
   const HeaderCase& c = GetParam();
   pgobo::HeaderOptions options;
   options.allow_development_fallback = c.fallback;
+  options.require_user_id = c.require_user_id;
   switch (c.outcome) {
     case Outcome::kContext: {
       const auto user = pgobo::user_context_from_headers(c.headers, options);
@@ -239,7 +261,9 @@ TEST(HeaderLookup, AcceptsOptionalStringView) {
 
 TEST(HeaderLookup, AcceptsPointerToStringWithNullForAbsent) {
   const std::map<std::string, std::string, std::less<>> request{
-      {"x-forwarded-access-token", kToken}, {"x-forwarded-email", "alice@example.com"}};
+      {"x-forwarded-access-token", kToken},
+      {"x-forwarded-user", "1234"},
+      {"x-forwarded-email", "alice@example.com"}};
   const auto user = pgobo::user_context_from_headers([&](std::string_view name) {
     const auto it = request.find(name);
     return it == request.end() ? nullptr : &it->second;

@@ -305,8 +305,7 @@ TEST(NormalizeWorkspaceUrl, DecidesLoopbackOnTheHostLibcurlConnectsTo) {
                     AllOf(HasSubstr("DATABRICKS_HOST"), HasSubstr("http:// is only allowed"))));
   }
   for (const std::string url :
-       {"http:\\\\127.0.0.1\\", "http://127.0.0.1\\evil", "https://127.0.0.1:99999",
-        "https://example.com/?q=1", "https://example.com/#x"}) {
+       {"http:\\\\127.0.0.1\\", "http://127.0.0.1\\evil", "https://127.0.0.1:99999"}) {
     SCOPED_TRACE(url);
     EXPECT_THROW((void)pgobo::databricks::normalize_workspace_url(url, "DATABRICKS_HOST"),
                  pgobo::ConfigError);

@@ -66,7 +66,9 @@ struct AppConfig {
   [[nodiscard]] static AppConfig from_json_text(std::string_view text);
 
   // True when connections log in with Lakebase OAuth database credentials:
-  // an endpoint is set and no static password (PGPASSWORD wins).
+  // an endpoint is set and no static password. from_env() follows AppKit:
+  // with LAKEBASE_ENDPOINT set it drops PGPASSWORD (and logs so); a password
+  // set in JSON or in code is explicit and wins.
   [[nodiscard]] bool uses_lakebase() const noexcept {
     return !routing.service.password.has_value() && !lakebase.endpoint.empty();
   }

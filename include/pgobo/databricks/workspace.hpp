@@ -51,13 +51,15 @@ struct HttpOptions {
   std::string ca_file;
 };
 
-// Checks and normalises a workspace URL: adds https:// when there is no
-// scheme (DATABRICKS_HOST is often given as a bare host name) and drops a
-// trailing slash. The URL is parsed as libcurl parses it, and http:// is
-// refused unless libcurl's host is loopback: localhost, 127.0.0.0/8 or ::1
-// (tests and local fakes). A user name or password ("user:pw@host"), a query
-// or a fragment is refused, without repeating it. Throws ConfigError naming
-// `what`.
+// Checks and normalises a workspace URL to scheme://host[:port], as the
+// Databricks SDKs do: adds https:// when there is no scheme (DATABRICKS_HOST
+// is often given as a bare host name) and drops any path, query and fragment
+// (a URL copied from the browser, "https://adb-1.azuredatabricks.net/?o=1#",
+// names the same workspace). The URL is parsed as libcurl parses it, and
+// http:// is refused unless libcurl's host is loopback: localhost,
+// 127.0.0.0/8 or ::1 (tests and local fakes). A user name or password
+// ("user:pw@host") is refused, without repeating it. Throws ConfigError
+// naming `what`.
 [[nodiscard]] std::string normalize_workspace_url(std::string_view url, std::string_view what);
 
 // A bearer token for the workspace API. Implementations are thread-safe.
