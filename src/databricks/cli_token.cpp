@@ -105,7 +105,8 @@ class CliTokenFetcher final : public CredentialProvider {
       throw CredentialError(
           fmt::format("{} did not finish within {} ms (killed)", call, options_.timeout.count()));
     }
-    if (!run.exited || run.exit_status != 0) {
+    // An unknown status (SIGCHLD ignored by the application) is judged by the output.
+    if (run.status_known && (!run.exited || run.exit_status != 0)) {
       const std::string how = run.exited ? fmt::format("exit status {}", run.exit_status)
                                          : fmt::format("killed by signal {}", run.signal);
       throw CredentialError(fmt::format("{} failed ({}): {}; run `{}` to log in again", call, how,

@@ -209,7 +209,9 @@ RunResult run_program(const std::vector<std::string>& argv,
   kill_group(pid);
   const int status = reap(pid);
   if (result.timed_out) return result;
-  if (WIFEXITED(status)) {
+  if (status == -1) {
+    result.status_known = false;
+  } else if (WIFEXITED(status)) {
     result.exited = true;
     result.exit_status = WEXITSTATUS(status);
   } else if (WIFSIGNALED(status)) {

@@ -26,6 +26,9 @@ struct RunResult {
   bool exited = false;
   int exit_status = 0;
   int signal = 0;
+  // False when the exit status could not be collected (SIGCHLD set to
+  // SIG_IGN makes the kernel reap children at once).
+  bool status_known = true;
   std::string out;  // at most max_output bytes of stdout
   std::string err;  // at most max_output bytes of stderr
   bool out_truncated = false;

@@ -168,8 +168,7 @@ TEST_F(CliTokenTest, AnswersWithoutWhatIsNeededAreErrors) {
       {R"({"access_token":")" + std::string(kCliToken) + R"(","expiry":")" +
            FakeWorkspace::rfc3339(clock_.now() - 1min) + "\"}",
        "printed a token that expired"},
-      {R"({"access_token":")" + std::string(kCliToken) + R"(\r\nX: y","expiry":")" + expiry +
-           "\"}",
+      {R"({"access_token":")" + std::string(kCliToken) + R"(\r\nX: y","expiry":")" + expiry + "\"}",
        "control character"},
       {R"({"access_token":42,"expiry":")" + expiry + "\"}", "access_token that is not a string"},
   };
@@ -189,19 +188,19 @@ TEST_F(CliTokenTest, AnswersWithoutWhatIsNeededAreErrors) {
 TEST_F(CliTokenTest, ANonZeroExitShowsItsStderrScrubbedOnOneLine) {
   auto options = install(fake_cli(
       std::string("echo 'Error: cache: databricks OAuth is not configured for this host.' >&2\n") +
-      "printf 'refresh of %s failed\\nAuthorization: Bearer %s\\n' '" + kOldToken + "' 'opaque-secret-value' >&2\n"
+      "printf 'refresh of %s failed\\nAuthorization: Bearer %s\\n' '" + kOldToken +
+      "' 'opaque-secret-value' >&2\n"
       "exit 1\n"));
   options.profile = "dev";
   DatabricksCliToken token(options);
   const std::string message = failure(token);
-  EXPECT_THAT(message,
-              AllOf(HasSubstr("exit status 1"),
-                    HasSubstr("databricks OAuth is not configured for this host."),
-                    HasSubstr("refresh of *** failed Authorization: Bearer ***"),
-                    HasSubstr("run `databricks auth login --host "
-                              "https://dev.cloud.databricks.com --profile dev`"),
-                    Not(HasSubstr(kOldToken)), Not(HasSubstr("opaque-secret-value")),
-                    Not(HasSubstr("\n"))));
+  EXPECT_THAT(message, AllOf(HasSubstr("exit status 1"),
+                             HasSubstr("databricks OAuth is not configured for this host."),
+                             HasSubstr("refresh of *** failed Authorization: Bearer ***"),
+                             HasSubstr("run `databricks auth login --host "
+                                       "https://dev.cloud.databricks.com --profile dev`"),
+                             Not(HasSubstr(kOldToken)), Not(HasSubstr("opaque-secret-value")),
+                             Not(HasSubstr("\n"))));
 }
 
 TEST_F(CliTokenTest, AKilledCliIsReportedBySignal) {
@@ -311,10 +310,9 @@ TEST_F(LocalDevelopmentTest, APatProfile) {
 }
 
 TEST_F(LocalDevelopmentTest, AnM2mProfile) {
-  home_.write(".databrickscfg", "[sp]\nhost = " + workspace.url() +
-                                    "\nclient_id = " + workspace.options().client_id +
-                                    "\nclient_secret = " + workspace.options().client_secret +
-                                    "\n");
+  home_.write(".databrickscfg",
+              "[sp]\nhost = " + workspace.url() + "\nclient_id = " + workspace.options().client_id +
+                  "\nclient_secret = " + workspace.options().client_secret + "\n");
   env_["DATABRICKS_CONFIG_PROFILE"] = "sp";
   EXPECT_EQ(database_user_of(read()), workspace.options().client_id);
   EXPECT_EQ(workspace.calls(FakeWorkspace::Endpoint::oauth_token), 1);
@@ -324,9 +322,8 @@ TEST_F(LocalDevelopmentTest, AnM2mProfile) {
 
 TEST_F(LocalDevelopmentTest, ACliProfile) {
   const std::string user_token = workspace.add_token_for("cli-user@example.com");
-  const std::string config =
-      home_.write("work/databricks.cfg",
-                  "[dev]\nhost = " + workspace.url() + "\nauth_type = databricks-cli\n");
+  const std::string config = home_.write(
+      "work/databricks.cfg", "[dev]\nhost = " + workspace.url() + "\nauth_type = databricks-cli\n");
   home_.write("bin/databricks",
               fake_cli(json_answer(user_token, std::chrono::system_clock::now() + 1h)), 0755);
   env_["DATABRICKS_CONFIG_FILE"] = config;

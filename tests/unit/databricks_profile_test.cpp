@@ -66,11 +66,11 @@ DatabricksProfile parse(std::string_view text, std::string_view name) {
 // The INI reader
 
 TEST(DatabricksProfileIni, ReadsTheKeysOfTheNamedSection) {
-  const auto p = parse(std::string("[DEFAULT]\nhost = https://other.example.com\n\n[dev]\n") +
-                           "host = https://dev.cloud.databricks.com\ntoken = " + kToken +
-                           "\nclient_id = 6f2c-client\nclient_secret: " + kSecret +
-                           "\nauth_type = pat\n",
-                       "dev");
+  const auto p =
+      parse(std::string("[DEFAULT]\nhost = https://other.example.com\n\n[dev]\n") +
+                "host = https://dev.cloud.databricks.com\ntoken = " + kToken +
+                "\nclient_id = 6f2c-client\nclient_secret: " + kSecret + "\nauth_type = pat\n",
+            "dev");
   EXPECT_EQ(p.name, "dev");
   EXPECT_EQ(p.file, "/home/u/.databrickscfg");
   EXPECT_EQ(p.host, "https://dev.cloud.databricks.com");
@@ -131,9 +131,9 @@ TEST(DatabricksProfileIni, AKeyGivenTwiceInTheProfileIsRefusedWithoutItsValues) 
         std::string("[dev]\ntoken = ") + kToken + "\n[other]\n[dev]\ntoken = " + kEnvToken + "\n",
         "dev", "/cfg");
   });
-  EXPECT_THAT(message, AllOf(HasSubstr("'token' is given twice"), HasSubstr("line 5"),
-                             HasSubstr("line 2"), Not(HasSubstr(kToken)),
-                             Not(HasSubstr(kEnvToken))));
+  EXPECT_THAT(message,
+              AllOf(HasSubstr("'token' is given twice"), HasSubstr("line 5"), HasSubstr("line 2"),
+                    Not(HasSubstr(kToken)), Not(HasSubstr(kEnvToken))));
   // Twice in another profile: not this profile's concern.
   EXPECT_EQ(parse("[a]\nhost = 1\nhost = 2\n[dev]\nhost = 3\n", "dev").host, "3");
 }
@@ -157,7 +157,8 @@ TEST(DatabricksProfileIni, AProfileWithNoHostHasAnEmptyHost) {
 }
 
 TEST(DatabricksProfileIni, ByteOrderMarkAndCrlfLineEnds) {
-  const auto p = parse("\xEF\xBB\xBF[dev]\r\nhost = https://x.example.com\r\nclient_id = id\r\n", "dev");
+  const auto p =
+      parse("\xEF\xBB\xBF[dev]\r\nhost = https://x.example.com\r\nclient_id = id\r\n", "dev");
   EXPECT_EQ(p.host, "https://x.example.com");
   EXPECT_EQ(p.client_id, "id");
 }
@@ -169,7 +170,8 @@ TEST(DatabricksProfileIni, HostileBytesGiveErrorsThatNameTheLineNeverTheValue) {
   };
   const std::string secret = kSecret;
   const std::vector<Case> cases{
-      {"[dev]\nclient_secret = " + secret + std::string("\0tail\n", 6), "line 2 contains a NUL byte"},
+      {"[dev]\nclient_secret = " + secret + std::string("\0tail\n", 6),
+       "line 2 contains a NUL byte"},
       {"[dev]\ntoken = " + secret + "\x01\n", "line 2: the token contains a control character"},
       {"[dev]\n" + secret + "\n", "line 2 is not `key = value`"},
       {"[dev\nhost = x\n", "line 1 starts a section but is not `[name]`"},
@@ -239,8 +241,9 @@ TEST(DatabricksProfileFile, TheCliSettingsDefaultProfileIsUsedWhenNoneIsNamed) {
               HasSubstr("not a profile"));
   home.write(".databrickscfg", "[__settings__]\ndefault_profile = gone\n[dev]\n");
   request.profile.clear();
-  EXPECT_THAT(config_error([&] { (void)load_databricks_profile(request); }),
-              AllOf(HasSubstr("default_profile"), HasSubstr("'gone'"), HasSubstr("its profiles: dev")));
+  EXPECT_THAT(
+      config_error([&] { (void)load_databricks_profile(request); }),
+      AllOf(HasSubstr("default_profile"), HasSubstr("'gone'"), HasSubstr("its profiles: dev")));
 }
 
 TEST(DatabricksProfileFile, NamedButMissingIsAnError) {
@@ -429,8 +432,9 @@ TEST_F(ProfileEnv, AProfileWithOnlyAnUnsupportedMethodNamesTheProfileAndTheChoic
                              HasSubstr("personal access token"), HasSubstr("OAuth M2M"),
                              HasSubstr("Databricks CLI"), Not(HasSubstr(kSecret))));
   set("DATABRICKS_CONFIG_PROFILE", "basic");
-  EXPECT_THAT(error(), AllOf(HasSubstr("profile 'basic'"), HasSubstr("auth_type 'basic'"),
-                             HasSubstr("pat"), HasSubstr("oauth-m2m"), HasSubstr("databricks-cli")));
+  EXPECT_THAT(error(),
+              AllOf(HasSubstr("profile 'basic'"), HasSubstr("auth_type 'basic'"), HasSubstr("pat"),
+                    HasSubstr("oauth-m2m"), HasSubstr("databricks-cli")));
   set("DATABRICKS_TOKEN", kEnvToken);  // a supported credential: the azure keys are ignored
   set("DATABRICKS_CONFIG_PROFILE", "azure");
   EXPECT_EQ(read().lakebase.workspace_token.reveal(), kEnvToken);
@@ -455,8 +459,8 @@ TEST_F(ProfileEnv, AMissingHostMentionsTheProfileOption) {
                              HasSubstr("DATABRICKS_CONFIG_PROFILE")));
   write_config("[dev]\nclient_id = c\n");
   set("DATABRICKS_CONFIG_PROFILE", "dev");
-  EXPECT_THAT(error(), AllOf(HasSubstr("DATABRICKS_HOST is not set"),
-                             HasSubstr("nor does profile 'dev'")));
+  EXPECT_THAT(error(),
+              AllOf(HasSubstr("DATABRICKS_HOST is not set"), HasSubstr("nor does profile 'dev'")));
 }
 
 TEST_F(ProfileEnv, NoProfileIsReadWithoutLakebase) {
@@ -469,8 +473,8 @@ TEST_F(ProfileEnv, NoProfileIsReadWithoutLakebase) {
 
 TEST(ProfileJson, ConfigFileAndProfileKeys) {
   pgobo::test::TempDir dir;
-  const std::string file =
-      dir.write("db.cfg", std::string("[dev]\nhost = https://j.example.com\ntoken = ") + kToken + "\n");
+  const std::string file = dir.write(
+      "db.cfg", std::string("[dev]\nhost = https://j.example.com\ntoken = ") + kToken + "\n");
   nlohmann::json json{{"host", "db"},
                       {"database", "app"},
                       {"lakebase_endpoint", "projects/app/branches/main/endpoints/primary"},

@@ -70,12 +70,16 @@ struct AppConfig {
   RoutingConfig routing;
   LakebaseConfig lakebase;
 
-  // From the process environment. Empty variables count as unset.
+  // From the process environment. Empty variables count as unset. With
+  // Lakebase, a profile of ~/.databrickscfg (HOME) fills the workspace
+  // settings the environment leaves unset (databricks/profile.hpp).
   [[nodiscard]] static AppConfig from_env();
   [[nodiscard]] static AppConfig from_env(const EnvLookup& lookup);
   // From one JSON object: RoutingConfig's keys and lakebase_endpoint,
-  // workspace_url, client_id, client_secret, workspace_token,
-  // credential_refresh_ahead_ms and the http_* keys.
+  // workspace_url, client_id, client_secret, workspace_token, auth_type,
+  // config_file, config_profile, databricks_cli_path,
+  // credential_refresh_ahead_ms and the http_* keys. A profile is read only
+  // from a config_file named in the JSON (no HOME, no default file).
   [[nodiscard]] static AppConfig from_json(const nlohmann::json& json);
   [[nodiscard]] static AppConfig from_json_text(std::string_view text);
 
