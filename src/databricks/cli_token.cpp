@@ -141,7 +141,7 @@ class CliTokenFetcher final : public CredentialProvider {
       const auto it = answer.find(key);
       if (it == answer.end() || it->is_null()) return std::nullopt;
       if (!it->is_string()) {
-        throw CredentialError(fmt::format("{} printed a {} that is not a string", call, key));
+        throw CredentialError(fmt::format("{} printed JSON whose {} is not a string", call, key));
       }
       return it->get<std::string>();
     };

@@ -170,7 +170,7 @@ TEST_F(CliTokenTest, AnswersWithoutWhatIsNeededAreErrors) {
        "printed a token that expired"},
       {R"({"access_token":")" + std::string(kCliToken) + R"(\r\nX: y","expiry":")" + expiry + "\"}",
        "control character"},
-      {R"({"access_token":42,"expiry":")" + expiry + "\"}", "access_token that is not a string"},
+      {R"({"access_token":42,"expiry":")" + expiry + "\"}", "whose access_token is not a string"},
   };
   for (std::size_t i = 0; i < cases.size(); ++i) {
     pgobo::test::TempDir dir;
