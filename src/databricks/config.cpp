@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "config_reader.hpp"
+#include "databricks/auth_config.hpp"
 #include "pgobo/databricks/lakebase.hpp"
+#include "pgobo/databricks/profile.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/log.hpp"
 
@@ -61,6 +63,9 @@ std::string label(ConfigOrigin origin, std::string_view json_key) {
   for (const auto& field : kFields) {
     if (field.json == json_key) return pgobo::detail::config_label(origin, field.env, field.json);
   }
+  for (const auto& field : detail::kAuthFields) {
+    if (field.json == json_key) return pgobo::detail::config_label(origin, field.env, field.json);
+  }
   throw std::logic_error("pgobo: no Lakebase config field " + std::string(json_key));
 }
 
@@ -76,15 +81,31 @@ void validate_app(const AppConfig& config, ConfigOrigin origin) {
         label(origin, "password"), label(origin, "lakebase_endpoint")));
   }
   if (config.uses_lakebase()) {
+    const std::string hint = detail::profile_hint(lakebase, origin);
     if (lakebase.workspace_url.empty()) {
-      missing("workspace_url", "the workspace URL Lakebase credentials are requested from");
+      missing("workspace_url", "the workspace URL Lakebase credentials are requested from" + hint);
     }
-    if (lakebase.workspace_token.empty()) {
-      if (lakebase.client_id.empty() && lakebase.client_secret.empty()) {
-        throw ConfigError(fmt::format("no workspace credential for Lakebase: set {}, or {} and {}",
-                                      label(origin, "workspace_token"), label(origin, "client_id"),
-                                      label(origin, "client_secret")));
+    const std::string_view auth = lakebase.auth_type;
+    if (auth == "pat" && lakebase.workspace_token.empty()) {
+      missing("workspace_token", fmt::format("a personal access token: {} is pat{}",
+                                             label(origin, "auth_type"), hint));
+    }
+    // PAT, then OAuth M2M, then the Databricks CLI (when it is installed),
+    // unless the auth type forces one.
+    const bool m2m_needed =
+        auth == "oauth-m2m" || (auth.empty() && lakebase.workspace_token.empty());
+    if (auth.empty() && m2m_needed && lakebase.client_id.empty() &&
+        lakebase.client_secret.empty()) {
+      // Env/JSON: from_env/from_json resolved the CLI's path with their PATH.
+      const auto path = origin == ConfigOrigin::code ? detail::process_path() : std::nullopt;
+      if (detail::find_databricks_cli(lakebase, path).empty()) {
+        throw ConfigError(fmt::format(
+            "no workspace credential for Lakebase: set {}, or {} and {}{}, or install the "
+            "Databricks CLI and run `databricks auth login --host <workspace>`",
+            label(origin, "workspace_token"), label(origin, "client_id"),
+            label(origin, "client_secret"), hint));
       }
+    } else if (m2m_needed) {
       if (lakebase.client_id.empty()) {
         missing("client_id", "the OAuth client id of the client secret");
       }
@@ -124,6 +145,7 @@ AppConfig AppConfig::from_env(const EnvLookup& lookup) {
   AppConfig config;
   config.routing = RoutingConfig::from_env(lookup);
   pgobo::detail::read_env(kFields, config.lakebase, lookup);
+  pgobo::detail::read_env(detail::kAuthFields, config.lakebase, lookup);
   // AppKit's rule for the environment: a Lakebase database wins over
   // PGPASSWORD, which a Databricks App may carry for other tools. A password
   // given in JSON or in code is explicit and still wins (uses_lakebase()).
@@ -131,6 +153,11 @@ AppConfig AppConfig::from_env(const EnvLookup& lookup) {
       config.routing.service.password.has_value() && !config.lakebase.endpoint.empty();
   if (password_ignored) config.routing.service.password.reset();
   try {
+    if (config.uses_lakebase()) {
+      const auto home = lookup("HOME");
+      detail::apply_profile(config.lakebase, ConfigOrigin::env,
+                            home && !home->empty() ? home : std::nullopt, lookup("PATH"));
+    }
     validate_app(config, ConfigOrigin::env);
   } catch (const ConfigError& e) {
     if (!password_ignored) throw;
@@ -150,9 +177,14 @@ AppConfig AppConfig::from_env(const EnvLookup& lookup) {
 AppConfig AppConfig::from_json(const nlohmann::json& json) {
   std::vector<std::string_view> keys;
   pgobo::detail::append_json_keys(kFields, keys);
+  pgobo::detail::append_json_keys(detail::kAuthFields, keys);
   AppConfig config;
   config.routing = pgobo::detail::routing_config_from_json(json, keys);
   pgobo::detail::read_json(kFields, config.lakebase, json, nullptr);
+  pgobo::detail::read_json(detail::kAuthFields, config.lakebase, json, nullptr);
+  if (config.uses_lakebase()) {
+    detail::apply_profile(config.lakebase, ConfigOrigin::json, std::nullopt, std::nullopt);
+  }
   validate_app(config, ConfigOrigin::json);
   if (config.routing.service.password && !config.lakebase.endpoint.empty()) {
     logger()->info(
@@ -172,10 +204,23 @@ void AppConfig::validate() const {
 }
 
 std::shared_ptr<WorkspaceToken> AppConfig::make_workspace_token(const WallClock& clock) const {
-  if (!lakebase.workspace_token.empty()) {
+  const std::string_view auth = detail::effective_auth_type(
+      lakebase, !detail::find_databricks_cli(lakebase, detail::process_path()).empty());
+  if (auth == "databricks-cli") {
+    DatabricksCliToken::Options options;
+    options.workspace_url = lakebase.workspace_url;
+    options.profile = lakebase.config_profile;
+    options.config_file = lakebase.config_file;
+    if (!lakebase.databricks_cli_path.empty()) options.executable = lakebase.databricks_cli_path;
+    options.timeout = lakebase.http.timeout;  // the CLI may refresh its token over HTTP
+    options.cache.refresh_ahead = lakebase.credential_refresh_ahead;
+    options.cache.clock = clock;
+    return std::make_shared<DatabricksCliToken>(std::move(options));
+  }
+  if (auth == "pat" && !lakebase.workspace_token.empty()) {
     return std::make_shared<PersonalAccessToken>(lakebase.workspace_token);
   }
-  if (!lakebase.client_id.empty() && !lakebase.client_secret.empty()) {
+  if (auth == "oauth-m2m" && !lakebase.client_id.empty() && !lakebase.client_secret.empty()) {
     ServicePrincipalOAuth::Options options;
     options.workspace_url = lakebase.workspace_url;
     options.client_id = lakebase.client_id;
@@ -186,8 +231,11 @@ std::shared_ptr<WorkspaceToken> AppConfig::make_workspace_token(const WallClock&
     return std::make_shared<ServicePrincipalOAuth>(std::move(options));
   }
   throw ConfigError(fmt::format(
-      "no workspace credential: set {}, or {} and {}", label(ConfigOrigin::code, "workspace_token"),
-      label(ConfigOrigin::code, "client_id"), label(ConfigOrigin::code, "client_secret")));
+      "no workspace credential{}: set {}, or {} and {}, or install the Databricks CLI and run "
+      "`databricks auth login --host <workspace>`",
+      auth.empty() ? std::string() : fmt::format(" for auth type {}", auth),
+      label(ConfigOrigin::code, "workspace_token"), label(ConfigOrigin::code, "client_id"),
+      label(ConfigOrigin::code, "client_secret")));
 }
 
 std::string AppConfig::resolve_user(WorkspaceToken* token) const {

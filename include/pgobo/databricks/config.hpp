@@ -46,6 +46,20 @@ struct LakebaseConfig {
   // A personal access token (DATABRICKS_TOKEN). Wins over the client id and
   // secret, as in the Databricks SDKs' default chain.
   Secret workspace_token;
+  // Which workspace credential: empty = the first configured of a personal
+  // access token, OAuth M2M, the Databricks CLI (the SDKs' order); or one of
+  // "pat", "oauth-m2m", "databricks-cli" (DATABRICKS_AUTH_TYPE, auth_type).
+  std::string auth_type;
+  // The Databricks configuration profile and file (DATABRICKS_CONFIG_PROFILE,
+  // DATABRICKS_CONFIG_FILE; databricks/profile.hpp). from_env/from_json read
+  // the profile into the fields above that the environment (or JSON) leaves
+  // unset, and leave here the profile and file actually read (empty: none).
+  // The CLI is run with --profile config_profile when it is set.
+  std::string config_profile;
+  std::string config_file;
+  // The `databricks` executable for the CLI credential (DATABRICKS_CLI_PATH):
+  // a path, or a name looked up in PATH; empty = "databricks".
+  std::string databricks_cli_path;
   // Database credentials and OAuth tokens are refreshed this long before they expire.
   std::chrono::milliseconds credential_refresh_ahead{std::chrono::minutes{2}};
   HttpOptions http;
@@ -56,12 +70,16 @@ struct AppConfig {
   RoutingConfig routing;
   LakebaseConfig lakebase;
 
-  // From the process environment. Empty variables count as unset.
+  // From the process environment. Empty variables count as unset. With
+  // Lakebase, a profile of ~/.databrickscfg (HOME) fills the workspace
+  // settings the environment leaves unset (databricks/profile.hpp).
   [[nodiscard]] static AppConfig from_env();
   [[nodiscard]] static AppConfig from_env(const EnvLookup& lookup);
   // From one JSON object: RoutingConfig's keys and lakebase_endpoint,
-  // workspace_url, client_id, client_secret, workspace_token,
-  // credential_refresh_ahead_ms and the http_* keys.
+  // workspace_url, client_id, client_secret, workspace_token, auth_type,
+  // config_file, config_profile, databricks_cli_path,
+  // credential_refresh_ahead_ms and the http_* keys. A profile is read only
+  // from a config_file named in the JSON (no HOME, no default file).
   [[nodiscard]] static AppConfig from_json(const nlohmann::json& json);
   [[nodiscard]] static AppConfig from_json_text(std::string_view text);
 
@@ -79,8 +97,11 @@ struct AppConfig {
   // workspace credential.
   void validate() const;
 
-  // The workspace token of the service principal: the PAT if set, else OAuth
-  // M2M with the client id and secret. Throws ConfigError if neither is set.
+  // The workspace token of the service principal (locally: the developer):
+  // lakebase.auth_type's, else the PAT if set, else OAuth M2M with the client
+  // id and secret, else the Databricks CLI's token (DatabricksCliToken,
+  // databricks/profile.hpp) if the `databricks` executable is found. Throws
+  // ConfigError if none applies.
   [[nodiscard]] std::shared_ptr<WorkspaceToken> make_workspace_token(
       const WallClock& clock = {}) const;
 
