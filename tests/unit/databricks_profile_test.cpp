@@ -466,7 +466,12 @@ TEST_F(ProfileEnv, AMissingHostMentionsTheProfileOption) {
 TEST_F(ProfileEnv, NoProfileIsReadWithoutLakebase) {
   write_config("this is not an INI file\n");
   set("PGPASSWORD", "static-password-value");
-  EXPECT_NO_THROW((void)read()) << "a static password wins: the file is not read";
+  unset("LAKEBASE_ENDPOINT");
+  EXPECT_NO_THROW((void)read()) << "a plain password configuration: the file is not read";
+  // In the environment LAKEBASE_ENDPOINT wins over PGPASSWORD (as in
+  // AppKit), so the workspace credential is looked for, in the file too.
+  set("LAKEBASE_ENDPOINT", "projects/app/branches/main/endpoints/primary");
+  EXPECT_THAT(error(), HasSubstr("line 1 is not `key = value`"));
   unset("PGPASSWORD");
   EXPECT_THAT(error(), HasSubstr("line 1 is not `key = value`"));
 }
