@@ -145,6 +145,11 @@ RunResult run_program(const std::vector<std::string>& argv,
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out_write.get(), STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, err_write.get(), STDERR_FILENO);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+  // Nothing else of this process reaches the CLI: not its PostgreSQL
+  // sockets, not a descriptor some library opened without O_CLOEXEC.
+  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
+#endif
   // Its own process group (killable as one), default signal dispositions
   // and an empty mask whatever this process set (an ignored SIGPIPE, say).
   sigset_t none;

@@ -6,6 +6,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <map>
 #include <optional>
@@ -125,6 +128,27 @@ TEST_F(CliTokenTest, PassesTheProfileAndItsFileAsArgumentsNotThroughAShell) {
                           "--profile", "dev; touch pwned $(id)"));
   EXPECT_EQ(read_text(file("config_file.txt")), dir_.path() + "/my cfg");
   EXPECT_FALSE(std::ifstream(file("pwned")).good());
+}
+
+// The CLI gets stdin, stdout and stderr, nothing else of this process: a
+// descriptor opened without O_CLOEXEC (here, on purpose) stays behind.
+TEST_F(CliTokenTest, TheCliInheritsNoOtherDescriptor) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+  const int leaky = ::open("/dev/null", O_RDONLY);  // no O_CLOEXEC
+  ASSERT_GE(leaky, 0);
+  auto options = install(
+      fake_cli("ls /proc/$$/fd > \"$dir/fds.txt\"\n" + json_answer(kCliToken, clock_.now() + 1h)));
+  DatabricksCliToken token(options);
+  EXPECT_EQ(token.token().reveal(), kCliToken);
+  ::close(leaky);
+  // The script's shell lists its own descriptors: 0, 1, 2 and what the shell
+  // itself opened (the script file), never `leaky`.
+  std::vector<int> fds;
+  for (const auto& line : lines_of(file("fds.txt"))) fds.push_back(std::stoi(line));
+  EXPECT_THAT(fds, ::testing::Not(::testing::Contains(leaky)));
+#else
+  GTEST_SKIP() << "posix_spawn_file_actions_addclosefrom_np needs glibc 2.34";
+#endif
 }
 
 TEST_F(CliTokenTest, CachesTheTokenUntilShortlyBeforeItsExpiry) {
