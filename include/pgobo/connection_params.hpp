@@ -9,16 +9,16 @@
 //   std::string conninfo = params.to_conninfo(password);   // for libpq / libpqxx
 //
 // to_conninfo() quotes every value by libpq's rules, so a password or role
-// name with spaces, quotes or backslashes survives intact.
+// name with spaces, quotes or backslashes survives intact. The params
+// themselves never hold a password: they are safe to log and to return from
+// RoutingPool::pg_config().
 //
 // TLS: `sslmode` left unset means pgobo's default, `require` (encrypted, the
 // server's certificate not checked); a layer above may put its own default
 // in its place (the Databricks layer: `verify-full` for Lakebase), while a
 // mode the user chose is kept. `sslrootcert` names the CAs the certificate
 // is checked against under verify-ca / verify-full; empty leaves libpq's
-// default (~/.postgresql/root.crt). The params
-// themselves never hold a password: they are safe to log and to return from
-// RoutingPool::pg_config().
+// default (~/.postgresql/root.crt).
 #pragma once
 
 #include <chrono>
