@@ -35,7 +35,7 @@ using Field = detail::ConfigField<PoolConfig>;
 
 // The one list of settings: from_env, from_json and the messages of
 // validate() all read it, and docs/configuration.md mirrors it.
-constexpr std::array<Field, 22> kFields{{
+constexpr std::array<Field, 23> kFields{{
     {"PGOBO_POOL_NAME", "name", false,
      [](PoolConfig& c, const Value& v) { c.pool.name = v.non_empty_string("a non-empty name"); }},
     {"PGHOST", "host", false,
@@ -61,6 +61,11 @@ constexpr std::array<Field, 22> kFields{{
      [](PoolConfig& c, const Value& v) {
        if (v.json() && !v.json()->is_string()) v.reject("a string");
        c.pool.connection.sslmode = parse_ssl_mode(v.string(), v.name());
+     }},
+    {"PGSSLROOTCERT", "sslrootcert", false,
+     [](PoolConfig& c, const Value& v) {
+       c.pool.connection.sslrootcert =
+           v.non_empty_string("a file of trusted CA certificates (PEM), or \"system\"");
      }},
     {"PGAPPNAME", "application_name", false,
      [](PoolConfig& c, const Value& v) { c.pool.connection.application_name = v.string(); }},

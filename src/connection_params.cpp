@@ -103,7 +103,8 @@ std::string ConnectionParams::to_conninfo() const {
   add("port", std::to_string(port));
   add("dbname", dbname);
   if (!user.empty()) add("user", user);
-  add("sslmode", to_string(sslmode));
+  add("sslmode", to_string(effective_sslmode()));
+  if (!sslrootcert.empty()) add("sslrootcert", sslrootcert);
   if (!application_name.empty()) add("application_name", application_name);
   if (connect_timeout.count() > 0) add("connect_timeout", std::to_string(connect_timeout.count()));
   if (!settings.empty()) {

@@ -112,6 +112,40 @@ std::optional<detail::ConnectFailure> english_failure(const std::string& text) {
   return std::nullopt;
 }
 
+// What to change when TLS could not verify the server, for libpq's own
+// texts (fe-secure-common.c, fe-secure-openssl.c; OpenSSL's reason strings
+// are never translated). Empty for any other failure. Checked before the
+// other kinds: "root certificate file … does not exist" is no unknown role.
+std::string tls_verification_advice(const std::string& text, const ConnectionParams& params) {
+  const std::string roots = params.sslrootcert.empty()
+                                ? std::string(
+                                      "libpq's default root certificate file "
+                                      "(~/.postgresql/root.crt; sslrootcert is not set)")
+                                : "sslrootcert '" + params.sslrootcert + "'";
+  if (contains_any(text, {"does not match host name",
+                          "could not get server's host name from server certificate",
+                          "host name must be specified for a verified ssl connection"})) {
+    return "TLS host-name verification failed: the server's certificate is not for host '" +
+           params.host +
+           "'. Connect with a host name the certificate lists (PGHOST / JSON key 'host'), or set "
+           "sslmode (PGSSLMODE) to verify-ca to check the certificate's CA only";
+  }
+  if (contains_any(text, {"certificate verify failed"})) {
+    return "TLS certificate verification failed: the server's certificate is not signed by a "
+           "CA in " +
+           roots +
+           " (or has expired). Set sslrootcert (PGSSLROOTCERT / JSON key 'sslrootcert') to the "
+           "CA certificate that signed the server's certificate";
+  }
+  if (contains_any(text, {"root certificate file", "could not load system root certificate",
+                          "could not get home directory to locate root certificate"})) {
+    return "TLS certificate verification cannot start: the trusted CA certificates (" + roots +
+           ") could not be read. Set sslrootcert (PGSSLROOTCERT / JSON key 'sslrootcert') to a "
+           "readable CA certificate file";
+  }
+  return {};
+}
+
 // One more login attempt with libpq itself, at PQERRORS_SQLSTATE verbosity,
 // to learn the code of the server's error. Bounded by the connection's
 // connect_timeout (30 s when that is 0, "wait forever").
@@ -196,7 +230,11 @@ void throw_connect_error(std::string_view libpq_message, const ConnectionParams&
   }
   std::string message = "could not connect to " + params.host + ":" + std::to_string(params.port) +
                         " database '" + params.dbname + "' as '" + params.user + "': " + detail;
-  auto kind = english_failure(lowercase(detail));
+  const std::string lowered = lowercase(detail);
+  if (const std::string advice = tls_verification_advice(lowered, params); !advice.empty()) {
+    throw TlsVerificationFailed(message + ". " + advice);
+  }
+  auto kind = english_failure(lowered);
   if (!kind && diagnose) {
     const ConnectDiagnosis diagnosis = diagnose();
     kind = connect_failure_of(diagnosis);

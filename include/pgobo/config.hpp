@@ -34,7 +34,9 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view name
 
 struct PoolConfig {
   // Sizes, timeouts and the connection (host, port, dbname, user, sslmode,
-  // application name, connect timeout, server settings). Set
+  // sslrootcert, application name, connect timeout, server settings).
+  // sslmode stays unset unless PGSSLMODE / "sslmode" is given, so a layer
+  // above can tell the user's choice from the default. Set
   // `pool.credentials` in code for a password source other than `password`
   // (e.g. pgobo::databricks for Lakebase OAuth, or your own provider).
   PoolOptions pool;

@@ -12,10 +12,18 @@
 // name with spaces, quotes or backslashes survives intact. The params
 // themselves never hold a password: they are safe to log and to return from
 // RoutingPool::pg_config().
+//
+// TLS: `sslmode` left unset means pgobo's default, `require` (encrypted, the
+// server's certificate not checked); a layer above may put its own default
+// in its place (the Databricks layer: `verify-full` for Lakebase), while a
+// mode the user chose is kept. `sslrootcert` names the CAs the certificate
+// is checked against under verify-ca / verify-full; empty leaves libpq's
+// default (~/.postgresql/root.crt).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,12 +42,20 @@ enum class SslMode { disable, allow, prefer, require, verify_ca, verify_full };
 // and the accepted values.
 [[nodiscard]] SslMode parse_ssl_mode(std::string_view text, std::string_view what = "sslmode");
 
+// The mode of a ConnectionParams whose sslmode is not set, as AppKit's and
+// Databricks Apps' PGSSLMODE default.
+inline constexpr SslMode kDefaultSslMode = SslMode::require;
+
 struct ConnectionParams {
   std::string host = "localhost";
   std::uint16_t port = 5432;
   std::string dbname = "postgres";
   std::string user;
-  SslMode sslmode = SslMode::require;
+  // Unset: not chosen, kDefaultSslMode applies (see effective_sslmode()).
+  std::optional<SslMode> sslmode;
+  // A file of trusted CA certificates (PEM), or libpq 16's "system". Empty:
+  // libpq's default. Only read under verify-ca and verify-full.
+  std::string sslrootcert;
   std::string application_name;
   // libpq's connect_timeout (whole seconds; 0 = wait forever, which pgobo
   // never uses by default).
@@ -47,6 +63,11 @@ struct ConnectionParams {
   // Server settings sent at login, e.g. {"statement_timeout", "5s"},
   // {"idle_in_transaction_session_timeout", "60s"}.
   std::vector<std::pair<std::string, std::string>> settings;
+
+  // The mode connections use: `sslmode`, else kDefaultSslMode.
+  [[nodiscard]] SslMode effective_sslmode() const noexcept {
+    return sslmode.value_or(kDefaultSslMode);
+  }
 
   // A libpq connection string without a password (libpq then falls back to
   // ~/.pgpass or PGPASSWORD, as it would for any client). Both forms throw

@@ -82,10 +82,21 @@ class AuthenticationFailed : public ConnectError {
 };
 
 // The server could not be reached: refused, timed out, DNS failure, TLS
-// failure, shutting down or starting up, out of memory or disk (SQLSTATE
-// class 08, 57P01-57P03, 53 but 53300), it sent no error at all, or the
-// connection was lost right after the login. Usually transient.
+// handshake failure (but see TlsVerificationFailed), shutting down or starting up, out of memory or
+// disk (SQLSTATE class 08, 57P01-57P03, 53 but 53300), it sent no error at all, or the connection
+// was lost right after the login. Usually transient.
 class ServerUnavailable : public ConnectError {
+ public:
+  using ConnectError::ConnectError;
+};
+
+// TLS could not verify the server (sslmode verify-ca / verify-full): its
+// certificate is not signed by a CA in sslrootcert, it is not for the host
+// name connected to, or the root certificate file is missing or unreadable.
+// The message says which and which setting to change (PGSSLROOTCERT,
+// PGHOST, PGSSLMODE). A configuration or deployment problem: retrying will
+// not help.
+class TlsVerificationFailed : public ConnectError {
  public:
   using ConnectError::ConnectError;
 };

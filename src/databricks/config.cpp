@@ -8,6 +8,7 @@
 
 #include "config_reader.hpp"
 #include "databricks/auth_config.hpp"
+#include "databricks/lakebase_tls.hpp"
 #include "pgobo/databricks/lakebase.hpp"
 #include "pgobo/databricks/profile.hpp"
 #include "pgobo/errors.hpp"
@@ -271,14 +272,23 @@ std::shared_ptr<CredentialProvider> AppConfig::make_user_credentials(Secret user
 
 PoolOptions AppConfig::make_service_pool_options(const WallClock& clock) const {
   validate();
+  // Lakebase's TLS default (verify-full against the system's CAs), before
+  // any call to the workspace: a missing CA bundle is a configuration error.
+  // User pools copy the service pool's connection, TLS included.
+  ConnectionParams tls = routing.service.pool.connection;
+  if (uses_lakebase()) detail::apply_lakebase_tls(tls, detail::SystemTrust::of_this_machine());
   // A static password, or a provider set in code, wins over Lakebase for the
   // service principal (the user pools may still use Lakebase).
   if (!uses_lakebase() || routing.service.pool.credentials) {
     PoolOptions options = routing.service.make_pool_options();
     if (options.connection.user.empty()) options.connection.user = lakebase.client_id;
+    options.connection.sslmode = tls.sslmode;
+    options.connection.sslrootcert = tls.sslrootcert;
     return options;
   }
   PoolOptions options = routing.service.pool;
+  options.connection.sslmode = tls.sslmode;
+  options.connection.sslrootcert = tls.sslrootcert;
   std::shared_ptr<WorkspaceToken> token = make_workspace_token(clock);
   options.connection.user = resolve_user(token.get());
   options.credentials = lakebase_provider(lakebase, std::move(token), clock, "lakebase");

@@ -30,13 +30,14 @@ using ::testing::Pair;
 // Every variable from_env() reads. Unset before each test and restored
 // after, so the runner's environment (which may hold PG* variables) cannot
 // leak into a test.
-constexpr std::array<const char*, 21> kVariables{"PGOBO_POOL_NAME",
+constexpr std::array<const char*, 22> kVariables{"PGOBO_POOL_NAME",
                                                  "PGHOST",
                                                  "PGPORT",
                                                  "PGDATABASE",
                                                  "PGUSER",
                                                  "PGPASSWORD",
                                                  "PGSSLMODE",
+                                                 "PGSSLROOTCERT",
                                                  "PGAPPNAME",
                                                  "PGCONNECT_TIMEOUT",
                                                  "PGOBO_STATEMENT_TIMEOUT_MS",
@@ -113,12 +114,38 @@ TEST_F(EnvConfigTest, ReadsTheConnectionVariables) {
   EXPECT_EQ(c.connect_timeout, 4s);
 }
 
+TEST_F(EnvConfigTest, ReadsTheTrustedCaFile) {
+  set_password_basics();
+  set("PGSSLROOTCERT", "/etc/app/ca.pem");
+  set("PGSSLMODE", "verify-full");
+  const auto c = PoolConfig::from_env().pool.connection;
+  EXPECT_EQ(c.sslrootcert, "/etc/app/ca.pem");
+  EXPECT_THAT(c.to_conninfo(), HasSubstr("sslrootcert='/etc/app/ca.pem'"));
+}
+
+TEST(JsonConfig, ReadsTheTrustedCaFile) {
+  const auto c = PoolConfig::from_json_text(
+      R"({"host":"db","database":"app","password":"pw","sslrootcert":"system"})");
+  EXPECT_EQ(c.pool.connection.sslrootcert, "system");
+  EXPECT_THAT(
+      [] {
+        (void)PoolConfig::from_json_text(R"({"host":"db","database":"app","sslrootcert":""})");
+      },
+      ::testing::ThrowsMessage<ConfigError>(
+          AllOf(HasSubstr("JSON key 'sslrootcert'"), HasSubstr("CA certificates"))));
+  EXPECT_THAT(
+      [] { (void)PoolConfig::from_json_text(R"({"host":"db","database":"app","sslrootcert":5})"); },
+      ::testing::ThrowsMessage<ConfigError>(HasSubstr("JSON key 'sslrootcert'")));
+}
+
 TEST_F(EnvConfigTest, DefaultsFollowAppKit) {
   set_password_basics();
   const PoolConfig config = PoolConfig::from_env();
 
   EXPECT_EQ(config.pool.connection.port, 5432);
-  EXPECT_EQ(config.pool.connection.sslmode, SslMode::require);
+  EXPECT_EQ(config.pool.connection.sslmode, std::nullopt) << "not chosen: a layer above may";
+  EXPECT_EQ(config.pool.connection.effective_sslmode(), SslMode::require);
+  EXPECT_EQ(config.pool.connection.sslrootcert, "");
   EXPECT_EQ(config.pool.connection.connect_timeout, 10s);
   EXPECT_EQ(config.pool.max_size, 10u);
   EXPECT_EQ(config.pool.idle_timeout, 30s);
@@ -175,7 +202,7 @@ TEST_F(EnvConfigTest, EverySslModeIsAccepted) {
   set_password_basics();
   for (const char* mode : {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}) {
     set("PGSSLMODE", mode);
-    EXPECT_EQ(pgobo::to_string(PoolConfig::from_env().pool.connection.sslmode), mode);
+    EXPECT_EQ(pgobo::to_string(PoolConfig::from_env().pool.connection.sslmode.value()), mode);
   }
 }
 
@@ -325,7 +352,8 @@ TEST(JsonConfig, DefaultsMatchTheEnvironmentDefaults) {
   const PoolConfig c =
       PoolConfig::from_json_text(R"({"host":"db","database":"app","password":"pw"})");
   EXPECT_EQ(c.pool.connection.port, 5432);
-  EXPECT_EQ(c.pool.connection.sslmode, SslMode::require);
+  EXPECT_EQ(c.pool.connection.sslmode, std::nullopt);
+  EXPECT_EQ(c.pool.connection.effective_sslmode(), SslMode::require);
   EXPECT_EQ(c.pool.max_size, 10u);
   EXPECT_EQ(c.pool.idle_timeout, 30s);
   EXPECT_EQ(c.pool.connection.connect_timeout, 10s);

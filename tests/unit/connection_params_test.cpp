@@ -111,6 +111,30 @@ TEST(ConnectionParams, EmptyUserAndApplicationNameAreLeftToLibpqDefaults) {
   EXPECT_EQ(values.count("application_name"), 0u);
 }
 
+TEST(ConnectionParams, UnsetSslModeIsRequireAndNoRootCertificateIsSent) {
+  ConnectionParams params;
+  EXPECT_FALSE(params.sslmode.has_value());
+  EXPECT_EQ(params.effective_sslmode(), SslMode::require);
+  const auto values = parse_with_libpq(params.to_conninfo());
+  EXPECT_EQ(values.at("sslmode"), "require");
+  EXPECT_EQ(values.count("sslrootcert"), 0u) << "libpq's own default applies";
+}
+
+TEST(ConnectionParams, RootCertificateRoundTripsThroughLibpq) {
+  for (const std::string path :
+       {"/etc/ssl/certs/ca-certificates.crt", "system", "/srv/it's a dir/ca \\ bundle.pem"}) {
+    auto params = sample_params();
+    params.sslrootcert = path;
+    EXPECT_EQ(parse_with_libpq(params.to_conninfo(Secret("pw"))).at("sslrootcert"), path);
+  }
+}
+
+TEST(ConnectionParams, RootCertificateWithNulIsAConfigError) {
+  auto params = sample_params();
+  params.sslrootcert = std::string("/a\0b", 4);
+  EXPECT_THROW((void)params.to_conninfo(), pgobo::ConfigError);
+}
+
 TEST(ConnectionParams, ZeroConnectTimeoutIsOmitted) {
   auto params = sample_params();
   params.connect_timeout = std::chrono::seconds{0};

@@ -9,7 +9,9 @@
 #include <optional>
 #include <string>
 
+#include "databricks/lakebase_tls.hpp"
 #include "fake_workspace.hpp"
+#include "log_capture.hpp"
 #include "pgobo/databricks/config.hpp"
 #include "pgobo/errors.hpp"
 
@@ -18,6 +20,7 @@ namespace {
 using namespace std::chrono_literals;
 using pgobo::ConfigError;
 using pgobo::Secret;
+using pgobo::SslMode;
 using pgobo::databricks::AppConfig;
 using Endpoint = pgobo::test::FakeWorkspace::Endpoint;
 using ::testing::AllOf;
@@ -418,6 +421,122 @@ TEST(AppConfigCode, UserCredentialsNeedLakebase) {
   EXPECT_THAT(
       [&] { (void)config.make_routing_config(); },
       ::testing::ThrowsMessage<ConfigError>(HasSubstr("user pools need a password source")));
+}
+
+// ---------------------------------------------------------------------------
+// TLS: Lakebase connections verify the server unless the user chose otherwise
+
+class LakebaseTlsEnv : public AppEnv {
+ protected:
+  // A Lakebase environment whose pool options need no workspace call: a
+  // personal access token, and PGUSER naming the role.
+  void set_lakebase_basics() {
+    set("PGHOST", "instance.database.cloud.databricks.com");
+    set("PGDATABASE", "databricks_postgres");
+    set("PGUSER", "svc-role");
+    set("LAKEBASE_ENDPOINT", kEndpoint);
+    set("DATABRICKS_HOST", "adb-123.azuredatabricks.net");
+    set("DATABRICKS_TOKEN", "dapi-tls-test-token");
+  }
+
+  static std::string system_bundle() {
+    return pgobo::databricks::detail::SystemTrust::of_this_machine().bundle_file;
+  }
+
+  static int warnings(const pgobo::test::LogCapture& log) {
+    int count = 0;
+    for (const std::string& line : log.lines()) {
+      if (line.find("[warning]") != std::string::npos) ++count;
+    }
+    return count;
+  }
+};
+
+TEST_F(LakebaseTlsEnv, WithoutPgsslmodeConnectionsVerifyTheServerAgainstTheSystemBundle) {
+  const pgobo::test::LogCapture log;
+  set_lakebase_basics();
+  const AppConfig config = read();
+  EXPECT_EQ(config.routing.service.pool.connection.sslmode, std::nullopt)
+      << "the config keeps what the user set; the default is applied to the pool options";
+  const std::string bundle = system_bundle();
+  ASSERT_FALSE(bundle.empty()) << "this machine has no CA bundle (install ca-certificates)";
+
+  const pgobo::ConnectionParams connection = config.make_service_pool_options().connection;
+  EXPECT_EQ(connection.sslmode, SslMode::verify_full);
+  EXPECT_EQ(connection.sslrootcert, bundle);
+  EXPECT_THAT(connection.to_conninfo(),
+              AllOf(HasSubstr("sslmode='verify-full'"), HasSubstr("sslrootcert='" + bundle + "'")));
+  EXPECT_EQ(warnings(log), 0);
+}
+
+TEST_F(LakebaseTlsEnv, UserPoolsCopyTheVerifiedConnection) {
+  set_lakebase_basics();
+  const pgobo::RoutingConfig ready = read().make_routing_config();
+  EXPECT_EQ(ready.service.pool.connection.sslmode, SslMode::verify_full);
+  EXPECT_EQ(ready.service.pool.connection.sslrootcert, system_bundle());
+
+  auto router = pgobo::RoutingPool::create(ready);
+  const auto alice = pgobo::make_user_context("u-1", "alice@example.com", Secret("alice-token"));
+  const pgobo::ConnectionParams user = router->as_user(alice).pg_config();
+  EXPECT_EQ(user.user, "alice@example.com");
+  EXPECT_EQ(user.sslmode, SslMode::verify_full);
+  EXPECT_EQ(user.sslrootcert, system_bundle());
+  router->close();
+}
+
+TEST_F(LakebaseTlsEnv, ExplicitRootCertificateWins) {
+  set_lakebase_basics();
+  set("PGSSLROOTCERT", "/etc/app/lakebase-ca.pem");
+  const pgobo::ConnectionParams connection = read().make_service_pool_options().connection;
+  EXPECT_EQ(connection.sslmode, SslMode::verify_full);
+  EXPECT_EQ(connection.sslrootcert, "/etc/app/lakebase-ca.pem");
+}
+
+TEST_F(LakebaseTlsEnv, ExplicitWeakModeWinsAndIsWarnedAboutOncePerRouter) {
+  const pgobo::test::LogCapture log;
+  set_lakebase_basics();
+  set("PGSSLMODE", "require");
+  const pgobo::RoutingConfig ready = read().make_routing_config();
+  EXPECT_EQ(ready.service.pool.connection.sslmode, SslMode::require);
+  EXPECT_EQ(ready.service.pool.connection.sslrootcert, "");
+  EXPECT_THAT(ready.service.pool.connection.to_conninfo(), HasSubstr("sslmode='require'"));
+  EXPECT_EQ(warnings(log), 1);
+  EXPECT_THAT(log.text(), AllOf(HasSubstr("sslmode=require"), HasSubstr("PGSSLMODE"),
+                                HasSubstr("not verified")));
+
+  // User pools (which copy the connection) add no warning of their own.
+  auto router = pgobo::RoutingPool::create(ready);
+  for (const char* email : {"alice@example.com", "bob@example.com"}) {
+    const auto user = pgobo::make_user_context(email, email, Secret("user-token"));
+    EXPECT_EQ(router->as_user(user).pg_config().sslmode, SslMode::require);
+  }
+  router->close();
+  EXPECT_EQ(warnings(log), 1);
+}
+
+TEST_F(LakebaseTlsEnv, ExplicitSettingsWinInJsonToo) {
+  const nlohmann::json json{{"host", "instance.database.cloud.databricks.com"},
+                            {"database", "databricks_postgres"},
+                            {"user", "svc-role"},
+                            {"sslmode", "verify-ca"},
+                            {"sslrootcert", "/etc/app/ca.pem"},
+                            {"lakebase_endpoint", kEndpoint},
+                            {"workspace_url", "https://adb-123.azuredatabricks.net"},
+                            {"workspace_token", "dapi-tls-test-token"}};
+  const pgobo::ConnectionParams connection =
+      AppConfig::from_json(json).make_service_pool_options().connection;
+  EXPECT_EQ(connection.sslmode, SslMode::verify_ca);
+  EXPECT_EQ(connection.sslrootcert, "/etc/app/ca.pem");
+}
+
+TEST_F(LakebaseTlsEnv, AStaticPasswordIsNotLakebaseAndKeepsTheCoreDefault) {
+  const pgobo::test::LogCapture log;
+  set_password_basics();
+  const pgobo::ConnectionParams connection = read().make_service_pool_options().connection;
+  EXPECT_EQ(connection.sslmode, std::nullopt);
+  EXPECT_EQ(connection.sslrootcert, "");
+  EXPECT_THAT(connection.to_conninfo(), HasSubstr("sslmode='require'"));
+  EXPECT_EQ(warnings(log), 0);
 }
 
 }  // namespace

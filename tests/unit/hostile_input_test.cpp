@@ -415,7 +415,7 @@ struct ConfigKey {
   bool secret;
 };
 
-constexpr std::array<ConfigKey, 21> kStringKeys{{
+constexpr std::array<ConfigKey, 22> kStringKeys{{
     {"name", "PGOBO_POOL_NAME", KeyRule::non_empty_text, false},
     {"host", "PGHOST", KeyRule::non_empty_text, false},
     {"port", "PGPORT", KeyRule::structured, false},
@@ -423,6 +423,7 @@ constexpr std::array<ConfigKey, 21> kStringKeys{{
     {"user", "PGUSER", KeyRule::free_text, false},
     {"password", "PGPASSWORD", KeyRule::free_text, true},
     {"sslmode", "PGSSLMODE", KeyRule::structured, false},
+    {"sslrootcert", "PGSSLROOTCERT", KeyRule::non_empty_text, false},
     {"application_name", "PGAPPNAME", KeyRule::free_text, false},
     {"connect_timeout_s", "PGCONNECT_TIMEOUT", KeyRule::structured, false},
     {"statement_timeout_ms", "PGOBO_STATEMENT_TIMEOUT_MS", KeyRule::structured, false},

@@ -22,6 +22,7 @@ enum class ConnectFailure {
   connect,         // another ConnectError
   credential,      // CredentialError
   unsafe_role,     // UnsafeRole
+  tls,             // TlsVerificationFailed
   other,           // anything else (reported as ConnectError)
 };
 
@@ -41,6 +42,9 @@ enum class ConnectFailure {
   } catch (const ServerUnavailable& e) {
     message = e.what();
     return ConnectFailure::unavailable;
+  } catch (const TlsVerificationFailed& e) {
+    message = e.what();
+    return ConnectFailure::tls;
   } catch (const UnclassifiedConnectError& e) {
     message = e.what();
     return ConnectFailure::unclassified;
@@ -73,6 +77,8 @@ enum class ConnectFailure {
       throw CredentialError(message);
     case ConnectFailure::unsafe_role:
       throw UnsafeRole(message);
+    case ConnectFailure::tls:
+      throw TlsVerificationFailed(message);
     case ConnectFailure::connect:
     case ConnectFailure::other:
       break;
