@@ -42,8 +42,8 @@
 namespace pgobo {
 
 // Everything a RoutingPool needs. The service principal's pool comes from
-// `service`; user pools share its host, port, database, sslmode and server
-// settings, with the user's role and the user's credentials.
+// `service`; user pools share its host, port, database, sslmode, sslrootcert
+// and server settings, with the user's role and the user's credentials.
 struct RoutingConfig {
   PoolConfig service;
 
