@@ -17,11 +17,16 @@ using pgobo::detail::ConfigOrigin;
 using Value = pgobo::detail::ConfigValue;
 using Field = pgobo::detail::ConfigField<LakebaseConfig>;
 
-constexpr std::array<Field, 10> kFields{{
+constexpr std::array<Field, 11> kFields{{
     {"LAKEBASE_ENDPOINT", "lakebase_endpoint", false,
      [](LakebaseConfig& c, const Value& v) {
        c.endpoint = v.string();
        validate_lakebase_endpoint(c.endpoint, v.name());
+     }},
+    {"LAKEBASE_INSTANCE_NAME", "lakebase_instance_name", false,
+     [](LakebaseConfig& c, const Value& v) {
+       c.instance_name = v.string();
+       validate_lakebase_instance_name(c.instance_name, v.name());
      }},
     {"DATABRICKS_HOST", "workspace_url", false,
      [](LakebaseConfig& c, const Value& v) {
@@ -68,11 +73,20 @@ void validate_app(const AppConfig& config, ConfigOrigin origin) {
     throw ConfigError(fmt::format("{} is not set: expected {}", label(origin, key), expected));
   };
   const LakebaseConfig& lakebase = config.lakebase;
-  if (!config.routing.service.password && lakebase.endpoint.empty() &&
-      !config.routing.service.pool.credentials) {
+  // One database per configuration: an endpoint and an instance are two
+  // different databases, and a guess between them would log in to the wrong one.
+  if (!lakebase.endpoint.empty() && !lakebase.instance_name.empty()) {
     throw ConfigError(fmt::format(
-        "no database credential: set {} for a static password, or {} for Lakebase OAuth",
-        label(origin, "password"), label(origin, "lakebase_endpoint")));
+        "both {} and {} are set: set exactly one (an Autoscaling endpoint or a Provisioned "
+        "database instance)",
+        label(origin, "lakebase_endpoint"), label(origin, "lakebase_instance_name")));
+  }
+  if (!config.routing.service.password && lakebase.endpoint.empty() &&
+      lakebase.instance_name.empty() && !config.routing.service.pool.credentials) {
+    throw ConfigError(fmt::format(
+        "no database credential: set {} for a static password, or {} or {} for Lakebase OAuth",
+        label(origin, "password"), label(origin, "lakebase_endpoint"),
+        label(origin, "lakebase_instance_name")));
   }
   if (config.uses_lakebase()) {
     if (lakebase.workspace_url.empty()) {
@@ -103,7 +117,7 @@ std::shared_ptr<CredentialProvider> lakebase_provider(const LakebaseConfig& conf
   cache.clock = clock;
   return make_lakebase_credentials(
       LakebaseCredentials::Options{config.workspace_url, config.endpoint, std::move(token),
-                                   config.http},
+                                   config.http, config.instance_name},
       std::move(cache));
 }
 
@@ -191,7 +205,8 @@ std::shared_ptr<CredentialProvider> AppConfig::make_user_credentials(Secret user
                                                                      const WallClock& clock) const {
   if (!uses_lakebase()) {
     throw ConfigError(
-        "user credentials need Lakebase OAuth: set the Lakebase endpoint and no static password");
+        "user credentials need Lakebase OAuth: set the Lakebase endpoint or instance name, and no "
+        "static password");
   }
   return user_lakebase_credentials(lakebase, std::move(user_token), clock);
 }
@@ -221,8 +236,8 @@ RoutingConfig AppConfig::make_routing_config(const WallClock& clock) const {
     if (!uses_lakebase()) {
       throw ConfigError(
           "RoutingConfig: user pools need a password source: set user_credentials, or "
-          "LAKEBASE_ENDPOINT (with DATABRICKS_HOST) for Lakebase OAuth credentials bought with "
-          "each user's token");
+          "LAKEBASE_ENDPOINT or LAKEBASE_INSTANCE_NAME (with DATABRICKS_HOST) for Lakebase OAuth "
+          "credentials bought with each user's token");
     }
     // What a user's Lakebase credential needs, without the service
     // principal's own secrets: they stay out of a copy that lives as long as
