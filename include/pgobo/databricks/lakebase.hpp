@@ -12,8 +12,7 @@
 //       .workspace_url = "https://adb-123.azuredatabricks.net",
 //       .endpoint = "projects/app/branches/main/endpoints/primary",  // Autoscaling
 //       .workspace_token = sp_token});
-//
-//   // a Lakebase Provisioned database instance instead of an endpoint:
+//   // or a Lakebase Provisioned database instance instead of an endpoint:
 //   options.credentials = pgobo::databricks::make_lakebase_credentials({
 //       .workspace_url = "https://adb-123.azuredatabricks.net",
 //       .workspace_token = sp_token,
@@ -53,9 +52,10 @@ class LakebaseCredentials final : public CredentialProvider {
     std::shared_ptr<WorkspaceToken> workspace_token;
     HttpOptions http;
     // A Lakebase Provisioned database instance (LAKEBASE_INSTANCE_NAME).
-    // Exactly one of endpoint and instance_name is set. (Last, so that
-    // aggregate initialisers written before it keep their meaning.)
-    std::string instance_name;
+    // Exactly one of endpoint and instance_name is set. Last and with a
+    // default initialiser, so that aggregate initialisers written before it
+    // keep their meaning and compile without a missing-initialiser warning.
+    std::string instance_name{};
   };
 
   // Throws ConfigError on a malformed URL, endpoint or instance name, on both
