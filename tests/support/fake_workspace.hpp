@@ -494,9 +494,10 @@ class FakeWorkspace {
   }
 
   // POST /api/2.0/database/credentials: Lakebase Provisioned. request_id is
-  // an idempotency key, as the API documents it: the same id from the same
-  // user is answered with the first answer again (so a client that reused
-  // one would keep getting an old token).
+  // taken as an idempotency key (the API reference only names the field; the
+  // SDKs send a fresh UUID per call): the same id from the same user is
+  // answered with the first answer again, so a client that reused one would
+  // keep getting an old token.
   void database_instance_credential(const httplib::Request& req, httplib::Response& res) {
     const auto user = bearer_user(req);
     if (!user) {
