@@ -143,13 +143,16 @@ void require_json_object(const nlohmann::json& json) {
 }
 
 void reject_unknown_json_key(std::string_view key, std::span<const std::string_view> known) {
-  std::string hint;
+  // Every key that `key` is the first word of: "lakebase" may mean
+  // lakebase_endpoint or lakebase_instance_name, and naming one would guess.
+  std::string matches;
   for (const std::string_view candidate : known) {
     if (candidate.substr(0, key.size()) == key && candidate.size() > key.size() &&
         candidate[key.size()] == '_') {
-      hint = fmt::format(" (did you mean '{}'?)", candidate);
+      matches += fmt::format("{}'{}'", matches.empty() ? "" : " or ", candidate);
     }
   }
+  const std::string hint = matches.empty() ? "" : fmt::format(" (did you mean {}?)", matches);
   throw ConfigError(fmt::format("unknown JSON key '{}'{}; see docs/configuration.md",
                                 printable_excerpt(key), hint));
 }

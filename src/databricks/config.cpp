@@ -21,11 +21,16 @@ using pgobo::detail::ConfigOrigin;
 using Value = pgobo::detail::ConfigValue;
 using Field = pgobo::detail::ConfigField<LakebaseConfig>;
 
-constexpr std::array<Field, 10> kFields{{
+constexpr std::array<Field, 11> kFields{{
     {"LAKEBASE_ENDPOINT", "lakebase_endpoint", false,
      [](LakebaseConfig& c, const Value& v) {
        c.endpoint = v.string();
        validate_lakebase_endpoint(c.endpoint, v.name());
+     }},
+    {"LAKEBASE_INSTANCE_NAME", "lakebase_instance_name", false,
+     [](LakebaseConfig& c, const Value& v) {
+       c.instance_name = v.string();
+       validate_lakebase_instance_name(c.instance_name, v.name());
      }},
     {"DATABRICKS_HOST", "workspace_url", false,
      [](LakebaseConfig& c, const Value& v) {
@@ -75,11 +80,20 @@ void validate_app(const AppConfig& config, ConfigOrigin origin) {
     throw ConfigError(fmt::format("{} is not set: expected {}", label(origin, key), expected));
   };
   const LakebaseConfig& lakebase = config.lakebase;
-  if (!config.routing.service.password && lakebase.endpoint.empty() &&
-      !config.routing.service.pool.credentials) {
+  // One database per configuration: an endpoint and an instance are two
+  // different databases, and a guess between them would log in to the wrong one.
+  if (!lakebase.endpoint.empty() && !lakebase.instance_name.empty()) {
     throw ConfigError(fmt::format(
-        "no database credential: set {} for a static password, or {} for Lakebase OAuth",
-        label(origin, "password"), label(origin, "lakebase_endpoint")));
+        "both {} and {} are set: set exactly one (an Autoscaling endpoint or a Provisioned "
+        "database instance)",
+        label(origin, "lakebase_endpoint"), label(origin, "lakebase_instance_name")));
+  }
+  if (!config.routing.service.password && lakebase.endpoint.empty() &&
+      lakebase.instance_name.empty() && !config.routing.service.pool.credentials) {
+    throw ConfigError(fmt::format(
+        "no database credential: set {} for a static password, or {} or {} for Lakebase OAuth",
+        label(origin, "password"), label(origin, "lakebase_endpoint"),
+        label(origin, "lakebase_instance_name")));
   }
   if (config.uses_lakebase()) {
     const std::string hint = detail::profile_hint(lakebase, origin);
@@ -126,7 +140,7 @@ std::shared_ptr<CredentialProvider> lakebase_provider(const LakebaseConfig& conf
   cache.clock = clock;
   return make_lakebase_credentials(
       LakebaseCredentials::Options{config.workspace_url, config.endpoint, std::move(token),
-                                   config.http},
+                                   config.http, config.instance_name},
       std::move(cache));
 }
 
@@ -150,8 +164,12 @@ AppConfig AppConfig::from_env(const EnvLookup& lookup) {
   // AppKit's rule for the environment: a Lakebase database wins over
   // PGPASSWORD, which a Databricks App may carry for other tools. A password
   // given in JSON or in code is explicit and still wins (uses_lakebase()).
+  const std::string_view lakebase_variable = !config.lakebase.endpoint.empty() ? "LAKEBASE_ENDPOINT"
+                                             : !config.lakebase.instance_name.empty()
+                                                 ? "LAKEBASE_INSTANCE_NAME"
+                                                 : "";
   const bool password_ignored =
-      config.routing.service.password.has_value() && !config.lakebase.endpoint.empty();
+      config.routing.service.password.has_value() && !lakebase_variable.empty();
   if (password_ignored) config.routing.service.password.reset();
   try {
     if (config.uses_lakebase()) {
@@ -162,15 +180,15 @@ AppConfig AppConfig::from_env(const EnvLookup& lookup) {
     validate_app(config, ConfigOrigin::env);
   } catch (const ConfigError& e) {
     if (!password_ignored) throw;
-    throw ConfigError(std::string(e.what()) +
-                      " (PGPASSWORD is set but not used: with LAKEBASE_ENDPOINT, connections log "
-                      "in with Lakebase OAuth database credentials, as in AppKit; unset "
-                      "LAKEBASE_ENDPOINT to log in with PGPASSWORD)");
+    throw ConfigError(fmt::format(
+        "{} (PGPASSWORD is set but not used: with {}, connections log in with Lakebase OAuth "
+        "database credentials, as in AppKit; unset {} to log in with PGPASSWORD)",
+        e.what(), lakebase_variable, lakebase_variable));
   }
   if (password_ignored) {
     logger()->info(
-        "database credential: Lakebase OAuth (LAKEBASE_ENDPOINT); PGPASSWORD is set and ignored, "
-        "as in AppKit");
+        "database credential: Lakebase OAuth ({}); PGPASSWORD is set and ignored, as in AppKit",
+        lakebase_variable);
   }
   return config;
 }
@@ -187,10 +205,12 @@ AppConfig AppConfig::from_json(const nlohmann::json& json) {
     detail::apply_profile(config.lakebase, ConfigOrigin::json, std::nullopt, std::nullopt);
   }
   validate_app(config, ConfigOrigin::json);
-  if (config.routing.service.password && !config.lakebase.endpoint.empty()) {
+  if (config.routing.service.password &&
+      (!config.lakebase.endpoint.empty() || !config.lakebase.instance_name.empty())) {
     logger()->info(
-        "database credential: the JSON key 'password' (a static password); 'lakebase_endpoint' is "
-        "set and not used");
+        "database credential: the JSON key 'password' (a static password); '{}' is set and not "
+        "used",
+        config.lakebase.endpoint.empty() ? "lakebase_instance_name" : "lakebase_endpoint");
   }
   return config;
 }
@@ -265,7 +285,8 @@ std::shared_ptr<CredentialProvider> AppConfig::make_user_credentials(Secret user
                                                                      const WallClock& clock) const {
   if (!uses_lakebase()) {
     throw ConfigError(
-        "user credentials need Lakebase OAuth: set the Lakebase endpoint and no static password");
+        "user credentials need Lakebase OAuth: set the Lakebase endpoint or instance name, and no "
+        "static password");
   }
   return user_lakebase_credentials(lakebase, std::move(user_token), clock);
 }
@@ -304,8 +325,8 @@ RoutingConfig AppConfig::make_routing_config(const WallClock& clock) const {
     if (!uses_lakebase()) {
       throw ConfigError(
           "RoutingConfig: user pools need a password source: set user_credentials, or "
-          "LAKEBASE_ENDPOINT (with DATABRICKS_HOST) for Lakebase OAuth credentials bought with "
-          "each user's token");
+          "LAKEBASE_ENDPOINT or LAKEBASE_INSTANCE_NAME (with DATABRICKS_HOST) for Lakebase OAuth "
+          "credentials bought with each user's token");
     }
     // What a user's Lakebase credential needs, without the service
     // principal's own secrets: they stay out of a copy that lives as long as

@@ -24,6 +24,9 @@
 //                                          → {"access_token","token_type","expires_in","scope"}
 //   POST /api/2.0/postgres/credentials     bearer auth, {"endpoint": …}
 //                                          → {"token","expire_time"} (RFC 3339)
+//   POST /api/2.0/database/credentials     bearer auth, {"instance_names": [...],
+//                                          "request_id": …} (Lakebase Provisioned)
+//                                          → {"token","expiration_time"} (RFC 3339)
 //   GET  /api/2.0/preview/scim/v2/Me       bearer auth → {"userName", …}
 // Errors use Databricks' shape {"error_code","message"} (OAuth's {"error",
 // "error_description"} on the token endpoint).
@@ -37,6 +40,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <condition_variable>
@@ -61,7 +65,13 @@ namespace pgobo::test {
 
 class FakeWorkspace {
  public:
-  enum class Endpoint { oauth_token = 0, database_credential = 1, current_user = 2 };
+  enum class Endpoint {
+    oauth_token = 0,
+    database_credential = 1,
+    current_user = 2,
+    database_instance_credential = 3
+  };
+  static constexpr std::size_t kEndpoints = 4;
 
   // A canned error (or malformed) answer.
   struct Fault {
@@ -78,6 +88,8 @@ class FakeWorkspace {
     std::string service_principal_user = "fake-sp-client-id";
     // The one Lakebase endpoint this workspace knows.
     std::string endpoint = "projects/app/branches/main/endpoints/primary";
+    // The Lakebase Provisioned database instances this workspace knows.
+    std::vector<std::string> instance_names{"app-instance"};
     std::chrono::seconds oauth_token_lifetime{3600};
     std::chrono::milliseconds database_token_lifetime{std::chrono::hours{1}};
     // The workspace's idea of now, for expiries it issues and checks. A test
@@ -101,6 +113,11 @@ class FakeWorkspace {
                    handle(Endpoint::database_credential, req, res,
                           [this](const auto& rq, auto& rs) { database_credential(rq, rs); });
                  });
+    server_.Post("/api/2.0/database/credentials", [this](const httplib::Request& req,
+                                                         httplib::Response& res) {
+      handle(Endpoint::database_instance_credential, req, res,
+             [this](const auto& rq, auto& rs) { database_instance_credential(rq, rs); });
+    });
     server_.Get("/api/2.0/preview/scim/v2/Me",
                 [this](const httplib::Request& req, httplib::Response& res) {
                   handle(Endpoint::current_user, req, res,
@@ -223,8 +240,9 @@ class FakeWorkspace {
                              [&] { return waiting_[index(endpoint)] >= count; });
   }
 
-  // The expire_time text of the next database credentials (nullopt: now +
-  // database_token_lifetime, formatted with milliseconds and Z).
+  // The expire_time (instances: expiration_time) text of the next database
+  // credentials (nullopt: now + database_token_lifetime, formatted with
+  // milliseconds and Z).
   void set_expire_time_text(std::optional<std::string> text) {
     const std::lock_guard lock(mutex_);
     expire_time_text_ = std::move(text);
@@ -263,6 +281,12 @@ class FakeWorkspace {
   [[nodiscard]] std::vector<std::string> database_tokens() const {
     const std::lock_guard lock(mutex_);
     return database_tokens_;
+  }
+  // The request_id of every request to database_instance_credential that got
+  // past authentication, in order ("" when the body had none).
+  [[nodiscard]] std::vector<std::string> instance_request_ids() const {
+    const std::lock_guard lock(mutex_);
+    return instance_request_ids_;
   }
   // The client secret and every token issued or added so far.
   [[nodiscard]] std::vector<std::string> secrets() const {
@@ -466,6 +490,62 @@ class FakeWorkspace {
             "Endpoint '" + body["endpoint"].get<std::string>() + "' does not exist.");
       return;
     }
+    issue_database_credential(*user, "expire_time", res);
+  }
+
+  // POST /api/2.0/database/credentials: Lakebase Provisioned. request_id is
+  // taken as an idempotency key (the API reference only names the field; the
+  // SDKs send a fresh UUID per call): the same id from the same user is
+  // answered with the first answer again, so a client that reused one would
+  // keep getting an old token.
+  void database_instance_credential(const httplib::Request& req, httplib::Response& res) {
+    const auto user = bearer_user(req);
+    if (!user) {
+      error(res, 401, "UNAUTHENTICATED", "Invalid access token.");
+      return;
+    }
+    const auto body = nlohmann::json::parse(req.body, nullptr, false);
+    const auto names = body.is_object() ? body.find("instance_names") : body.end();
+    if (!body.is_object() || names == body.end() || !names->is_array() || names->empty()) {
+      error(res, 400, "INVALID_PARAMETER_VALUE",
+            "At least one of instance_names or claims must be specified.");
+      return;
+    }
+    const auto id = body.find("request_id");
+    if (id != body.end() && !id->is_string()) {
+      error(res, 400, "INVALID_PARAMETER_VALUE", "Field 'request_id' must be a string.");
+      return;
+    }
+    const std::string request_id = id == body.end() ? "" : id->get<std::string>();
+    {
+      const std::lock_guard lock(mutex_);
+      instance_request_ids_.push_back(request_id);
+      const auto seen = instance_answers_.find({*user, request_id});
+      if (!request_id.empty() && seen != instance_answers_.end()) {
+        res.set_content(seen->second, "application/json");
+        return;
+      }
+    }
+    for (const auto& name : *names) {
+      if (!name.is_string() ||
+          std::find(options_.instance_names.begin(), options_.instance_names.end(),
+                    name.get<std::string>()) == options_.instance_names.end()) {
+        error(res, 404, "NOT_FOUND",
+              "Database instance '" + (name.is_string() ? name.get<std::string>() : name.dump()) +
+                  "' does not exist.");
+        return;
+      }
+    }
+    issue_database_credential(*user, "expiration_time", res);
+    if (res.status == 200 && !request_id.empty()) {
+      const std::lock_guard lock(mutex_);
+      instance_answers_[{*user, request_id}] = res.body;
+    }
+  }
+
+  // A new database token for `user`, answered as {"token", <expiry_key>}.
+  void issue_database_credential(const std::string& user, const std::string& expiry_key,
+                                 httplib::Response& res) {
     std::string token;
     std::string expire_time;
     std::function<void(const std::string&, const std::string&)> hook;
@@ -476,19 +556,20 @@ class FakeWorkspace {
                         ? *expire_time_text_
                         : rfc3339(options_.clock() + options_.database_token_lifetime);
       secrets_.push_back(token);
-      database_users_.push_back(*user);
+      database_users_.push_back(user);
       database_tokens_.push_back(token);
       hook = on_database_credential_;
     }
     if (hook) {
       try {
-        hook(*user, token);
+        hook(user, token);
       } catch (const std::exception& e) {
         error(res, 500, "INTERNAL_ERROR", std::string("fake hook failed: ") + e.what());
         return;
       }
     }
-    res.set_content(nlohmann::json{{"token", token}, {"expire_time", expire_time}}.dump(),
+    res.status = 200;
+    res.set_content(nlohmann::json{{"token", token}, {expiry_key, expire_time}}.dump(),
                     "application/json");
   }
 
@@ -512,19 +593,22 @@ class FakeWorkspace {
   bool stopping_ = false;
   int serial_ = 0;
   std::map<std::string, TokenInfo> tokens_;
-  std::array<std::vector<Fault>, 3> faults_;
-  std::array<std::optional<Fault>, 3> sticky_faults_;
-  std::array<std::chrono::milliseconds, 3> latency_{};
-  std::array<bool, 3> held_{};
-  std::array<int, 3> waiting_{};
-  std::array<int, 3> in_flight_{};
-  std::array<int, 3> calls_{};
-  std::array<std::string, 3> last_body_;
-  std::array<std::string, 3> last_authorization_;
+  std::array<std::vector<Fault>, kEndpoints> faults_;
+  std::array<std::optional<Fault>, kEndpoints> sticky_faults_;
+  std::array<std::chrono::milliseconds, kEndpoints> latency_{};
+  std::array<bool, kEndpoints> held_{};
+  std::array<int, kEndpoints> waiting_{};
+  std::array<int, kEndpoints> in_flight_{};
+  std::array<int, kEndpoints> calls_{};
+  std::array<std::string, kEndpoints> last_body_;
+  std::array<std::string, kEndpoints> last_authorization_;
   std::optional<std::string> expire_time_text_;
   std::function<void(const std::string&, const std::string&)> on_database_credential_;
   std::vector<std::string> database_users_;
   std::vector<std::string> database_tokens_;
+  std::vector<std::string> instance_request_ids_;
+  // (user, request_id) → the answer body given for it.
+  std::map<std::pair<std::string, std::string>, std::string> instance_answers_;
   std::vector<std::string> secrets_;
 };
 

@@ -292,7 +292,7 @@ TEST(AppJson, MalformedDatabricksValuesNameTheKey) {
 TEST(AppJson, AKeyOfNoLayerIsUnknown) {
   EXPECT_THAT(json_error(R"({"host":"db","database":"app","password":"pw","lakebase":"x"})"),
               AllOf(HasSubstr("unknown JSON key 'lakebase'"),
-                    HasSubstr("did you mean 'lakebase_endpoint'")));
+                    HasSubstr("did you mean 'lakebase_endpoint' or 'lakebase_instance_name'?")));
 }
 
 TEST(AppJson, MissingCredentialNamesBothJsonKeys) {

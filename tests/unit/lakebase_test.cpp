@@ -8,6 +8,7 @@
 #include <latch>
 #include <memory>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "fake_workspace.hpp"
@@ -72,9 +73,41 @@ class LakebaseTest : public pgobo::test::FakeWorkspaceTest {
   OffsetClock clock;
 };
 
-TEST_F(LakebaseTest, ReturnsTheIssuedTokenAndItsExpireTime) {
+// The two kinds of Lakebase database: one client behaviour over two APIs
+// (lakebase_instance_test.cpp has what is the instances' own).
+enum class Kind { endpoint, instance };
+
+std::string kind_name(Kind kind) { return kind == Kind::endpoint ? "Endpoint" : "Instance"; }
+
+// A test every kind must pass, run once for each.
+class LakebaseKindTest : public LakebaseTest, public ::testing::WithParamInterface<Kind> {
+ protected:
+  LakebaseCredentials::Options kind_options(
+      std::shared_ptr<pgobo::databricks::WorkspaceToken> token) const {
+    LakebaseCredentials::Options options = options_for(std::move(token));
+    if (GetParam() == Kind::instance) {
+      options.endpoint.clear();
+      options.instance_name = workspace.options().instance_names.at(0);
+    }
+    return options;
+  }
+  // Where the fake counts this kind's credential requests.
+  [[nodiscard]] Endpoint api() const {
+    return GetParam() == Kind::endpoint ? Endpoint::database_credential
+                                        : Endpoint::database_instance_credential;
+  }
+  [[nodiscard]] std::string path() const {
+    return GetParam() == Kind::endpoint ? "/api/2.0/postgres/credentials"
+                                        : "/api/2.0/database/credentials";
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Kinds, LakebaseKindTest, ::testing::Values(Kind::endpoint, Kind::instance),
+                         [](const auto& test_info) { return kind_name(test_info.param); });
+
+TEST_P(LakebaseKindTest, ReturnsTheIssuedTokenAndItsExpiry) {
   workspace.set_expire_time_text("2030-01-02T04:04:05.678+01:00");
-  LakebaseCredentials credentials(options_for(alice_token()));
+  LakebaseCredentials credentials(kind_options(alice_token()));
 
   const pgobo::Credential credential = credentials.get();
   EXPECT_EQ(credential.secret.reveal(), workspace.database_tokens().at(0));
@@ -92,30 +125,29 @@ TEST_F(LakebaseTest, PostsTheEndpointAsJsonWithTheWorkspaceTokenAsBearer) {
   EXPECT_EQ(workspace.last_authorization(Endpoint::database_credential), "Bearer " + pat);
 }
 
-TEST_F(LakebaseTest, CredentialIsIssuedForTheOwnerOfTheWorkspaceToken) {
-  LakebaseCredentials credentials(options_for(alice_token()));
+TEST_P(LakebaseKindTest, CredentialIsIssuedForTheOwnerOfTheWorkspaceToken) {
+  LakebaseCredentials credentials(kind_options(alice_token()));
   (void)credentials.get();
 
   EXPECT_THAT(workspace.database_credential_users(), ElementsAre("alice@example.com"));
 }
 
-TEST_F(LakebaseTest, RejectedWorkspaceTokenIsACredentialErrorWithStatusAndApiText) {
+TEST_P(LakebaseKindTest, RejectedWorkspaceTokenIsACredentialErrorWithStatusAndApiText) {
   const std::string pat = workspace.add_token_for("alice@example.com");
   workspace.revoke(pat);
   LakebaseCredentials credentials(
-      options_for(std::make_shared<pgobo::databricks::PersonalAccessToken>(Secret(pat))));
+      kind_options(std::make_shared<pgobo::databricks::PersonalAccessToken>(Secret(pat))));
 
   EXPECT_THAT(error_of([&] { (void)credentials.get(); }),
               AllOf(HasSubstr("Lakebase database credential request (POST http://127.0.0.1:"),
-                    HasSubstr("/api/2.0/postgres/credentials) failed: HTTP 401"),
+                    HasSubstr(path() + ") failed: HTTP 401"),
                     HasSubstr("UNAUTHENTICATED: Invalid access token.")));
 }
 
-TEST_F(LakebaseTest, ServerErrorIsACredentialErrorWithStatusAndApiText) {
+TEST_P(LakebaseKindTest, ServerErrorIsACredentialErrorWithStatusAndApiText) {
   workspace.fail_next(
-      Endpoint::database_credential,
-      {500, R"({"error_code":"INTERNAL_ERROR","message":"database is waking up"})"});
-  LakebaseCredentials credentials(options_for(alice_token()));
+      api(), {500, R"({"error_code":"INTERNAL_ERROR","message":"database is waking up"})"});
+  LakebaseCredentials credentials(kind_options(alice_token()));
 
   EXPECT_THAT(error_of([&] { (void)credentials.get(); }),
               AllOf(HasSubstr("HTTP 500"), HasSubstr("INTERNAL_ERROR: database is waking up")));
@@ -130,59 +162,85 @@ TEST_F(LakebaseTest, UnknownEndpointIsA404CredentialError) {
               AllOf(HasSubstr("HTTP 404"), HasSubstr("NOT_FOUND")));
 }
 
-TEST_F(LakebaseTest, SlowAnswerIsATimeoutCredentialError) {
-  workspace.hold(Endpoint::database_credential);
-  auto options = options_for(alice_token());
+TEST_P(LakebaseKindTest, SlowAnswerIsATimeoutCredentialError) {
+  workspace.hold(api());
+  auto options = kind_options(alice_token());
   options.http.timeout = 200ms;
   LakebaseCredentials credentials(options);
 
   const std::string message = error_of([&] { (void)credentials.get(); });
-  workspace.release(Endpoint::database_credential);
+  workspace.release(api());
   EXPECT_THAT(message, HasSubstr("timed out"));
 }
 
+// An answer of each wrong shape, for each kind. EXPIRY in a body and in the
+// expected text stands for the kind's expiry field: expire_time (endpoints)
+// or expiration_time (instances).
 struct MalformedAnswer {
   std::string name;
   std::string body;
   std::string expected;  // in the message
 };
 
-class LakebaseMalformedAnswer : public pgobo::test::FakeWorkspaceTest,
-                                public ::testing::WithParamInterface<MalformedAnswer> {};
+std::string with_expiry(std::string text, Kind kind) {
+  const std::string key = kind == Kind::endpoint ? "expire_time" : "expiration_time";
+  for (auto at = text.find("EXPIRY"); at != std::string::npos; at = text.find("EXPIRY", at)) {
+    text.replace(at, 6, key);
+  }
+  return text;
+}
+
+class LakebaseMalformedAnswer
+    : public LakebaseTest,
+      public ::testing::WithParamInterface<std::tuple<Kind, MalformedAnswer>> {};
 
 TEST_P(LakebaseMalformedAnswer, IsACredentialErrorSayingWhatIsWrong) {
-  workspace.fail_next(Endpoint::database_credential, {200, GetParam().body});
-  LakebaseCredentials credentials({workspace.url(),
-                                   workspace.options().endpoint,
-                                   std::make_shared<pgobo::databricks::PersonalAccessToken>(
-                                       Secret(workspace.add_token_for("alice"))),
-                                   {}});
+  const auto& [kind, answer] = GetParam();
+  const std::string body = with_expiry(answer.body, kind);
+  auto options = options_for(alice_token());
+  if (kind == Kind::instance) {
+    options.endpoint.clear();
+    options.instance_name = workspace.options().instance_names.at(0);
+  }
+  workspace.fail_next(kind == Kind::endpoint ? Endpoint::database_credential
+                                             : Endpoint::database_instance_credential,
+                      {200, body});
+  LakebaseCredentials credentials(std::move(options));
   try {
     (void)credentials.get();
-    FAIL() << "accepted " << GetParam().body;
+    FAIL() << "accepted " << body;
   } catch (const CredentialError& e) {
     EXPECT_THAT(e.what(), AllOf(HasSubstr("Lakebase database credential request"),
-                                HasSubstr(GetParam().expected)));
+                                HasSubstr(with_expiry(answer.expected, kind))));
     expect_no_secret_in(e.what());
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, LakebaseMalformedAnswer,
-    ::testing::Values(
-        MalformedAnswer{"NotJson", "{\"token\": ", "not a JSON object"},
-        MalformedAnswer{"JsonArray", R"(["token"])", "not a JSON object"},
-        MalformedAnswer{"NoToken", R"({"expire_time":"2030-01-01T00:00:00Z"})", "no token"},
-        MalformedAnswer{"TokenNotAString", R"({"token":42,"expire_time":"2030-01-01T00:00:00Z"})",
-                        "no token"},
-        MalformedAnswer{"EmptyToken", R"({"token":"","expire_time":"2030-01-01T00:00:00Z"})",
-                        "no token"},
-        MalformedAnswer{"NoExpireTime", R"({"token":"db-token-1"})", "no expire_time"},
-        MalformedAnswer{"ExpireTimeNotAString",
-                        R"({"token":"db-token-1","expire_time":1893456000})", "no expire_time"},
-        MalformedAnswer{"ExpireTimeGarbage", R"({"token":"db-token-1","expire_time":"tomorrow"})",
-                        "expire_time is not an RFC 3339 time"}),
-    [](const auto& test_info) { return test_info.param.name; });
+    ::testing::Combine(
+        ::testing::Values(Kind::endpoint, Kind::instance),
+        ::testing::Values(
+            MalformedAnswer{"NotJson", "{\"token\": ", "not a JSON object"},
+            MalformedAnswer{"JsonArray", R"(["token"])", "not a JSON object"},
+            MalformedAnswer{"NoToken", R"({"EXPIRY":"2030-01-01T00:00:00Z"})", "no token"},
+            MalformedAnswer{"TokenNotAString", R"({"token":42,"EXPIRY":"2030-01-01T00:00:00Z"})",
+                            "no token"},
+            MalformedAnswer{"EmptyToken", R"({"token":"","EXPIRY":"2030-01-01T00:00:00Z"})",
+                            "no token"},
+            MalformedAnswer{"TokenWithALineBreak",
+                            R"({"token":"db\r\ntoken","EXPIRY":"2030-01-01T00:00:00Z"})", "token"},
+            MalformedAnswer{"NoExpiry", R"({"token":"db-token-1"})", "no EXPIRY"},
+            MalformedAnswer{"ExpiryNotAString", R"({"token":"db-token-1","EXPIRY":1893456000})",
+                            "no EXPIRY"},
+            MalformedAnswer{"ExpiryGarbage", R"({"token":"db-token-1","EXPIRY":"tomorrow"})",
+                            "EXPIRY is not an RFC 3339 time"},
+            MalformedAnswer{"ExpiryWithoutZone",
+                            R"({"token":"db-token-1","EXPIRY":"2030-01-01T00:00:00"})",
+                            "EXPIRY is not an RFC 3339 time"})),
+    [](const auto& test_info) {
+      return kind_name(std::get<0>(test_info.param)) + std::get<1>(test_info.param).name;
+    });
 
 TEST_F(LakebaseTest, ConstructorRefusesAMalformedEndpoint) {
   auto options = options_for(alice_token());
@@ -216,28 +274,28 @@ TEST(LakebaseEndpoint, RefusesOtherShapesNamingTheSetting) {
   }
 }
 
-TEST_F(LakebaseTest, CachedCredentialsMakeOneRequestUntilTheRefreshWindow) {
+TEST_P(LakebaseKindTest, CachedCredentialsMakeOneRequestUntilTheRefreshWindow) {
   pgobo::CachedCredentials::Options cache;
   cache.clock = clock.function();
   auto credentials =
-      pgobo::databricks::make_lakebase_credentials(options_for(alice_token()), cache);
+      pgobo::databricks::make_lakebase_credentials(kind_options(alice_token()), cache);
   const Secret first = credentials->get().secret;
   EXPECT_EQ(credentials->get().secret, first);
-  EXPECT_EQ(workspace.calls(Endpoint::database_credential), 1);
+  EXPECT_EQ(workspace.calls(api()), 1);
 
   clock.advance(58min + 1s);  // under 2 minutes left of the hour
   EXPECT_NE(credentials->get().secret, first);
-  EXPECT_EQ(workspace.calls(Endpoint::database_credential), 2);
+  EXPECT_EQ(workspace.calls(api()), 2);
 }
 
-TEST_F(LakebaseTest, SixteenConcurrentConnectionsShareOneCredentialRequest) {
+TEST_P(LakebaseKindTest, SixteenConcurrentConnectionsShareOneCredentialRequest) {
   constexpr int kThreads = 16;
   std::latch waiters_joined(kThreads - 1);
   pgobo::CachedCredentials::Options cache;
   cache.on_wait_for_fetch = [&] { waiters_joined.count_down(); };
   auto credentials =
-      pgobo::databricks::make_lakebase_credentials(options_for(alice_token()), cache);
-  workspace.hold(Endpoint::database_credential);
+      pgobo::databricks::make_lakebase_credentials(kind_options(alice_token()), cache);
+  workspace.hold(api());
 
   std::vector<Secret> results(kThreads);
   {
@@ -245,12 +303,12 @@ TEST_F(LakebaseTest, SixteenConcurrentConnectionsShareOneCredentialRequest) {
     for (std::size_t i = 0; i < kThreads; ++i) {
       threads.emplace_back([&, i] { results[i] = credentials->get().secret; });
     }
-    ASSERT_TRUE(workspace.wait_until_held(Endpoint::database_credential, 1));
+    ASSERT_TRUE(workspace.wait_until_held(api(), 1));
     waiters_joined.wait();
-    workspace.release(Endpoint::database_credential);
+    workspace.release(api());
   }
 
-  EXPECT_EQ(workspace.calls(Endpoint::database_credential), 1);
+  EXPECT_EQ(workspace.calls(api()), 1);
   for (const auto& result : results) EXPECT_EQ(result.reveal(), workspace.database_tokens().at(0));
 }
 
@@ -303,19 +361,19 @@ TEST_F(LakebaseTest, ServicePrincipalOAuthRefusesMissingClientIdOrSecret) {
   EXPECT_THROW(pgobo::databricks::ServicePrincipalOAuth{no_secret}, ConfigError);
 }
 
-TEST_F(LakebaseTest, ServicePrincipalCredentialIsIssuedForTheServicePrincipal) {
+TEST_P(LakebaseKindTest, ServicePrincipalCredentialIsIssuedForTheServicePrincipal) {
   LakebaseCredentials credentials(
-      options_for(std::make_shared<pgobo::databricks::ServicePrincipalOAuth>(sp_options())));
+      kind_options(std::make_shared<pgobo::databricks::ServicePrincipalOAuth>(sp_options())));
   (void)credentials.get();
 
   EXPECT_THAT(workspace.database_credential_users(),
               ElementsAre(workspace.options().service_principal_user));
 }
 
-TEST_F(LakebaseTest, ForwardedUserTokenGetsACredentialForThatUser) {
+TEST_P(LakebaseKindTest, ForwardedUserTokenGetsACredentialForThatUser) {
   const std::string bob = workspace.add_token_for("bob@example.com");
   LakebaseCredentials credentials(
-      options_for(std::make_shared<pgobo::databricks::ForwardedUserToken>(Secret(bob))));
+      kind_options(std::make_shared<pgobo::databricks::ForwardedUserToken>(Secret(bob))));
   (void)credentials.get();
 
   EXPECT_THAT(workspace.database_credential_users(), ElementsAre("bob@example.com"));
@@ -361,13 +419,14 @@ TEST_F(LakebaseTest, ScimAnswerWithoutUserNameIsACredentialError) {
               AllOf(HasSubstr("current user lookup"), HasSubstr("no userName")));
 }
 
-TEST_F(LakebaseTest, WholeFlowAtTraceLevelLogsNoTokenOrClientSecret) {
+TEST_P(LakebaseKindTest, WholeFlowAtTraceLevelLogsNoTokenOrClientSecret) {
   pgobo::CachedCredentials::Options cache;
   cache.clock = clock.function();
   auto credentials = pgobo::databricks::make_lakebase_credentials(
-      options_for(std::make_shared<pgobo::databricks::ServicePrincipalOAuth>(sp_options())), cache);
+      kind_options(std::make_shared<pgobo::databricks::ServicePrincipalOAuth>(sp_options())),
+      cache);
   (void)credentials->get();
-  workspace.fail_next(Endpoint::database_credential, {500, R"({"error_code":"X","message":"y"})"});
+  workspace.fail_next(api(), {500, R"({"error_code":"X","message":"y"})"});
   clock.advance(61min);  // expired: the failed refresh is thrown
   (void)error_of([&] { (void)credentials->get(); });
 

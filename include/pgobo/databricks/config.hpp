@@ -1,8 +1,9 @@
 // pgobo/databricks/config.hpp — a Databricks App's database settings: the
 // core settings plus Lakebase OAuth, from the environment or from JSON.
 //
-//   // Databricks Apps sets PGHOST, PGDATABASE, PGUSER, LAKEBASE_ENDPOINT,
-//   // DATABRICKS_HOST, DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET:
+//   // Databricks Apps sets PGHOST, PGDATABASE, PGUSER, DATABRICKS_HOST,
+//   // DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET; add LAKEBASE_ENDPOINT
+//   // (Lakebase Autoscaling) or LAKEBASE_INSTANCE_NAME (Lakebase Provisioned):
 //   auto db = pgobo::databricks::make_routing_pool();     // from the process environment
 //
 //   // or step by step:
@@ -34,10 +35,14 @@
 
 namespace pgobo::databricks {
 
-// How connections get Lakebase OAuth database credentials.
+// How connections get Lakebase OAuth database credentials. The database is
+// an Autoscaling endpoint or a Provisioned database instance: at most one of
+// the two is set (both: ConfigError); neither: no Lakebase OAuth.
 struct LakebaseConfig {
-  // projects/{p}/branches/{b}/endpoints/{e} (LAKEBASE_ENDPOINT). Empty: no Lakebase OAuth.
+  // projects/{p}/branches/{b}/endpoints/{e} (LAKEBASE_ENDPOINT).
   std::string endpoint;
+  // A database instance's name (LAKEBASE_INSTANCE_NAME): 1-63 letters, digits, hyphens.
+  std::string instance_name;
   // The workspace (DATABRICKS_HOST), normalised by normalize_workspace_url.
   std::string workspace_url;
   // The service principal's OAuth client (DATABRICKS_CLIENT_ID / _SECRET).
@@ -76,23 +81,27 @@ struct AppConfig {
   [[nodiscard]] static AppConfig from_env();
   [[nodiscard]] static AppConfig from_env(const EnvLookup& lookup);
   // From one JSON object: RoutingConfig's keys and lakebase_endpoint,
-  // workspace_url, client_id, client_secret, workspace_token, auth_type,
-  // config_file, config_profile, databricks_cli_path,
-  // credential_refresh_ahead_ms and the http_* keys. A profile is read only
-  // from a config_file named in the JSON (no HOME, no default file).
+  // lakebase_instance_name, workspace_url, client_id, client_secret,
+  // workspace_token, auth_type, config_file, config_profile,
+  // databricks_cli_path, credential_refresh_ahead_ms and the http_* keys. A
+  // profile is read only from a config_file named in the JSON (no HOME, no
+  // default file).
   [[nodiscard]] static AppConfig from_json(const nlohmann::json& json);
   [[nodiscard]] static AppConfig from_json_text(std::string_view text);
 
   // True when connections log in with Lakebase OAuth database credentials:
-  // an endpoint is set and no static password. from_env() follows AppKit:
-  // with LAKEBASE_ENDPOINT set it drops PGPASSWORD (and logs so); a password
+  // an endpoint or an instance name is set and no static password.
+  // from_env() follows AppKit: with LAKEBASE_ENDPOINT or
+  // LAKEBASE_INSTANCE_NAME set it drops PGPASSWORD (and logs so); a password
   // set in JSON or in code is explicit and wins.
   [[nodiscard]] bool uses_lakebase() const noexcept {
-    return !routing.service.password.has_value() && !lakebase.endpoint.empty();
+    return !routing.service.password.has_value() &&
+           (!lakebase.endpoint.empty() || !lakebase.instance_name.empty());
   }
 
-  // Checks what from_env/from_json check, for a config built in code: a
-  // database credential (a password, a Lakebase endpoint, or a provider in
+  // Checks what from_env/from_json check, for a config built in code: not
+  // both an endpoint and an instance name; a database credential (a
+  // password, a Lakebase endpoint or instance name, or a provider in
   // routing.service.pool.credentials), and for Lakebase a workspace and a
   // workspace credential.
   void validate() const;
@@ -110,8 +119,9 @@ struct AppConfig {
   // `token` (which may be null when no lookup is wanted).
   [[nodiscard]] std::string resolve_user(WorkspaceToken* token) const;
 
-  // A user pool's credential provider: cached Lakebase credentials requested
-  // with the user's forwarded token. Throws ConfigError unless uses_lakebase().
+  // A user pool's credential provider: cached Lakebase credentials (for the
+  // endpoint or the instance) requested with the user's forwarded token.
+  // Throws ConfigError unless uses_lakebase().
   [[nodiscard]] std::shared_ptr<CredentialProvider> make_user_credentials(
       Secret user_token, const WallClock& clock = {}) const;
 
