@@ -177,6 +177,22 @@ TEST_F(HttpRetry, RateLimitedAnswerIsRetriedAfterItsRetryAfterSeconds) {
   EXPECT_THAT(recorded.delays(), ElementsAre(2000));
 }
 
+TEST_F(HttpRetry, TheOAuthTokenEndpointIsRetriedToo) {
+  RecordedTiming recorded;
+  workspace.fail_next(Endpoint::oauth_token, FakeWorkspace::busy(429, "1"));
+  workspace.fail_next(Endpoint::oauth_token, FakeWorkspace::busy(503));
+  databricks::ServicePrincipalOAuth::Options options;
+  options.workspace_url = workspace.url();
+  options.client_id = workspace.options().client_id;
+  options.client_secret = Secret(workspace.options().client_secret);
+  databricks::ServicePrincipalOAuth oauth(std::move(options));
+
+  EXPECT_THAT(oauth.token().reveal(), ::testing::StartsWith("sp-oauth-fake-"));
+  EXPECT_EQ(workspace.calls(Endpoint::oauth_token), 3);
+  EXPECT_EQ(oauth.fetch_count(), 1U);
+  EXPECT_THAT(recorded.delays(), ElementsAre(1000, 150));
+}
+
 TEST_F(HttpRetry, RetryAfterAsAnHttpDateIsHonoured) {
   RecordedTiming recorded;
   workspace.fail_next(Endpoint::database_credential, FakeWorkspace::busy(503, http_date_after(3)));
