@@ -9,9 +9,11 @@
 // the pool sets one for the thread while it fetches, and the Databricks
 // layer's retry loop reads it:
 //
+//   // given: std::optional<std::chrono::steady_clock::time_point> until
+//   // given: pgobo::CredentialProvider& provider
 //   {
-//     const pgobo::detail::CallerDeadlineScope scope(deadline);  // nullopt: none
-//     password = provider->get();  // may read caller_deadline()
+//     const pgobo::detail::CallerDeadlineScope scope(until);  // nullopt: none
+//     pgobo::Credential credential = provider.get();  // may read caller_deadline()
 //   }
 //
 // Scopes nest: an inner scope can only bring the deadline closer. The value
