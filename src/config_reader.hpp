@@ -77,7 +77,7 @@ class ConfigValue {
 template <class Config>
 struct ConfigField {
   std::string_view env;   // the environment variable ("" = JSON only)
-  std::string_view json;  // the JSON key
+  std::string_view json;  // the JSON key ("" = environment only)
   bool secret;            // never quoted in messages
   void (*apply)(Config&, const ConfigValue&);
 };
@@ -121,7 +121,7 @@ void read_json(const std::array<ConfigField<Config>, N>& fields, Config& config,
   for (const auto& [key, value] : json.items()) {
     const ConfigField<Config>* found = nullptr;
     for (const auto& field : fields) {
-      if (field.json == key) found = &field;
+      if (!field.json.empty() && field.json == key) found = &field;  // "": environment only
     }
     if (found == nullptr) {
       if (elsewhere == nullptr) continue;
@@ -129,7 +129,9 @@ void read_json(const std::array<ConfigField<Config>, N>& fields, Config& config,
       for (const std::string_view other : *elsewhere) known = known || other == key;
       if (known) continue;
       std::vector<std::string_view> candidates(*elsewhere);
-      for (const auto& field : fields) candidates.push_back(field.json);
+      for (const auto& field : fields) {
+        if (!field.json.empty()) candidates.push_back(field.json);
+      }
       reject_unknown_json_key(key, candidates);
     }
     if (value.is_null()) continue;
@@ -141,7 +143,9 @@ void read_json(const std::array<ConfigField<Config>, N>& fields, Config& config,
 template <class Config, std::size_t N>
 void append_json_keys(const std::array<ConfigField<Config>, N>& fields,
                       std::vector<std::string_view>& keys) {
-  for (const auto& field : fields) keys.push_back(field.json);
+  for (const auto& field : fields) {
+    if (!field.json.empty()) keys.push_back(field.json);
+  }
 }
 
 // The readers of the layers below, for a layer above that reads the same

@@ -8,6 +8,7 @@
 
 #include "config_reader.hpp"
 #include "databricks/auth_config.hpp"
+#include "databricks/http.hpp"
 #include "databricks/lakebase_tls.hpp"
 #include "pgobo/databricks/lakebase.hpp"
 #include "pgobo/databricks/profile.hpp"
@@ -21,7 +22,17 @@ using pgobo::detail::ConfigOrigin;
 using Value = pgobo::detail::ConfigValue;
 using Field = pgobo::detail::ConfigField<LakebaseConfig>;
 
-constexpr std::array<Field, 11> kFields{{
+// A CA bundle must be readable when configured, not at the first HTTP call.
+std::string readable_ca_file(const Value& v) {
+  std::string path = v.string();
+  if (path.empty()) return path;  // the system default
+  if (const auto problem = detail::ca_file_problem(path)) {
+    v.reject("a readable file of PEM CA certificates (" + *problem + ")");
+  }
+  return path;
+}
+
+constexpr std::array<Field, 14> kFields{{
     {"LAKEBASE_ENDPOINT", "lakebase_endpoint", false,
      [](LakebaseConfig& c, const Value& v) {
        c.endpoint = v.string();
@@ -60,7 +71,22 @@ constexpr std::array<Field, 11> kFields{{
            v.integer(1024, 64LL * 1024 * 1024, "a whole number of bytes from 1024 to 67108864"));
      }},
     {"PGOBO_HTTP_CA_FILE", "http_ca_file", false,
-     [](LakebaseConfig& c, const Value& v) { c.http.ca_file = v.string(); }},
+     [](LakebaseConfig& c, const Value& v) { c.http.ca_file = readable_ca_file(v); }},
+    // The usual CA overrides (corporate proxies), environment only, after
+    // pgobo's own, which wins: the more specific name first, as curl does.
+    {"CURL_CA_BUNDLE", "", false,
+     [](LakebaseConfig& c, const Value& v) {
+       if (c.http.ca_file.empty()) c.http.ca_file = readable_ca_file(v);
+     }},
+    {"SSL_CERT_FILE", "", false,
+     [](LakebaseConfig& c, const Value& v) {
+       if (c.http.ca_file.empty()) c.http.ca_file = readable_ca_file(v);
+     }},
+    {"PGOBO_HTTP_RETRY_TIMEOUT_MS", "http_retry_timeout_ms", false,
+     [](LakebaseConfig& c, const Value& v) {
+       c.http.retry_timeout = std::chrono::milliseconds{v.integer(
+           0, 600'000, "a whole number of milliseconds from 0 to 600000 (0 = no retries)")};
+     }},
 }};
 
 // How a message names a setting: Lakebase's own, or the core's password.

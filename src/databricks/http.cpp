@@ -4,11 +4,19 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
+#include <random>
+#include <system_error>
+#include <thread>
 
 #include "databricks/url.hpp"
 #include "json_limits.hpp"
+#include "pgobo/detail/caller_deadline.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/log.hpp"
 #include "scrub.hpp"
@@ -72,6 +80,34 @@ std::size_t write_body(char* data, std::size_t size, std::size_t count, void* us
     return 0;  // makes libcurl stop with CURLE_WRITE_ERROR
   }
   sink->body->append(data, bytes);
+  return bytes;
+}
+
+// Keeps the Retry-After header of the last response (an interim 100
+// Continue has its own header block): bounded, never a whole header.
+constexpr std::size_t kMaxRetryAfter = 64;
+
+std::size_t read_header(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* retry_after = static_cast<std::string*>(user);
+  const std::size_t bytes = size * count;
+  const std::string_view line(data, bytes);
+  constexpr std::string_view kName = "retry-after:";
+  const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+  if (line.starts_with("HTTP/")) {
+    retry_after->clear();  // a new response begins
+  } else if (line.size() >= kName.size() &&
+             std::equal(kName.begin(), kName.end(), line.begin(),
+                        [&lower](char a, char b) { return a == lower(b); })) {
+    std::string_view value = line.substr(kName.size());
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+      value.remove_prefix(1);
+    }
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ' ||
+                              value.back() == '\t')) {
+      value.remove_suffix(1);
+    }
+    *retry_after = std::string(value.substr(0, kMaxRetryAfter));
+  }
   return bytes;
 }
 
@@ -214,7 +250,60 @@ std::string form_encode(std::string_view value) {
   return out;
 }
 
-HttpResponse send(const HttpRequest& request, const HttpOptions& options) {
+namespace {
+
+// One attempt's outcome: an answer, or why none came and whether another
+// attempt may get one.
+struct Attempt {
+  std::optional<HttpResponse> response;
+  std::string reason;      // when no answer: why, scrubbed (libcurl's text or ours)
+  bool retryable = false;  // the connection failed before any answer
+  bool timed_out = false;
+};
+
+// libcurl's codes for a connection that failed or broke before an answer:
+// refused, reset, closed without a reply, or a host (or proxy) name that
+// did not resolve. A TLS failure is none of these: it does not heal.
+bool connection_failed(CURLcode code) {
+  switch (code) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+      return true;
+    default:
+      return false;
+  }
+}
+
+constexpr std::string_view kCaSettings =
+    "PGOBO_HTTP_CA_FILE (JSON http_ca_file, HttpOptions::ca_file), or CURL_CA_BUNDLE or "
+    "SSL_CERT_FILE in the environment";
+
+// Why TLS verification failed, and what to change. libcurl reports an
+// untrusted chain and a certificate for another host with the same code;
+// it checks the host name itself, and says so in its text ("... target host
+// name ..."), with every TLS backend. (The chain's verification result does
+// not tell them apart: libcurl sets it for a host mismatch too.)
+std::string verification_failure(const HttpOptions& options, std::string_view detail) {
+  if (detail.find("host name") != std::string_view::npos) {
+    return fmt::format(
+        "the workspace's TLS certificate is for another host: the host name does not match "
+        "({}). Use the workspace URL (DATABRICKS_HOST / workspace_url) with the host name the "
+        "certificate was issued for",
+        detail);
+  }
+  return fmt::format(
+      "the workspace's TLS certificate is not trusted ({}; trusting {}). If a corporate proxy "
+      "or a private CA signs it, set {} to a PEM file with that CA's certificate",
+      detail,
+      options.ca_file.empty() ? "the system's CA certificates" : "the CAs in " + options.ca_file,
+      kCaSettings);
+}
+
+Attempt attempt_once(const HttpRequest& request, const HttpOptions& options) {
   init_curl_once();
   const std::unique_ptr<CURL, EasyDeleter> handle(curl_easy_init());
   if (!handle) throw CredentialError(describe_call(request) + ": libcurl could not start a call");
@@ -274,6 +363,8 @@ HttpResponse send(const HttpRequest& request, const HttpOptions& options) {
       request);
   set(curl, CURLOPT_WRITEFUNCTION, &write_body, request);
   set(curl, CURLOPT_WRITEDATA, static_cast<void*>(&sink), request);
+  set(curl, CURLOPT_HEADERFUNCTION, &read_header, request);
+  set(curl, CURLOPT_HEADERDATA, static_cast<void*>(&response.retry_after), request);
   set(curl, CURLOPT_ERRORBUFFER, static_cast<char*>(error_buffer), request);
   set(curl, CURLOPT_USERAGENT, "pgobo", request);
   // A local fake must be reached directly, whatever http_proxy says.
@@ -311,22 +402,202 @@ HttpResponse send(const HttpRequest& request, const HttpOptions& options) {
   set(curl, CURLOPT_HTTPHEADER, headers.get(), request);
 
   const CURLcode code = curl_easy_perform(curl);
+  Attempt outcome;
   if (code != CURLE_OK) {
+    const std::string detail =
+        error_buffer[0] != '\0' ? std::string(error_buffer) : curl_easy_strerror(code);
     std::string reason;
     if (sink.overflowed || code == CURLE_FILESIZE_EXCEEDED) {
       reason = fmt::format("the response body exceeds {} bytes", options.max_response_bytes);
     } else if (code == CURLE_OPERATION_TIMEDOUT) {
       reason = fmt::format("timed out (connect timeout {} ms, total timeout {} ms)",
                            options.connect_timeout.count(), options.timeout.count());
+      outcome.timed_out = true;
+    } else if (code == CURLE_PEER_FAILED_VERIFICATION) {
+      reason = verification_failure(options, detail);
+    } else if (code == CURLE_SSL_CACERT_BADFILE) {
+      reason = fmt::format("the CA file {} could not be read ({}); set {} to a readable PEM file",
+                           options.ca_file.empty() ? "(libcurl's default)" : options.ca_file,
+                           detail, kCaSettings);
     } else {
-      reason = error_buffer[0] != '\0' ? std::string(error_buffer) : curl_easy_strerror(code);
+      reason = detail;
+      outcome.retryable = connection_failed(code);
     }
-    throw CredentialError(scrub(request, describe_call(request) + " failed: " + reason));
+    outcome.reason = scrub(request, std::move(reason));
+    return outcome;
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   logger()->trace("{}: HTTP {} ({} bytes)", describe_call(request), response.status,
                   response.body.size());
-  return response;
+  outcome.response = std::move(response);
+  return outcome;
+}
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+using std::chrono::milliseconds;
+
+std::shared_ptr<const RetryTiming> real_timing() {
+  static const auto timing = std::make_shared<const RetryTiming>(
+      RetryTiming{[] { return std::chrono::steady_clock::now(); },
+                  [] { return std::chrono::system_clock::now(); },
+                  [](milliseconds delay) { std::this_thread::sleep_for(delay); },
+                  [] {
+                    thread_local std::mt19937_64 generator{std::random_device{}()};
+                    return std::uniform_real_distribution<double>(0.0, 1.0)(generator);
+                  }});
+  return timing;
+}
+
+std::mutex timing_mutex;
+std::shared_ptr<const RetryTiming> timing_override;  // ScopedRetryTiming's, or null
+
+std::shared_ptr<const RetryTiming> current_timing() {
+  const std::lock_guard lock(timing_mutex);
+  return timing_override ? timing_override : real_timing();
+}
+
+long long count_ms(std::chrono::nanoseconds duration) {
+  return std::chrono::duration_cast<milliseconds>(duration).count();
+}
+
+// When the retries must stop: the end of the retry budget or, if sooner,
+// the caller's deadline; and how a message names it.
+struct RetryLimit {
+  SteadyTime end;
+  bool callers = false;  // the caller's deadline, not the budget
+
+  [[nodiscard]] std::string describe(SteadyTime now, const HttpOptions& options) const {
+    const long long left = std::max(0LL, count_ms(end - now));
+    if (callers) {
+      return fmt::format("the caller's deadline (e.g. the pool's acquire_timeout), {} ms away",
+                         left);
+    }
+    return fmt::format("the end of the retry budget (http_retry_timeout_ms {}), {} ms away",
+                       options.retry_timeout.count(), left);
+  }
+};
+
+// The delay before attempt `next` (2, 3...): kFirstRetryBackoff doubled per
+// attempt up to kMaxRetryBackoff, drawn from its upper half so that callers
+// that failed together do not come back together.
+milliseconds backoff_before(int next, double jitter) {
+  const int doublings = std::min(next - 2, 16);
+  const auto base = std::min(kFirstRetryBackoff * (std::int64_t{1} << doublings), kMaxRetryBackoff);
+  const double share = 0.5 + 0.5 * std::clamp(jitter, 0.0, 1.0);
+  return std::max(
+      milliseconds{1},
+      milliseconds{static_cast<std::int64_t>(static_cast<double>(base.count()) * share)});
+}
+
+bool retryable_status(long status) { return status == 429 || status == 503; }
+
+}  // namespace
+
+HttpResponse send(const HttpRequest& request, const HttpOptions& options) {
+  const std::shared_ptr<const RetryTiming> timing = current_timing();
+  const SteadyTime started = timing->now();
+  RetryLimit limit{started + std::max(options.retry_timeout, milliseconds{0}), false};
+  if (const auto deadline = pgobo::detail::caller_deadline(); deadline && *deadline < limit.end) {
+    limit = RetryLimit{*deadline, true};
+  }
+  for (int attempts = 1;; ++attempts) {
+    Attempt attempt = attempt_once(request, options);
+    const bool retryable = attempt.response ? retryable_status(attempt.response->status)
+                                            : attempt.retryable || attempt.timed_out;
+    const SteadyTime now = timing->now();
+    const auto after = [&](const std::string& why) {
+      return attempts == 1 ? (why.empty() ? std::string() : " (not retried: " + why + ")")
+                           : fmt::format(" (after {} attempts in {} ms{}{})", attempts,
+                                         count_ms(now - started), why.empty() ? "" : "; ", why);
+    };
+    const auto stop = [&](const std::string& why) -> HttpResponse {
+      if (!attempt.response) {
+        throw CredentialError(describe_call(request) + " failed: " + attempt.reason + after(why));
+      }
+      attempt.response->retry_note = after(why);
+      return std::move(*attempt.response);
+    };
+    if (!retryable) return stop("");
+    if (options.retry_timeout.count() <= 0) {
+      return stop("retries are off: http_retry_timeout_ms is 0");
+    }
+
+    std::optional<milliseconds> asked;
+    if (attempt.response) {
+      asked = parse_retry_after(attempt.response->retry_after, timing->wall_now());
+    }
+    const milliseconds delay =
+        std::max(asked.value_or(milliseconds{0}), backoff_before(attempts + 1, timing->jitter()));
+    if (asked && now + *asked >= limit.end) {
+      // The header's text is not quoted: it is the server's, and may echo
+      // a part of a secret too short to be recognised and scrubbed.
+      return stop(fmt::format("the workspace asked to retry after {} ms (Retry-After), past {}",
+                              asked->count(), limit.describe(now, options)));
+    }
+    if (now + delay >= limit.end) {
+      return stop(fmt::format("the next backoff of {} ms would end past {}", delay.count(),
+                              limit.describe(now, options)));
+    }
+    if (attempt.timed_out && now + delay + options.timeout > limit.end) {
+      return stop(
+          fmt::format("a timed-out call is retried only if another whole attempt ({} ms) "
+                      "fits before {}",
+                      options.timeout.count(), limit.describe(now, options)));
+    }
+    logger()->info(
+        "{}: {} (attempt {}); retrying in {} ms", describe_call(request),
+        attempt.response ? fmt::format("HTTP {}", attempt.response->status) : attempt.reason,
+        attempts, delay.count());
+    timing->sleep(delay);
+  }
+}
+
+std::optional<milliseconds> parse_retry_after(std::string_view value,
+                                              std::chrono::system_clock::time_point now) {
+  if (value.empty()) return std::nullopt;
+  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    // Delta-seconds; more than 9 digits (31 years) counts as 9 nines.
+    std::int64_t seconds = 0;
+    for (char c : value.substr(0, std::min<std::size_t>(value.size(), 9))) {
+      seconds = seconds * 10 + (c - '0');
+    }
+    if (value.size() > 9) seconds = 999'999'999;
+    return milliseconds{seconds * 1000};
+  }
+  const std::string text(value);
+  const std::time_t when = curl_getdate(text.c_str(), nullptr);
+  if (when == -1) return std::nullopt;
+  const auto wait = std::chrono::system_clock::from_time_t(when) - now;
+  return std::max(milliseconds{0}, std::chrono::duration_cast<milliseconds>(wait));
+}
+
+std::optional<std::string> ca_file_problem(const std::string& path) {
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  if (status.type() == std::filesystem::file_type::not_found) return "it does not exist";
+  if (error) return "it cannot be read: " + error.message();
+  if (std::filesystem::is_directory(status)) return "it is a directory, not a file";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "it cannot be read: " + std::error_code(errno, std::generic_category()).message();
+  char first = 0;
+  if (!in.get(first)) return "it is empty or cannot be read";
+  return std::nullopt;
+}
+
+ScopedRetryTiming::ScopedRetryTiming(RetryTiming timing) {
+  const auto real = real_timing();
+  if (!timing.now) timing.now = real->now;
+  if (!timing.wall_now) timing.wall_now = real->wall_now;
+  if (!timing.sleep) timing.sleep = real->sleep;
+  if (!timing.jitter) timing.jitter = real->jitter;
+  const std::lock_guard lock(timing_mutex);
+  previous_ = timing_override;
+  timing_override = std::make_shared<const RetryTiming>(std::move(timing));
+}
+
+ScopedRetryTiming::~ScopedRetryTiming() {
+  const std::lock_guard lock(timing_mutex);
+  timing_override = previous_;
 }
 
 std::string describe_error_body(const HttpRequest& request, std::string_view body) {
@@ -387,9 +658,9 @@ std::string scrubbed_prefix(const HttpRequest& request, std::string_view text,
 nlohmann::json send_for_json(const HttpRequest& request, const HttpOptions& options) {
   const HttpResponse response = send(request, options);
   if (response.status < 200 || response.status > 299) {
-    throw CredentialError(fmt::format("{} failed: HTTP {}: {}", describe_call(request),
-                                      response.status,
-                                      describe_error_body(request, response.body)));
+    throw CredentialError(fmt::format("{} failed: HTTP {}: {}{}", describe_call(request),
+                                      response.status, describe_error_body(request, response.body),
+                                      response.retry_note));
   }
   bool too_deep = false;
   auto parsed = parse_json_bounded_or_discarded(response.body, &too_deep);

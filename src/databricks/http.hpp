@@ -9,8 +9,14 @@
 //   request.json_body = R"({"endpoint":"projects/p/branches/b/endpoints/e"})";
 //   auto body = pgobo::detail::send_for_json(request, options);   // nlohmann::json object
 //
+// HTTP 429 and 503 and failed connections are retried (send(): jittered
+// exponential backoff, Retry-After honoured) within HttpOptions::retry_timeout
+// and the deadline of the pool caller the call runs for
+// (pgobo/detail/caller_deadline.hpp).
+//
 // Every failure is a CredentialError whose message names the call, the method
-// and URL, and the HTTP status with the API's own error text. The bearer token,
+// and URL, and the HTTP status with the API's own error text (and, after
+// retries, how many attempts were made and why they stopped). The bearer token,
 // the basic-auth password and the Authorization header never appear in a
 // message: any occurrence of a secret in an error text, in any encoding
 // (detail/scrub.hpp: base64 of the Basic pair, percent, JSON...), is
@@ -20,7 +26,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -49,18 +60,72 @@ struct HttpRequest {
 struct HttpResponse {
   long status = 0;
   std::string body;
+  // The answer's Retry-After header as sent (at most 64 bytes); empty if none.
+  std::string retry_after;
+  // For a message about an error status: after retries, how many attempts
+  // were made and why they stopped (" (after 3 attempts in 1200 ms; ...)");
+  // for a retryable status that was not retried, why not. Else empty.
+  std::string retry_note;
 };
 
-// Sends the request. Throws CredentialError when no HTTP response arrives
-// (refused, DNS, TLS, timeout, body over the size cap). HTTP error statuses
-// are returned, not thrown.
+// Sends the request, and again after HTTP 429 or 503, a refused or reset
+// connection, or a host name that did not resolve, while time is left:
+// jittered exponential backoff (kFirstRetryBackoff doubling up to
+// kMaxRetryBackoff, each delay drawn from its upper half), or the answer's
+// Retry-After if longer. A new attempt starts only before the earlier of
+// options.retry_timeout after the first attempt began and caller_deadline();
+// a backoff or Retry-After that ends later stops the retries at once. A
+// timed-out attempt is retried only if a whole further attempt
+// (options.timeout) fits before that end. TLS failures and other statuses
+// are never retried. Returns the last answer (HTTP error statuses are
+// returned, not thrown); throws CredentialError when the last attempt got
+// none (refused, DNS, TLS, timeout, body over the size cap), saying how many
+// attempts were made.
 [[nodiscard]] HttpResponse send(const HttpRequest& request, const HttpOptions& options);
+
+inline constexpr std::chrono::milliseconds kFirstRetryBackoff{100};
+inline constexpr std::chrono::milliseconds kMaxRetryBackoff{2'000};
 
 // send(), then: a status outside 2xx throws CredentialError with the status
 // and the API's error text ({"error_code","message"} or OAuth's
 // {"error","error_description"}); a body that is not a JSON object throws
 // CredentialError saying so.
 [[nodiscard]] nlohmann::json send_for_json(const HttpRequest& request, const HttpOptions& options);
+
+// How long a Retry-After value asks to wait: delta-seconds, or an HTTP-date
+// (any form libcurl's curl_getdate reads) relative to `now` (0 if past).
+// nullopt for an empty or unreadable value (then the backoff applies).
+[[nodiscard]] std::optional<std::chrono::milliseconds> parse_retry_after(
+    std::string_view value, std::chrono::system_clock::time_point now);
+
+// Why `path` cannot serve as a CA bundle ("it does not exist", "it is a
+// directory", "it cannot be read: ..."), or nullopt if it can be read.
+// Whether it holds PEM certificates is left to the TLS library.
+[[nodiscard]] std::optional<std::string> ca_file_problem(const std::string& path);
+
+// How send() reads the time, sleeps and draws its jitter. A test hook:
+// ScopedRetryTiming replaces it process-wide, so tests count attempts and
+// check each delay asked for without sleeping.
+struct RetryTiming {
+  std::function<std::chrono::steady_clock::time_point()> now;
+  // Only for Retry-After given as an HTTP-date.
+  std::function<std::chrono::system_clock::time_point()> wall_now;
+  std::function<void(std::chrono::milliseconds)> sleep;
+  // Uniform in [0, 1).
+  std::function<double()> jitter;
+};
+
+class ScopedRetryTiming {
+ public:
+  // Members left empty keep the real ones.
+  explicit ScopedRetryTiming(RetryTiming timing);
+  ~ScopedRetryTiming();
+  ScopedRetryTiming(const ScopedRetryTiming&) = delete;
+  ScopedRetryTiming& operator=(const ScopedRetryTiming&) = delete;
+
+ private:
+  std::shared_ptr<const RetryTiming> previous_;
+};
 
 // The error text an API put in `body`, secrets of `request` replaced by ***.
 // For bodies that are not Databricks or OAuth error JSON, a bounded excerpt.

@@ -152,9 +152,15 @@ TEST_F(LakebaseChainTest, UserPoolLogsInAsTheUserWithTheForwardedToken) {
   EXPECT_THAT(workspace->database_credential_users(), ::testing::ElementsAre(kAlice));
 }
 
+// An outage that outlasts what pgobo may wait (Retry-After past the retry
+// budget: not retried) surfaces from connect() as a CredentialError.
 TEST_F(LakebaseChainTest, WorkspaceFailureSurfacesAsCredentialErrorFromConnect) {
-  workspace->fail_next(FakeWorkspace::Endpoint::database_credential,
-                       {503, R"({"error_code":"TEMPORARILY_UNAVAILABLE","message":"try later"})"});
+  workspace->set_sticky_fault(
+      FakeWorkspace::Endpoint::database_credential,
+      FakeWorkspace::Fault{503,
+                           R"({"error_code":"TEMPORARILY_UNAVAILABLE","message":"try later"})",
+                           "application/json",
+                           {{"Retry-After", "60"}}});
   pgobo::Pool pool(pgobo::databricks::AppConfig::from_json(config_json())
                        .make_service_pool_options(clock.function()));
 
@@ -164,7 +170,20 @@ TEST_F(LakebaseChainTest, WorkspaceFailureSurfacesAsCredentialErrorFromConnect) 
   } catch (const pgobo::CredentialError& e) {
     EXPECT_THAT(e.what(), HasSubstr("HTTP 503"));
     EXPECT_THAT(e.what(), HasSubstr("TEMPORARILY_UNAVAILABLE: try later"));
+    EXPECT_THAT(e.what(), HasSubstr("not retried: the workspace asked to retry after 60000 ms"));
   }
+  EXPECT_EQ(workspace->calls(FakeWorkspace::Endpoint::database_credential), 1);
+}
+
+// A brief one (one 503) is retried behind connect(): the caller never sees it.
+TEST_F(LakebaseChainTest, ABriefOutageIsRetriedBehindConnect) {
+  workspace->fail_next(FakeWorkspace::Endpoint::database_credential, FakeWorkspace::busy(503));
+  pgobo::Pool pool(pgobo::databricks::AppConfig::from_json(config_json())
+                       .make_service_pool_options(clock.function()));
+
+  auto lease = pool.connect();
+  EXPECT_EQ(current_user(lease), kServiceRole);
+  EXPECT_EQ(workspace->calls(FakeWorkspace::Endpoint::database_credential), 2);
 }
 
 }  // namespace

@@ -10,6 +10,15 @@
 //   workspace.release(FakeWorkspace::Endpoint::database_credential); // …until released
 //   EXPECT_EQ(workspace.calls(FakeWorkspace::Endpoint::database_credential), 1);
 //
+// Over HTTPS, with a certificate made at test time (test_ca.hpp):
+//   TestCa ca;
+//   FakeWorkspace::Options options;
+//   options.tls = FakeWorkspace::Tls{ca.issue("127.0.0.1", {}, {"127.0.0.1"}), "127.0.0.1"};
+//   FakeWorkspace secure(options);                       // url(): https://127.0.0.1:<port>
+//
+// Busy answers, for retry tests (attempts are counted by calls()):
+//   workspace.fail_next(Endpoint::database_credential, FakeWorkspace::busy(503, "2"), 2);
+//
 // Outages, for fault tests (until undone):
 //   workspace.stop_listening();   // down: connections to url() are refused
 //   workspace.start_listening();  // up again, same port
@@ -56,10 +65,12 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "log_capture.hpp"  // FakeWorkspaceTest logs the whole run
 #include "secret_guard.hpp"
+#include "test_ca.hpp"
 
 namespace pgobo::test {
 
@@ -78,6 +89,15 @@ class FakeWorkspace {
     int status = 500;
     std::string body = R"({"error_code":"INTERNAL_ERROR","message":"fake failure"})";
     std::string content_type = "application/json";
+    // Extra header lines of the answer, e.g. {"Retry-After", "2"}.
+    std::vector<std::pair<std::string, std::string>> headers = {};
+  };
+
+  // Serving HTTPS: the server's certificate and key, and the host name
+  // url() uses (the certificate may be for another one, to test that).
+  struct Tls {
+    TestCa::Issued certificate;
+    std::string host = "127.0.0.1";
   };
 
   struct Options {
@@ -97,10 +117,15 @@ class FakeWorkspace {
     std::function<std::chrono::system_clock::time_point()> clock = [] {
       return std::chrono::system_clock::now();
     };
+    // Set: HTTPS only, with this certificate.
+    std::optional<Tls> tls;
   };
 
   FakeWorkspace() : FakeWorkspace(Options{}) {}
-  explicit FakeWorkspace(Options options) : options_(std::move(options)) {
+  explicit FakeWorkspace(Options options)
+      : options_(std::move(options)),
+        owned_server_(make_server(options_)),
+        server_(*owned_server_) {
     secrets_.push_back(options_.client_secret);
     server_.Get("/ready", [](const httplib::Request&, httplib::Response& res) {
       res.set_content("ok", "text/plain");
@@ -143,7 +168,10 @@ class FakeWorkspace {
   FakeWorkspace(const FakeWorkspace&) = delete;
   FakeWorkspace& operator=(const FakeWorkspace&) = delete;
 
-  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  [[nodiscard]] std::string url() const {
+    if (options_.tls) return "https://" + options_.tls->host + ":" + std::to_string(port_);
+    return "http://127.0.0.1:" + std::to_string(port_);
+  }
   [[nodiscard]] int port() const { return port_; }
   [[nodiscard]] const Options& options() const { return options_; }
 
@@ -175,6 +203,19 @@ class FakeWorkspace {
   void set_sticky_fault(Endpoint endpoint, std::optional<Fault> fault) {
     const std::lock_guard lock(mutex_);
     sticky_faults_[index(endpoint)] = std::move(fault);
+  }
+
+  // The workspace is busy: HTTP 429 (REQUEST_LIMIT_EXCEEDED) or 503
+  // (TEMPORARILY_UNAVAILABLE), with a Retry-After header when `retry_after`
+  // is not empty.
+  static Fault busy(int status, const std::string& retry_after = "") {
+    Fault fault;
+    fault.status = status;
+    fault.body = status == 429
+                     ? R"({"error_code":"REQUEST_LIMIT_EXCEEDED","message":"rate limit exceeded"})"
+                     : R"({"error_code":"TEMPORARILY_UNAVAILABLE","message":"try again later"})";
+    if (!retry_after.empty()) fault.headers.emplace_back("Retry-After", retry_after);
+    return fault;
   }
 
   // An answer that is not what the API returns: 200 with an HTML error page,
@@ -325,10 +366,23 @@ class FakeWorkspace {
 
   static std::size_t index(Endpoint endpoint) { return static_cast<std::size_t>(endpoint); }
 
+  static std::unique_ptr<httplib::Server> make_server(const Options& options) {
+    if (!options.tls) return std::make_unique<httplib::Server>();
+    auto server = std::make_unique<httplib::SSLServer>(options.tls->certificate.cert_file.c_str(),
+                                                       options.tls->certificate.key_file.c_str());
+    if (!server->is_valid()) {
+      throw std::runtime_error("FakeWorkspace: cannot load the TLS certificate or key");
+    }
+    return server;
+  }
+
   // The socket already listens; one request proves the accept loop runs, so
-  // a later stop() cannot race with its start.
+  // a later stop() cannot race with its start. (The probe trusts any
+  // certificate: it checks the server, not the certificate.)
   void await_ready() {
-    httplib::Client probe("127.0.0.1", port_);
+    httplib::Client probe((options_.tls ? "https://127.0.0.1:" : "http://127.0.0.1:") +
+                          std::to_string(port_));
+    probe.enable_server_certificate_verification(false);
     if (!probe.Get("/ready")) {
       server_.stop();
       thread_.join();
@@ -392,6 +446,7 @@ class FakeWorkspace {
     }
     if (fault) {
       res.status = fault->status;
+      for (const auto& [name, value] : fault->headers) res.set_header(name, value);
       res.set_content(fault->body, fault->content_type.c_str());
       return;
     }
@@ -584,7 +639,8 @@ class FakeWorkspace {
   }
 
   Options options_;
-  httplib::Server server_;
+  std::unique_ptr<httplib::Server> owned_server_;  // an SSLServer with Options::tls
+  httplib::Server& server_;
   std::thread thread_;
   int port_ = 0;
 

@@ -83,13 +83,13 @@ TEST_F(AppEnv, ReadsTheRefreshAndHttpSettings) {
   set("PGOBO_HTTP_CONNECT_TIMEOUT_MS", "700");
   set("PGOBO_HTTP_TIMEOUT_MS", "9000");
   set("PGOBO_HTTP_MAX_RESPONSE_BYTES", "4096");
-  set("PGOBO_HTTP_CA_FILE", "/etc/ssl/ca.pem");
+  set("PGOBO_HTTP_CA_FILE", "/etc/ssl/certs/ca-certificates.crt");  // read when configured
   const AppConfig c = read();
   EXPECT_EQ(c.lakebase.credential_refresh_ahead, 30s);
   EXPECT_EQ(c.lakebase.http.connect_timeout, 700ms);
   EXPECT_EQ(c.lakebase.http.timeout, 9s);
   EXPECT_EQ(c.lakebase.http.max_response_bytes, 4096u);
-  EXPECT_EQ(c.lakebase.http.ca_file, "/etc/ssl/ca.pem");
+  EXPECT_EQ(c.lakebase.http.ca_file, "/etc/ssl/certs/ca-certificates.crt");
 }
 
 TEST_F(AppEnv, MalformedHttpSettingsNameTheVariable) {
@@ -260,7 +260,7 @@ TEST(AppJson, ReadsTheCoreRoutingAndDatabricksKeysOfOneObject) {
     "client_id": "6f2c-client", "client_secret": "json-client-secret",
     "workspace_token": "json-dapi-token",
     "credential_refresh_ahead_ms": 30000, "http_connect_timeout_ms": 700,
-    "http_timeout_ms": 9000, "http_max_response_bytes": 4096, "http_ca_file": "/ca.pem"
+    "http_timeout_ms": 9000, "http_max_response_bytes": 4096, "http_ca_file": "/etc/ssl/certs/ca-certificates.crt"
   })");
   EXPECT_EQ(c.routing.service.pool.connection.host, "db.internal");
   EXPECT_EQ(c.routing.service.pool.max_size, 20u);
@@ -276,7 +276,7 @@ TEST(AppJson, ReadsTheCoreRoutingAndDatabricksKeysOfOneObject) {
   EXPECT_EQ(c.lakebase.http.connect_timeout, 700ms);
   EXPECT_EQ(c.lakebase.http.timeout, 9s);
   EXPECT_EQ(c.lakebase.http.max_response_bytes, 4096u);
-  EXPECT_EQ(c.lakebase.http.ca_file, "/ca.pem");
+  EXPECT_EQ(c.lakebase.http.ca_file, "/etc/ssl/certs/ca-certificates.crt");
 }
 
 TEST(AppJson, MalformedDatabricksValuesNameTheKey) {

@@ -406,6 +406,8 @@ enum class KeyRule {
   structured,      // a fixed syntax (sslmode, endpoint, numbers): all refused
   url,             // a host name: empty and control characters refused
   token,           // secret sent in an HTTP header: controls refused; empty allowed
+  ca_file,         // a file read when configured: empty allowed (system default); no hostile
+                   // value names a readable file, so all others are refused
 };
 
 struct ConfigKey {
@@ -437,7 +439,7 @@ constexpr std::array<ConfigKey, 22> kStringKeys{{
     {"client_secret", "DATABRICKS_CLIENT_SECRET", KeyRule::free_text, true},
     {"workspace_token", "DATABRICKS_TOKEN", KeyRule::token, true},
     {"http_max_response_bytes", "PGOBO_HTTP_MAX_RESPONSE_BYTES", KeyRule::structured, false},
-    {"http_ca_file", "PGOBO_HTTP_CA_FILE", KeyRule::free_text, false},
+    {"http_ca_file", "PGOBO_HTTP_CA_FILE", KeyRule::ca_file, false},
 }};
 
 enum class Expect { accept, refuse };
@@ -461,6 +463,8 @@ Expect expected_for(const ConfigKey& key, const Hostile& h, bool from_env) {
       return h.kind == Kind::empty ? Expect::refuse : Expect::accept;
     case KeyRule::structured:
       return Expect::refuse;
+    case KeyRule::ca_file:
+      return h.kind == Kind::empty ? Expect::accept : Expect::refuse;
     case KeyRule::url:
     case KeyRule::token:
       if (key.rule == KeyRule::url && h.kind == Kind::empty) return Expect::refuse;

@@ -40,15 +40,22 @@ namespace pgobo::databricks {
 // names are always verified; redirects are not followed (a bearer token is
 // never sent to another host).
 struct HttpOptions {
-  // Time to establish the TCP and TLS connection.
+  // Time to establish the TCP and TLS connection, per attempt.
   std::chrono::milliseconds connect_timeout{5'000};
-  // Time for the whole call, connection included.
+  // Time for the whole call, connection included, per attempt.
   std::chrono::milliseconds timeout{30'000};
   // A larger response body is an error (the APIs answer with a few hundred bytes).
   std::size_t max_response_bytes = std::size_t{1024} * 1024;
   // A PEM bundle of CA certificates to trust instead of the system's; empty
-  // = the system default.
+  // = the system default. (AppConfig::from_env fills it from
+  // PGOBO_HTTP_CA_FILE, else CURL_CA_BUNDLE, else SSL_CERT_FILE.)
   std::string ca_file;
+  // How long after a call's first attempt a new attempt may still start,
+  // after HTTP 429 or 503 or a failed connection (refused, reset, name not
+  // resolved), with jittered exponential backoff that honours Retry-After.
+  // Also bounded by the deadline of the pool caller the call runs for. 0 (or
+  // less): one attempt only. Kept well under a pool's acquire_timeout.
+  std::chrono::milliseconds retry_timeout{5'000};
 };
 
 // Checks and normalises a workspace URL to scheme://host[:port], as the

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "pgobo/detail/budget.hpp"
+#include "pgobo/detail/caller_deadline.hpp"
 #include "pgobo/detail/connect_backoff.hpp"
 #include "pgobo/detail/pool_counters.hpp"
 #include "pgobo/detail/pool_errors.hpp"
@@ -472,7 +473,7 @@ class PoolCore {
     }
     try {
       auto pooled = std::make_unique<PooledConnection>();
-      pooled->connection = driver_.open(options_.connection, fetch_password());
+      pooled->connection = driver_.open(options_.connection, fetch_password(budget_deadline));
       const time_point now = Clock::now();
       std::size_t total = 0;
       {
@@ -529,9 +530,12 @@ class PoolCore {
   }
 
   // The password for one new connection; the provider's failures become
-  // CredentialError (pgobo's own errors pass through).
-  [[nodiscard]] Secret fetch_password() {
+  // CredentialError (pgobo's own errors pass through). `deadline`: the
+  // caller's, for a provider that retries (caller_deadline.hpp); nullopt
+  // when no caller waits (min_idle).
+  [[nodiscard]] Secret fetch_password(std::optional<SteadyTime> deadline) {
     if (!options_.credentials) return Secret{};
+    const CallerDeadlineScope scope(deadline);
     try {
       return options_.credentials->get().secret;
     } catch (const Error&) {
