@@ -27,9 +27,22 @@ std::string label(ConfigOrigin origin, std::string_view json_key) {
 void merge(LakebaseConfig& c, const DatabricksProfile& profile) {
   const std::string where =
       fmt::format("{}, profile '{}'", shown(profile.file), shown(profile.name));
-  if (c.workspace_url.empty() && !profile.host.empty()) {
-    c.workspace_url = normalize_workspace_url(profile.host, where + ", key 'host'");
+  const std::string profile_host =
+      profile.host.empty() ? std::string()
+                           : normalize_workspace_url(profile.host, where + ", key 'host'");
+  // A profile's secret belongs to the profile's workspace: it is never sent
+  // to another host named in the environment.
+  const bool takes_secret = (c.workspace_token.empty() && !profile.token.empty()) ||
+                            (c.client_secret.empty() && !profile.client_secret.empty());
+  if (takes_secret && !c.workspace_url.empty() && !profile_host.empty() &&
+      profile_host != c.workspace_url) {
+    throw ConfigError(fmt::format(
+        "{} is for the workspace {}, but the workspace URL in use is {}: its credentials are "
+        "not sent to another workspace; name the profile of that workspace, or unset the "
+        "workspace URL to use this profile's",
+        where, shown(profile_host), shown(c.workspace_url)));
   }
+  if (c.workspace_url.empty() && !profile_host.empty()) c.workspace_url = profile_host;
   if (c.workspace_token.empty() && !profile.token.empty()) c.workspace_token = profile.token;
   if (c.client_id.empty() && !profile.client_id.empty()) c.client_id = profile.client_id;
   if (c.client_secret.empty() && !profile.client_secret.empty()) {

@@ -27,9 +27,12 @@ namespace {
 
 constexpr std::size_t kMaxStderrShown = 300;
 
+// '=' is not one: "token=dapi…" and "?refresh_token=eyJ…" must split into
+// the name and a token-shaped word (base64 padding after a JWT is left as
+// punctuation).
 bool is_token_character(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_' || c == '.' || c == '~' || c == '+' || c == '/' || c == '=';
+         c == '_' || c == '.' || c == '~' || c == '+' || c == '/';
 }
 
 // The CLI's stderr for a message: on one line, token-shaped words removed.

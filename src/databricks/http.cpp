@@ -501,7 +501,18 @@ HttpResponse send(const HttpRequest& request, const HttpOptions& options) {
     limit = RetryLimit{*deadline, true};
   }
   for (int attempts = 1;; ++attempts) {
-    Attempt attempt = attempt_once(request, options);
+    // A retry never runs past the limit it was started under: its timeouts
+    // are cut to what is left (the first attempt keeps its own, as before
+    // retries: a caller's short deadline must not turn a slow answer into a
+    // failure that every caller of a shared credential cache then sees).
+    HttpOptions attempt_options = options;
+    if (attempts > 1) {
+      const milliseconds left = std::max(
+          milliseconds{1}, std::chrono::duration_cast<milliseconds>(limit.end - timing->now()));
+      attempt_options.timeout = std::min(options.timeout, left);
+      attempt_options.connect_timeout = std::min(options.connect_timeout, left);
+    }
+    Attempt attempt = attempt_once(request, attempt_options);
     const bool retryable = attempt.response ? retryable_status(attempt.response->status)
                                             : attempt.retryable || attempt.timed_out;
     const SteadyTime now = timing->now();
@@ -567,8 +578,13 @@ std::optional<milliseconds> parse_retry_after(std::string_view value,
   const std::string text(value);
   const std::time_t when = curl_getdate(text.c_str(), nullptr);
   if (when == -1) return std::nullopt;
-  const auto wait = std::chrono::system_clock::from_time_t(when) - now;
-  return std::max(milliseconds{0}, std::chrono::duration_cast<milliseconds>(wait));
+  // In whole seconds, clamped as delta-seconds are: a date in the year 9999
+  // would overflow system_clock's nanoseconds.
+  const std::time_t now_seconds = std::chrono::system_clock::to_time_t(now);
+  if (when <= now_seconds) return milliseconds{0};
+  const std::int64_t seconds =
+      std::min<std::int64_t>(static_cast<std::int64_t>(when) - now_seconds, 999'999'999);
+  return milliseconds{seconds * 1000};
 }
 
 std::optional<std::string> ca_file_problem(const std::string& path) {

@@ -57,13 +57,24 @@ std::pair<Fd, Fd> make_pipe() {
   return {Fd(fds[0]), Fd(fds[1])};
 }
 
-// The environment: the process's, with `overrides` replacing or adding.
+// Secrets of this process that the CLI has no use for: it reads its own
+// credentials from its token cache (and an auth type would change what it does).
+constexpr std::array<std::string_view, 5> kWithheld{"PGPASSWORD", "DATABRICKS_TOKEN",
+                                                    "DATABRICKS_CLIENT_SECRET",
+                                                    "DATABRICKS_CLIENT_ID", "DATABRICKS_AUTH_TYPE"};
+
+// The environment: the process's without kWithheld, with `overrides`
+// replacing or adding.
 std::vector<std::string> child_environment(
     const std::vector<std::pair<std::string, std::string>>& overrides) {
   std::vector<std::string> out;
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     const std::string_view variable(*entry);
     bool replaced = false;
+    for (const std::string_view name : kWithheld) {
+      replaced = replaced || (variable.size() > name.size() && variable.starts_with(name) &&
+                              variable[name.size()] == '=');
+    }
     for (const auto& [name, value] : overrides) {
       replaced = replaced || (variable.size() > name.size() && variable.starts_with(name) &&
                               variable[name.size()] == '=');

@@ -69,9 +69,7 @@ class PoolCallerDeadline : public FakePoolTest {
 TEST_F(PoolCallerDeadline, APoolFetchesTheCallersPasswordUnderItsAcquireDeadline) {
   FakePool pool(recording_options(), driver);
   const SteadyTime before = std::chrono::steady_clock::now();
-  {
-    auto lease = pool.connect();
-  }
+  { auto lease = pool.connect(); }
   const SteadyTime after = std::chrono::steady_clock::now();
 
   const std::lock_guard lock(mutex);

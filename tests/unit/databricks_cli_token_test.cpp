@@ -227,6 +227,16 @@ TEST_F(CliTokenTest, ANonZeroExitShowsItsStderrScrubbedOnOneLine) {
                              Not(HasSubstr("\n"))));
 }
 
+// A token after '=' (a query string, a key=value dump) is a word of its own.
+TEST_F(CliTokenTest, TokensAfterAnEqualsSignAreScrubbedToo) {
+  auto options = install(fake_cli(std::string("printf 'GET /x?token=%s&refresh_token=%s\\n' '") +
+                                  kOldToken + "' '" + kCliToken + "' >&2\nexit 1\n"));
+  DatabricksCliToken token(options);
+  const std::string message = failure(token);
+  EXPECT_THAT(message, AllOf(HasSubstr("token=***"), HasSubstr("refresh_token=***"),
+                             Not(HasSubstr(kOldToken)), Not(HasSubstr(kCliToken))));
+}
+
 TEST_F(CliTokenTest, AKilledCliIsReportedBySignal) {
   auto options = install(fake_cli("kill -9 $$\n"));
   DatabricksCliToken token(options);

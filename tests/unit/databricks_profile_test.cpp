@@ -358,9 +358,15 @@ TEST_F(ProfileEnv, WithoutANamedProfileAConfiguredEnvironmentSkipsTheFile) {
   EXPECT_THAT(error(), AllOf(HasSubstr("no workspace credential"), HasSubstr("DATABRICKS_TOKEN"),
                              HasSubstr("DATABRICKS_CONFIG_PROFILE"),
                              HasSubstr("databricks auth login"), Not(HasSubstr(kToken))));
-  set("DATABRICKS_CONFIG_PROFILE", "DEFAULT");  // named: read, environment first
+  // Named, it is read, environment first; but its token belongs to its own
+  // host and is not sent to another one.
+  set("DATABRICKS_CONFIG_PROFILE", "DEFAULT");
+  EXPECT_THAT(error(), AllOf(HasSubstr("profile 'DEFAULT'"), HasSubstr("https://a.example.com"),
+                             HasSubstr("https://b.example.com"),
+                             HasSubstr("not sent to another workspace"), Not(HasSubstr(kToken))));
+  set("DATABRICKS_HOST", "a.example.com/?o=1");  // the same workspace, as pasted
   const AppConfig c = read();
-  EXPECT_EQ(c.lakebase.workspace_url, "https://b.example.com");
+  EXPECT_EQ(c.lakebase.workspace_url, "https://a.example.com");
   EXPECT_EQ(c.lakebase.workspace_token.reveal(), kToken);
 }
 

@@ -256,6 +256,25 @@ TEST_F(HttpRetry, RetriesStopAtTheCallersDeadline) {
   EXPECT_EQ(workspace.calls(Endpoint::database_credential), 3);
 }
 
+// A retry is cut to what is left of the limit it started under: a workspace
+// that answers the first attempt at once and then hangs does not hold the
+// caller for a whole 30 s attempt past its deadline.
+TEST_F(HttpRetry, ARetryThatHangsEndsAtTheCallersDeadline) {
+  RecordedTiming recorded([this](int) {
+    workspace.set_latency(Endpoint::database_credential, std::chrono::seconds{20});
+  });
+  workspace.fail_next(Endpoint::database_credential, FakeWorkspace::busy(503));
+  // 75 ms of backoff (recorded, not slept) leaves 425 ms for the retry.
+  const pgobo::detail::CallerDeadlineScope deadline(recorded.start() + 500ms);
+  const auto began = std::chrono::steady_clock::now();
+  EXPECT_THAT(error_of(), AllOf(HasSubstr("timed out"), HasSubstr("total timeout 425 ms"),
+                                HasSubstr("after 2 attempts")));
+  workspace.set_latency(Endpoint::database_credential, 0ms);
+  // Generous against a loaded machine, far below the 20 s the server takes.
+  EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds{10});
+  EXPECT_EQ(workspace.calls(Endpoint::database_credential), 2);
+}
+
 TEST_F(HttpRetry, RetryAfterBeyondTheCallersDeadlineFailsAtOnce) {
   RecordedTiming recorded;
   workspace.fail_next(Endpoint::database_credential, FakeWorkspace::busy(503, "1"));
@@ -459,7 +478,10 @@ TEST(RetryAfter, ReadsSecondsAndHttpDates) {
   EXPECT_EQ(parse_retry_after(http_date_after(7), now), 7s);
   EXPECT_EQ(parse_retry_after(http_date_after(-7), now), 0ms);
   EXPECT_EQ(parse_retry_after("", now), std::nullopt);
-  EXPECT_EQ(parse_retry_after("-5", now).value_or(0ms), 0ms);
+  EXPECT_EQ(parse_retry_after("-5", now), std::nullopt);
+  // Past 2262 a date no longer fits system_clock's nanoseconds: clamped as
+  // delta-seconds are, never wrapped around to "retry now".
+  EXPECT_EQ(parse_retry_after("Wed, 01 Jan 2300 00:00:00 GMT", now), 999'999'999s);
   EXPECT_EQ(parse_retry_after("later", now), std::nullopt);
 }
 
