@@ -111,10 +111,16 @@ bool drain(int fd, std::string& into, std::size_t max, bool* truncated) {
 // True once the child has ended, without reaping it: while it is a zombie
 // its pid and process group id stay ours, so killing the group cannot hit
 // an unrelated process that reused the number.
-bool ended(pid_t pid) {
+// `gone` is set when it is not our child any more (reaped elsewhere: SIGCHLD
+// ignored, another thread's waitpid(-1)): its number may already belong to
+// another process, which must then never be signalled.
+bool ended(pid_t pid, bool& gone) {
   siginfo_t info{};
   while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
-    if (errno != EINTR) return true;  // not our child any more: nothing to wait for
+    if (errno != EINTR) {
+      gone = true;
+      return true;
+    }
   }
   return info.si_pid == pid;
 }
@@ -193,37 +199,47 @@ RunResult run_program(const std::vector<std::string>& argv,
   RunResult result;
   bool out_open = true;
   bool err_open = true;
-  while (true) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) {
-      result.timed_out = true;
-      break;
+  bool gone = false;
+  // Whatever it started in its group must not outlive it (and on timeout or
+  // an error here, neither must it).
+  const auto end_child = [&]() -> int {
+    if (gone) return -1;
+    kill_group(pid);
+    return reap(pid);
+  };
+  try {
+    while (true) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) {
+        result.timed_out = true;
+        break;
+      }
+      if (!out_open && !err_open) {
+        // Both streams closed; the program may still be running. Wait for it
+        // in short steps, bounded by the deadline.
+        if (ended(pid, gone)) break;
+        const timespec step{0, 5'000'000};
+        ::nanosleep(&step, nullptr);
+        continue;
+      }
+      std::array<pollfd, 2> fds{pollfd{out_open ? out_read.get() : -1, POLLIN, 0},
+                                pollfd{err_open ? err_read.get() : -1, POLLIN, 0}};
+      const int ready =
+          ::poll(fds.data(), fds.size(), static_cast<int>(std::min<long long>(left.count(), 1000)));
+      if (ready < 0 && errno != EINTR) fail("poll", errno);
+      if (out_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+        out_open = drain(out_read.get(), result.out, max_output, &result.out_truncated);
+      }
+      if (err_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+        err_open = drain(err_read.get(), result.err, max_output, nullptr);
+      }
     }
-    if (!out_open && !err_open) {
-      // Both streams closed; the program may still be running. Wait for it
-      // in short steps, bounded by the deadline.
-      if (ended(pid)) break;
-      const timespec step{0, 5'000'000};
-      ::nanosleep(&step, nullptr);
-      continue;
-    }
-    std::array<pollfd, 2> fds{pollfd{out_open ? out_read.get() : -1, POLLIN, 0},
-                              pollfd{err_open ? err_read.get() : -1, POLLIN, 0}};
-    const int ready =
-        ::poll(fds.data(), fds.size(), static_cast<int>(std::min<long long>(left.count(), 1000)));
-    if (ready < 0 && errno != EINTR) fail("poll", errno);
-    if (out_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-      out_open = drain(out_read.get(), result.out, max_output, &result.out_truncated);
-    }
-    if (err_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-      err_open = drain(err_read.get(), result.err, max_output, nullptr);
-    }
+  } catch (...) {
+    (void)end_child();
+    throw;
   }
-  // Whatever it started in its group must not outlive it (and on timeout,
-  // neither must it).
-  kill_group(pid);
-  const int status = reap(pid);
+  const int status = end_child();
   if (result.timed_out) return result;
   if (status == -1) {
     result.status_known = false;
