@@ -83,9 +83,9 @@ class TestCa {
     run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj " +
         quote("/CN=" + common_name) + " -keyout " + quote(out.key_file) + " -out " +
         quote(base + ".csr"));
-    run("openssl x509 -req -in " + quote(base + ".csr") + " -CA " + quote(cert_file_) +
-        " -CAkey " + quote(key_file_) + " -CAcreateserial -days 30 -extfile " + quote(ext_file) +
-        " -out " + quote(out.cert_file));
+    run("openssl x509 -req -in " + quote(base + ".csr") + " -CA " + quote(cert_file_) + " -CAkey " +
+        quote(key_file_) + " -CAcreateserial -days 30 -extfile " + quote(ext_file) + " -out " +
+        quote(out.cert_file));
     ::chmod(out.cert_file.c_str(), 0644);
     ::chmod(out.key_file.c_str(), 0600);
     return out;
