@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "app_env.hpp"
 #include "databricks/lakebase_tls.hpp"
 #include "fake_workspace.hpp"
 #include "log_capture.hpp"
@@ -30,37 +31,13 @@ using ::testing::Not;
 constexpr const char* kEndpoint = "projects/app/branches/main/endpoints/primary";
 
 // An environment of its own for each test.
-class AppEnv : public ::testing::Test {
+class AppEnv : public pgobo::test::AppEnvTest {
  protected:
-  void set(const std::string& name, std::string value) { env_[name] = std::move(value); }
-
   void set_password_basics() {
     set("PGHOST", "db.internal");
     set("PGDATABASE", "app");
     set("PGPASSWORD", "env-password-value");
   }
-
-  [[nodiscard]] AppConfig read() const {
-    return AppConfig::from_env([this](std::string_view name) -> std::optional<std::string> {
-      const auto found = env_.find(std::string(name));
-      if (found == env_.end()) return std::nullopt;
-      return found->second;
-    });
-  }
-
-  // read()'s ConfigError message; fails the test if none is thrown.
-  [[nodiscard]] std::string error() const {
-    try {
-      (void)read();
-    } catch (const ConfigError& e) {
-      return e.what();
-    }
-    ADD_FAILURE() << "from_env() accepted the environment";
-    return "";
-  }
-
- private:
-  std::map<std::string, std::string> env_;
 };
 
 TEST_F(AppEnv, ReadsTheCoreSettingsAndTheDatabricksDefaults) {

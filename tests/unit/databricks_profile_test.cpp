@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "app_env.hpp"
 #include "pgobo/databricks/config.hpp"
 #include "pgobo/databricks/profile.hpp"
 #include "pgobo/errors.hpp"
@@ -293,7 +294,7 @@ TEST(DatabricksProfileFile, ADirectoryOrAHugeFileIsRefused) {
 // ---------------------------------------------------------------------------
 // AppConfig::from_env: environment over file; PAT, M2M, CLI
 
-class ProfileEnv : public ::testing::Test {
+class ProfileEnv : public pgobo::test::AppEnvTest {
  protected:
   void SetUp() override {
     set("PGHOST", "db.internal");
@@ -302,8 +303,6 @@ class ProfileEnv : public ::testing::Test {
     set("HOME", home_.path());
   }
 
-  void set(const std::string& name, std::string value) { env_[name] = std::move(value); }
-  void unset(const std::string& name) { env_.erase(name); }
   void write_config(const std::string& text) { home_.write(".databrickscfg", text); }
   // A `databricks` executable in a directory that the environment's PATH lists.
   std::string install_cli() {
@@ -312,21 +311,7 @@ class ProfileEnv : public ::testing::Test {
     return cli;
   }
 
-  [[nodiscard]] AppConfig read() const {
-    return AppConfig::from_env([this](std::string_view name) -> std::optional<std::string> {
-      const auto found = env_.find(std::string(name));
-      if (found == env_.end()) return std::nullopt;
-      return found->second;
-    });
-  }
-  [[nodiscard]] std::string error() const {
-    return config_error([this] { (void)read(); });
-  }
-
   pgobo::test::TempDir home_;
-
- private:
-  std::map<std::string, std::string> env_;
 };
 
 TEST_F(ProfileEnv, TheDefaultProfileSuppliesTheWorkspace) {

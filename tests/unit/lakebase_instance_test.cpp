@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "app_env.hpp"
 #include "encodings.hpp"
 #include "fake_workspace.hpp"
 #include "joining_thread.hpp"
@@ -257,42 +258,23 @@ TEST(LakebaseInstanceName, AMessageShowsTheNameOnOneLine) {
 constexpr const char* kEndpoint = "projects/app/branches/main/endpoints/primary";
 
 // AppConfig::from_env over an environment of the test's own.
-class InstanceEnv : public ::testing::Test {
+class InstanceEnv : public pgobo::test::AppEnvTest {
  protected:
   InstanceEnv() {
-    env_ = {{"PGHOST", "instance-1.database.cloud.databricks.com"},
-            {"PGDATABASE", "databricks_postgres"},
-            {"LAKEBASE_INSTANCE_NAME", "notes-db"},
-            {"DATABRICKS_HOST", "adb-123.azuredatabricks.net"},
-            {"DATABRICKS_CLIENT_ID", "6f2c-client"},
-            {"DATABRICKS_CLIENT_SECRET", "client-secret-value"}};
+    set("PGHOST", "instance-1.database.cloud.databricks.com");
+    set("PGDATABASE", "databricks_postgres");
+    set("LAKEBASE_INSTANCE_NAME", "notes-db");
+    set("DATABRICKS_HOST", "adb-123.azuredatabricks.net");
+    set("DATABRICKS_CLIENT_ID", "6f2c-client");
+    set("DATABRICKS_CLIENT_SECRET", "client-secret-value");
   }
 
-  void set(const std::string& name, std::string value) { env_[name] = std::move(value); }
-  void unset(const std::string& name) { env_.erase(name); }
-
-  [[nodiscard]] AppConfig read() const {
-    return AppConfig::from_env([this](std::string_view name) -> std::optional<std::string> {
-      const auto found = env_.find(std::string(name));
-      if (found == env_.end()) return std::nullopt;
-      return found->second;
-    });
-  }
-
-  // read()'s ConfigError message; fails the test if none is thrown.
+  // The fixture's error(), which never shows the client secret.
   [[nodiscard]] std::string error() const {
-    try {
-      (void)read();
-    } catch (const ConfigError& e) {
-      EXPECT_THAT(e.what(), Not(HasSubstr("client-secret-value")));
-      return e.what();
-    }
-    ADD_FAILURE() << "from_env() accepted the environment";
-    return "";
+    std::string message = AppEnvTest::error();
+    EXPECT_THAT(message, Not(HasSubstr("client-secret-value")));
+    return message;
   }
-
- private:
-  std::map<std::string, std::string> env_;
 };
 
 TEST_F(InstanceEnv, ReadsTheInstanceName) {
