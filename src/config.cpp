@@ -35,7 +35,7 @@ using Field = detail::ConfigField<PoolConfig>;
 
 // The one list of settings: from_env, from_json and the messages of
 // validate() all read it, and docs/configuration.md mirrors it.
-constexpr std::array<Field, 23> kFields{{
+constexpr std::array<Field, 24> kFields{{
     {"PGOBO_POOL_NAME", "name", false,
      [](PoolConfig& c, const Value& v) { c.pool.name = v.non_empty_string("a non-empty name"); }},
     {"PGHOST", "host", false,
@@ -116,6 +116,8 @@ constexpr std::array<Field, 23> kFields{{
      [](PoolConfig& c, const Value& v) { c.pool.acquire_timeout = v.milliseconds(); }},
     {"PGOBO_IDLE_TIMEOUT_MS", "idle_timeout_ms", false,
      [](PoolConfig& c, const Value& v) { c.pool.idle_timeout = v.milliseconds(); }},
+    {"PGOBO_LEAK_DETECTION_THRESHOLD_MS", "leak_detection_threshold_ms", false,
+     [](PoolConfig& c, const Value& v) { c.pool.leak_detection_threshold = v.milliseconds(); }},
     {"PGOBO_MAX_LIFETIME_MS", "max_lifetime_ms", false,
      [](PoolConfig& c, const Value& v) { c.pool.max_lifetime = v.milliseconds(); }},
     {"PGOBO_MAX_LIFETIME_JITTER", "max_lifetime_jitter", false,

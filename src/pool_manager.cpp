@@ -26,7 +26,8 @@ void to_json(nlohmann::json& out, const PoolManagerStats& s) {
                        {"connections_created", s.connections_created},
                        {"acquired", s.acquired},
                        {"timeouts", s.timeouts},
-                       {"connect_errors", s.connect_errors}};
+                       {"connect_errors", s.connect_errors},
+                       {"leaks_suspected", s.leaks_suspected}};
 }
 
 }  // namespace pgobo

@@ -86,6 +86,8 @@ void PoolOptions::validate() const {
   if (validate_idle_after) check_duration(*this, *validate_idle_after, "validate_idle_after");
   check_duration(*this, close_timeout, "close_timeout");
   check_duration(*this, connect_backoff_max, "connect_backoff_max", "disables backoff");
+  check_duration(*this, leak_detection_threshold, "leak_detection_threshold",
+                 "disables leak detection");
   // Seconds: compared as such, since converting a huge value would overflow.
   if (connection.connect_timeout.count() < 0 ||
       connection.connect_timeout > std::chrono::duration_cast<std::chrono::seconds>(kMaxDuration)) {

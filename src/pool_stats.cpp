@@ -35,6 +35,7 @@ void to_json(nlohmann::json& out, const PoolStats& stats) {
   out = nlohmann::json{
       {"name", utf8_name(stats.name)},
       {"max_size", stats.max_size},
+      {"min_idle", stats.min_idle},
       {"total", stats.total},
       {"idle", stats.idle},
       {"leased", stats.leased},
@@ -44,6 +45,7 @@ void to_json(nlohmann::json& out, const PoolStats& stats) {
       {"acquired", stats.acquired},
       {"timeouts", stats.timeouts},
       {"connect_errors", stats.connect_errors},
+      {"leaks_suspected", stats.leaks_suspected},
       {"closed", stats.closed},
       {"acquire_wait_us",
        {{"p50", stats.acquire_wait_p50.count()},

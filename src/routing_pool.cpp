@@ -22,6 +22,15 @@ std::unique_ptr<RoutingPool> RoutingPool::create(RoutingConfig config) {
   users.user_pool.connection = service_options.connection;
   users.user_pool.connection.user.clear();
   users.user_pool.credentials = nullptr;
+  if (config.observer) {
+    service_options.observer = config.observer;
+    users.user_pool.observer = config.observer;
+  }
+  // One leak threshold (PGOBO_LEAK_DETECTION_THRESHOLD_MS) for all pools,
+  // unless the user pools were given their own.
+  if (users.user_pool.leak_detection_threshold.count() == 0) {
+    users.user_pool.leak_detection_threshold = service_options.leak_detection_threshold;
+  }
   users.role_for = std::move(config.role_for);
   users.max_total_connections = config.max_total_connections;
   users.max_pools = config.max_pools;

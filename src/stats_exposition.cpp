@@ -23,24 +23,37 @@ struct Metric {
   std::string_view help;
 };
 
-// OpenTelemetry's db.client.connection.* names, as its Prometheus exporter
-// spells them (dots to underscores, "_total" on counters).
+// OpenTelemetry's db.client.connection.* metrics, as its Prometheus
+// exporter spells them: dots to underscores, the unit as a suffix
+// ("_seconds"), "_total" on counters; attributes as labels of the same
+// spelling (db_client_connection_pool_name, db_client_connection_state).
 constexpr Metric kConnectionCount{
     "db_client_connection_count", "gauge",
     "Open connections by state: idle (ready to lend) or used (leased to a caller)."};
 constexpr Metric kConnectionMax{
     "db_client_connection_max", "gauge",
-    "The most connections allowed: max_size of the service pool; max_total_connections of the "
-    "user pools together (absent when unlimited)."};
+    "The most connections allowed: max_size of a pool; max_total_connections of the user pools "
+    "together (absent when unlimited)."};
+constexpr Metric kIdleMax{"db_client_connection_idle_max", "gauge",
+                          "The most idle connections a pool keeps (its max_size)."};
+constexpr Metric kIdleMin{"db_client_connection_idle_min", "gauge",
+                          "The fewest idle connections a pool keeps open (min_idle)."};
 constexpr Metric kPendingRequests{
     "db_client_connection_pending_requests", "gauge",
     "connect() calls waiting for a connection, including those waiting for room under "
     "max_total_connections."};
 constexpr Metric kTimeouts{"db_client_connection_timeouts_total", "counter",
                            "connect() calls that ended in AcquireTimeout."};
-constexpr Metric kCreated{"db_client_connection_create_total", "counter", "Connections opened."};
+constexpr Metric kCreateTime{
+    "db_client_connection_create_time_seconds", "histogram",
+    "How long opening a connection took: the credential fetch and the login."};
+constexpr Metric kWaitTime{"db_client_connection_wait_time_seconds", "histogram",
+                           "How long successful connect() calls waited for a connection."};
+constexpr Metric kUseTime{"db_client_connection_use_time_seconds", "histogram",
+                          "How long connections were leased before coming back."};
 
 // What those conventions do not cover.
+constexpr Metric kCreated{"pgobo_connections_created_total", "counter", "Connections opened."};
 constexpr Metric kOpening{"pgobo_connection_opening", "gauge",
                           "Connections being opened (login in progress or waiting for room under "
                           "max_total_connections)."};
@@ -50,10 +63,9 @@ constexpr Metric kConnectErrors{"pgobo_connection_errors_total", "counter",
                                 "Failed attempts to open a connection (credential or server)."};
 constexpr Metric kCloses{"pgobo_connection_closes_total", "counter",
                          "Connections closed, by reason."};
-constexpr Metric kWaitTime{
-    "pgobo_connection_wait_time_seconds", "gauge",
-    "How long successful connect() calls waited over the pool's life: percentile upper bounds "
-    "(at most twice the true value) and the exact maximum (quantile=\"1\")."};
+constexpr Metric kLeaks{
+    "pgobo_connection_leaks_total", "counter",
+    "Leases found out longer than leak_detection_threshold (each counted once)."};
 constexpr Metric kPools{"pgobo_pools", "gauge",
                         "User pools: current ones, and replaced ones still draining."};
 constexpr Metric kPoolsMax{"pgobo_pools_max", "gauge",
@@ -75,6 +87,11 @@ constexpr Metric kBudgetTimeouts{
     "pgobo_connection_budget_timeouts_total", "counter",
     "connect() calls that timed out waiting for room under max_total_connections."};
 constexpr Metric kSweeps{"pgobo_sweeps_total", "counter", "Sweeper passes over the user pools."};
+
+// The label every series has: which pool ("service", "users", or the name
+// given to stats_to_prometheus for one pool), never a user's key.
+constexpr std::string_view kPoolLabel = "db_client_connection_pool_name";
+constexpr std::string_view kStateLabel = "db_client_connection_state";
 
 using Label = std::pair<std::string_view, std::string_view>;
 
@@ -125,9 +142,19 @@ class Exposition {
   void add(const Metric& metric, std::initializer_list<Label> labels, Int value) {
     add_formatted(metric, labels, fmt::format("{}", value));
   }
-  void add_seconds(const Metric& metric, std::initializer_list<Label> labels,
-                   std::chrono::microseconds value) {
-    add_formatted(metric, labels, fmt::format("{}", std::chrono::duration<double>(value).count()));
+  // A histogram's series: cumulative _bucket{le=…} counts up to +Inf, _sum
+  // and _count, each with the pool's label.
+  void add_histogram(const Metric& metric, std::string_view pool, const DurationHistogram& h) {
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < DurationHistogram::kUpperBoundsSeconds.size(); ++i) {
+      cumulative += h.buckets[i];
+      const std::string le = fmt::format("{}", DurationHistogram::kUpperBoundsSeconds[i]);
+      add_sample(metric, "_bucket", {{kPoolLabel, pool}, {"le", le}},
+                 fmt::format("{}", cumulative));
+    }
+    add_sample(metric, "_bucket", {{kPoolLabel, pool}, {"le", "+Inf"}}, fmt::format("{}", h.count));
+    add_sample(metric, "_sum", {{kPoolLabel, pool}}, fmt::format("{}", h.sum_seconds));
+    add_sample(metric, "_count", {{kPoolLabel, pool}}, fmt::format("{}", h.count));
   }
 
   [[nodiscard]] std::string text() const {
@@ -155,8 +182,14 @@ class Exposition {
 
   void add_formatted(const Metric& metric, std::initializer_list<Label> labels,
                      const std::string& value) {
+    add_sample(metric, "", labels, value);
+  }
+
+  void add_sample(const Metric& metric, std::string_view suffix,
+                  std::initializer_list<Label> labels, const std::string& value) {
     std::string& out = family(metric).samples;
     out += metric.name;
+    out += suffix;
     if (labels.size() > 0) {
       out += '{';
       bool first = true;
@@ -185,62 +218,73 @@ class Exposition {
   std::vector<Family> families_;
 };
 
-void add_pool(Exposition& out, const PoolStats& s, std::string_view pool) {
-  out.add(kConnectionCount, {{"pool", pool}, {"state", "idle"}}, s.idle);
-  out.add(kConnectionCount, {{"pool", pool}, {"state", "used"}}, s.leased);
-  out.add(kConnectionMax, {{"pool", pool}}, s.max_size);
-  out.add(kPendingRequests, {{"pool", pool}}, s.waiting);
-  out.add(kTimeouts, {{"pool", pool}}, s.timeouts);
-  out.add(kCreated, {{"pool", pool}}, s.created);
-  out.add(kOpening, {{"pool", pool}}, s.opening);
-  out.add(kAcquires, {{"pool", pool}}, s.acquired);
-  out.add(kConnectErrors, {{"pool", pool}}, s.connect_errors);
-  const std::pair<std::string_view, std::uint64_t> closes[] = {
-      {"idle_timeout", s.closed.idle_timeout},
-      {"max_lifetime", s.closed.max_lifetime},
-      {"broken", s.closed.broken},
-      {"rollback_failed", s.closed.rollback_failed},
-      {"reset_failed", s.closed.reset_failed},
-      {"validation_failed", s.closed.validation_failed},
-      {"discarded", s.closed.discarded},
-      {"evicted", s.closed.evicted},
-      {"pool_ended", s.closed.pool_ended},
+void add_closes(Exposition& out, const PoolCloseCounts& closed, std::string_view pool) {
+  const std::pair<CloseReason, std::uint64_t> closes[] = {
+      {CloseReason::idle_timeout, closed.idle_timeout},
+      {CloseReason::max_lifetime, closed.max_lifetime},
+      {CloseReason::broken, closed.broken},
+      {CloseReason::rollback_failed, closed.rollback_failed},
+      {CloseReason::reset_failed, closed.reset_failed},
+      {CloseReason::validation_failed, closed.validation_failed},
+      {CloseReason::discarded, closed.discarded},
+      {CloseReason::evicted, closed.evicted},
+      {CloseReason::pool_ended, closed.pool_ended},
   };
   for (const auto& [reason, count] : closes) {
-    out.add(kCloses, {{"pool", pool}, {"reason", reason}}, count);
+    out.add(kCloses, {{kPoolLabel, pool}, {"reason", to_string(reason)}}, count);
   }
-  out.add_seconds(kWaitTime, {{"pool", pool}, {"quantile", "0.5"}}, s.acquire_wait_p50);
-  out.add_seconds(kWaitTime, {{"pool", pool}, {"quantile", "0.9"}}, s.acquire_wait_p90);
-  out.add_seconds(kWaitTime, {{"pool", pool}, {"quantile", "0.99"}}, s.acquire_wait_p99);
-  out.add_seconds(kWaitTime, {{"pool", pool}, {"quantile", "1"}}, s.acquire_wait_max);
+}
+
+void add_pool(Exposition& out, const PoolStats& s, std::string_view pool) {
+  out.add(kConnectionCount, {{kPoolLabel, pool}, {kStateLabel, "idle"}}, s.idle);
+  out.add(kConnectionCount, {{kPoolLabel, pool}, {kStateLabel, "used"}}, s.leased);
+  out.add(kConnectionMax, {{kPoolLabel, pool}}, s.max_size);
+  out.add(kIdleMax, {{kPoolLabel, pool}}, s.max_size);
+  out.add(kIdleMin, {{kPoolLabel, pool}}, s.min_idle);
+  out.add(kPendingRequests, {{kPoolLabel, pool}}, s.waiting);
+  out.add(kTimeouts, {{kPoolLabel, pool}}, s.timeouts);
+  out.add_histogram(kCreateTime, pool, s.create_time);
+  out.add_histogram(kWaitTime, pool, s.wait_time);
+  out.add_histogram(kUseTime, pool, s.use_time);
+  out.add(kCreated, {{kPoolLabel, pool}}, s.created);
+  out.add(kOpening, {{kPoolLabel, pool}}, s.opening);
+  out.add(kAcquires, {{kPoolLabel, pool}}, s.acquired);
+  out.add(kConnectErrors, {{kPoolLabel, pool}}, s.connect_errors);
+  add_closes(out, s.closed, pool);
+  out.add(kLeaks, {{kPoolLabel, pool}}, s.leaks_suspected);
 }
 
 void add_users(Exposition& out, const PoolManagerStats& s) {
   constexpr std::string_view pool = "users";
   // connections = idle + leased + opening; opening ones are not connections yet.
   const std::size_t opening = s.connections - std::min(s.connections, s.idle + s.leased);
-  out.add(kConnectionCount, {{"pool", pool}, {"state", "idle"}}, s.idle);
-  out.add(kConnectionCount, {{"pool", pool}, {"state", "used"}}, s.leased);
+  out.add(kConnectionCount, {{kPoolLabel, pool}, {kStateLabel, "idle"}}, s.idle);
+  out.add(kConnectionCount, {{kPoolLabel, pool}, {kStateLabel, "used"}}, s.leased);
   if (s.max_total_connections > 0)
-    out.add(kConnectionMax, {{"pool", pool}}, s.max_total_connections);
-  out.add(kPendingRequests, {{"pool", pool}}, s.waiting + s.budget_waiting + s.pool_budget_waiting);
+    out.add(kConnectionMax, {{kPoolLabel, pool}}, s.max_total_connections);
+  out.add(kPendingRequests, {{kPoolLabel, pool}},
+          s.waiting + s.budget_waiting + s.pool_budget_waiting);
   // Pool timeouts include those at max_total_connections; add those at max_pools.
-  out.add(kTimeouts, {{"pool", pool}}, s.timeouts + s.pool_budget_timeouts);
-  out.add(kCreated, {{"pool", pool}}, s.connections_created);
-  out.add(kOpening, {{"pool", pool}}, opening);
-  out.add(kAcquires, {{"pool", pool}}, s.acquired);
-  out.add(kConnectErrors, {{"pool", pool}}, s.connect_errors);
-  out.add(kPools, {{"pool", pool}, {"state", "current"}}, s.pools);
-  out.add(kPools, {{"pool", pool}, {"state", "draining"}}, s.draining_pools);
-  if (s.max_pools > 0) out.add(kPoolsMax, {{"pool", pool}}, s.max_pools);
-  out.add(kPoolsCreated, {{"pool", pool}}, s.pools_created);
-  out.add(kRebuilds, {{"pool", pool}}, s.rebuilds);
-  out.add(kPoolsRemoved, {{"pool", pool}}, s.pools_removed);
-  out.add(kPoolEvictions, {{"pool", pool}}, s.pool_evictions);
-  out.add(kConnectionEvictions, {{"pool", pool}}, s.connection_evictions);
-  out.add(kBudgetPending, {{"pool", pool}}, s.budget_waiting);
-  out.add(kBudgetTimeouts, {{"pool", pool}}, s.budget_timeouts);
-  out.add(kSweeps, {{"pool", pool}}, s.sweeps);
+  out.add(kTimeouts, {{kPoolLabel, pool}}, s.timeouts + s.pool_budget_timeouts);
+  out.add_histogram(kCreateTime, pool, s.create_time);
+  out.add_histogram(kWaitTime, pool, s.wait_time);
+  out.add_histogram(kUseTime, pool, s.use_time);
+  out.add(kCreated, {{kPoolLabel, pool}}, s.connections_created);
+  out.add(kOpening, {{kPoolLabel, pool}}, opening);
+  out.add(kAcquires, {{kPoolLabel, pool}}, s.acquired);
+  out.add(kConnectErrors, {{kPoolLabel, pool}}, s.connect_errors);
+  out.add(kLeaks, {{kPoolLabel, pool}}, s.leaks_suspected);
+  out.add(kPools, {{kPoolLabel, pool}, {"state", "current"}}, s.pools);
+  out.add(kPools, {{kPoolLabel, pool}, {"state", "draining"}}, s.draining_pools);
+  if (s.max_pools > 0) out.add(kPoolsMax, {{kPoolLabel, pool}}, s.max_pools);
+  out.add(kPoolsCreated, {{kPoolLabel, pool}}, s.pools_created);
+  out.add(kRebuilds, {{kPoolLabel, pool}}, s.rebuilds);
+  out.add(kPoolsRemoved, {{kPoolLabel, pool}}, s.pools_removed);
+  out.add(kPoolEvictions, {{kPoolLabel, pool}}, s.pool_evictions);
+  out.add(kConnectionEvictions, {{kPoolLabel, pool}}, s.connection_evictions);
+  out.add(kBudgetPending, {{kPoolLabel, pool}}, s.budget_waiting);
+  out.add(kBudgetTimeouts, {{kPoolLabel, pool}}, s.budget_timeouts);
+  out.add(kSweeps, {{kPoolLabel, pool}}, s.sweeps);
 }
 
 }  // namespace

@@ -3,11 +3,13 @@
 // row-level security decides what that user sees. scripts/demo runs it.
 //
 //   notes_service [--port N] [--port-file PATH] [--development-fallback]
-//                 [--user-credentials lakebase|token]
+//                 [--user-credentials lakebase|token] [--trace-file PATH]
 //
 // The database comes from PG* and PGOBO_* variables (docs/configuration.md);
 // the options from NOTES_PORT, NOTES_PORT_FILE, NOTES_DEVELOPMENT_FALLBACK=1
-// and NOTES_USER_CREDENTIALS as well. It listens on 127.0.0.1 only.
+// NOTES_USER_CREDENTIALS and NOTES_TRACE_FILE as well. It listens on
+// 127.0.0.1 only. With a trace file, each query is a span appended to it as
+// a line of OTLP JSON (span_writer.hpp).
 #include <httplib.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
@@ -26,6 +28,7 @@
 #include <thread>
 
 #include "notes_service.hpp"
+#include "span_writer.hpp"
 
 namespace {
 
@@ -40,6 +43,7 @@ struct Settings {
   // "token": the forwarded token is the password (PostgreSQL that checks it
   // itself; the demo's server).
   std::string user_credentials = "lakebase";
+  std::string trace_file;  // OTLP JSON spans of every query, a line each; empty: none
 };
 
 std::optional<std::string> env(const char* name) {
@@ -65,7 +69,7 @@ int parse_port(const std::string& text) {
 [[noreturn]] void usage(int status) {
   (status == 0 ? std::cout : std::cerr)
       << "usage: notes_service [--port N] [--port-file PATH] [--development-fallback]\n"
-         "                     [--user-credentials lakebase|token]\n"
+         "                     [--user-credentials lakebase|token] [--trace-file PATH]\n"
          "The database: PG* and PGOBO_* variables (docs/configuration.md).\n";
   std::exit(status);
 }
@@ -76,6 +80,7 @@ Settings read_settings(int argc, char** argv) {
   if (auto v = env("NOTES_PORT_FILE")) s.port_file = *v;
   if (auto v = env("NOTES_DEVELOPMENT_FALLBACK")) s.development_fallback = is_true(*v);
   if (auto v = env("NOTES_USER_CREDENTIALS")) s.user_credentials = *v;
+  if (auto v = env("NOTES_TRACE_FILE")) s.trace_file = *v;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     auto value = [&]() -> std::string {
@@ -90,6 +95,8 @@ Settings read_settings(int argc, char** argv) {
       s.development_fallback = true;
     } else if (arg == "--user-credentials") {
       s.user_credentials = value();
+    } else if (arg == "--trace-file") {
+      s.trace_file = value();
     } else if (arg == "--help" || arg == "-h") {
       usage(0);
     } else {
@@ -117,6 +124,10 @@ std::unique_ptr<pgobo::RoutingPool> make_router(const Settings& settings) {
   }
   // "lakebase": user_credentials stays null and make_routing_pool() buys
   // Lakebase database credentials with each user's token (needs LAKEBASE_ENDPOINT).
+  if (!settings.trace_file.empty()) {
+    // Every pool and every query of the router report to it.
+    config.routing.observer = std::make_shared<notes::SpanWriter>(settings.trace_file);
+  }
   return pgobo::databricks::make_routing_pool(std::move(config));
 }
 // snippet-end

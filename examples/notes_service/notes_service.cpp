@@ -12,6 +12,7 @@
 #include <string>
 
 #include "http_errors.hpp"
+#include "span_writer.hpp"
 
 namespace notes {
 namespace {
@@ -59,6 +60,9 @@ httplib::Server::Handler NotesService::route(ActsFor acts_for, Handler handler) 
     const auto started = std::chrono::steady_clock::now();
     std::string acting_as = "the service principal";
     bool acting_for_user = false;
+    // The request's queries join the caller's trace (W3C traceparent), if
+    // spans are written (--trace-file).
+    const TraceScope trace(request.get_header_value("traceparent"));
     try {
       // nullopt (development fallback) and the service routes: no user
       // context, so the router picks the service principal's pool.

@@ -43,6 +43,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <source_location>
 #include <string_view>
 #include <utility>
 
@@ -82,8 +83,11 @@ class BasicPool {
   // acquire_timeout. Throws AcquireTimeout, PoolClosed, a ConnectError
   // subclass or CredentialError (when a new connection had to be opened for
   // this caller and that failed). Its session is reset when it comes back
-  // (PoolOptions::session_reset).
-  [[nodiscard]] Lease connect() { return core_->connect(core_, std::nullopt, /*exposed=*/true); }
+  // (PoolOptions::session_reset). `where` is for leak reports
+  // (PoolOptions::leak_detection_threshold): leave it to its default.
+  [[nodiscard]] Lease connect(std::source_location where = std::source_location::current()) {
+    return core_->connect(core_, std::nullopt, /*exposed=*/true, where);
+  }
 
   // Runs one statement outside a transaction on a leased connection and
   // returns its result (for Pool: pqxx::result, parameters bound to $1, $2…).
@@ -122,8 +126,9 @@ class BasicPool {
   // (documented there).
   BasicPool(PoolOptions options, Driver driver, std::shared_ptr<detail::Budget> budget)
       : core_(std::make_shared<Core>(std::move(options), std::move(driver), std::move(budget))) {}
-  [[nodiscard]] Lease connect(std::chrono::steady_clock::time_point deadline) {
-    return core_->connect(core_, deadline, /*exposed=*/true);
+  [[nodiscard]] Lease connect(std::chrono::steady_clock::time_point deadline,
+                              const std::source_location& where) {
+    return core_->connect(core_, deadline, /*exposed=*/true, where);
   }
   void begin_drain() { core_->begin_drain(); }
   [[nodiscard]] bool is_drained() const { return core_->is_drained(); }

@@ -66,7 +66,7 @@
 #include "pgobo/detail/unrouted_pools.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/identity.hpp"
-#include "pgobo/log.hpp"
+#include "pgobo/observer.hpp"
 #include "pgobo/pool.hpp"
 #include "pgobo/pool_manager_options.hpp"
 #include "pgobo/pool_manager_stats.hpp"
@@ -132,13 +132,16 @@ class BasicPoolManager {
   // arrived just before it. One acquire_timeout covers the whole request: time
   // spent waiting for room under max_pools is not granted again for the
   // connection. Throws what get_pool() and Pool::connect() throw.
-  [[nodiscard]] typename Pool::Lease connect(const UserContext& user) {
+  // `where` is for leak reports (PoolOptions::leak_detection_threshold).
+  [[nodiscard]] typename Pool::Lease connect(
+      const UserContext& user, std::source_location where = std::source_location::current()) {
     using Gate = detail::PoolManagerGate<Pool>;
     std::optional<SteadyTime> deadline;  // set once the request has waited
     for (int attempt = 1;; ++attempt) {
       std::shared_ptr<Pool> pool = get_pool(user, deadline);
       try {
-        typename Pool::Lease lease = deadline ? Gate{*pool}.connect(*deadline) : pool->connect();
+        typename Pool::Lease lease =
+            deadline ? Gate{*pool}.connect(*deadline, where) : pool->connect(where);
         if (pool_budget_) {
           // Under max_pools, this lease coming back may make its pool
           // evictable: tell a request waiting for room to look again.
@@ -186,6 +189,7 @@ class BasicPoolManager {
     pool_count_.fetch_sub(1, std::memory_order_relaxed);
     release_pool_permit();
     detail::PoolManagerGate{*drained}.begin_drain();
+    tell(drained->options().name, PoolLifecycle::removed);
   }
 
   // Stops the sweeper, then ends every pool (waiters get PoolClosed, leases
@@ -237,10 +241,12 @@ class BasicPoolManager {
       pools.clear();
       // These references may have been all that kept a pool from eviction.
       if (pool_budget_) pool_budget_->retry_eviction();
-      const std::size_t removed = unlink_finished(shard, pools);
+      std::vector<std::string> removed_names;
+      const std::size_t removed = unlink_finished(shard, pools, removed_names);
       pool_count_.fetch_sub(removed, std::memory_order_relaxed);
       for (std::size_t i = 0; i < removed; ++i) release_pool_permit();
       detail::ManagerCounters::add(counters_.pools_removed, removed);
+      for (const auto& name : removed_names) tell(name, PoolLifecycle::removed);
       for (auto& pool : pools) pool->close();  // nothing left: returns at once
     }
     sweep_retired();
@@ -284,6 +290,11 @@ class BasicPoolManager {
   }
 
   [[nodiscard]] const Options& options() const noexcept { return options_; }
+
+  // A user pool's name (PoolOptions::name, in logs, errors and hooks).
+  [[nodiscard]] static std::string user_pool_name(std::string_view key) {
+    return "user:" + std::string(key);
+  }
 
  private:
   using SteadyTime = std::chrono::steady_clock::time_point;
@@ -371,8 +382,8 @@ class BasicPoolManager {
         detail::PoolManagerGate{*old}.begin_drain();
         entry.draining.push_back(std::move(old));
         detail::ManagerCounters::add(counters_.rebuilds);
-        logger()->info("user pool '{}': a new token arrived; pool rebuilt, the old one drains",
-                       fresh->options().name);
+        lock.unlock();
+        tell(fresh->options().name, PoolLifecycle::rebuilt);
         return fresh;
       }
       if (pool_budget_ && !holding_pool_permit) {
@@ -409,16 +420,26 @@ class BasicPoolManager {
       shard.entries.emplace(key, std::move(entry));
       pool_count_.fetch_add(1, std::memory_order_relaxed);
       detail::ManagerCounters::add(counters_.pools_created);
+      lock.unlock();
+      tell(pool->options().name, PoolLifecycle::created);
       return pool;
     }
   }
 
   std::shared_ptr<Pool> make_pool(const UserContext& user) {
     PoolOptions p = options_.user_pool;
-    p.name = "user:" + user.key();
+    p.name = user_pool_name(user.key());
     p.connection.user = options_.role_for ? options_.role_for(user) : user.key();
     p.credentials = options_.credentials_for(user);
     return detail::PoolManagerGate<Pool>::make_shared(std::move(p), driver_, connection_budget_);
+  }
+
+  // A user pool was created, rebuilt, removed or evicted: to pgobo's log
+  // lines and the user pools' observer. Never under a lock of ours.
+  void tell(std::string_view pool, PoolLifecycle change) const noexcept {
+    const PoolChanged event{pool, change};
+    log_observer().on_pool_changed(event);
+    if (options_.user_pool.observer) options_.user_pool.observer->on_pool_changed(event);
   }
 
   void throw_if_closed() const {
@@ -433,8 +454,10 @@ class BasicPoolManager {
   // pools that finished draining and the pools nobody uses that have nothing
   // left, absorbs their counters and moves them to `done` (the caller ends
   // them). Unlinked and absorbed in one step: a stats() call never sees a
-  // pool's counters missing, or twice. Returns how many keys lost their pool.
-  std::size_t unlink_finished(Shard& shard, std::vector<std::shared_ptr<Pool>>& done) {
+  // pool's counters missing, or twice. Returns how many keys lost their pool
+  // (their pools' names in `removed_names`).
+  std::size_t unlink_finished(Shard& shard, std::vector<std::shared_ptr<Pool>>& done,
+                              std::vector<std::string>& removed_names) {
     std::size_t removed = 0;
     const std::unique_lock totals(totals_mutex_);
     std::unique_lock lock(shard.mutex);
@@ -449,6 +472,7 @@ class BasicPoolManager {
       // pool (requests hold a reference while they do), and it is empty.
       if (entry.draining.empty() && entry.current.use_count() == 1 &&
           detail::PoolManagerGate{*entry.current}.is_idle_and_empty()) {
+        removed_names.push_back(entry.current->options().name);
         done.push_back(std::move(entry.current));
         it = shard.entries.erase(it);
         ++removed;
@@ -503,6 +527,7 @@ class BasicPoolManager {
     }
     pool_count_.fetch_sub(1, std::memory_order_relaxed);
     detail::ManagerCounters::add(counters_.pool_evictions);
+    tell(victim->options().name, PoolLifecycle::evicted);
     victim->close();
     victim.reset();
     release_pool_permit();  // hands the permit to the longest waiter

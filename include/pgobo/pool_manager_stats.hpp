@@ -43,6 +43,11 @@ struct PoolManagerStats {
   std::uint64_t acquired = 0;             // summed over live pools
   std::uint64_t timeouts = 0;             // summed over live pools
   std::uint64_t connect_errors = 0;       // summed over live pools
+  std::uint64_t leaks_suspected = 0;      // summed over live pools
+  // Over every user pool, also those no longer tracked (as the counters).
+  DurationHistogram create_time;
+  DurationHistogram wait_time;
+  DurationHistogram use_time;
 };
 
 void to_json(nlohmann::json& out, const PoolManagerStats& stats);
@@ -65,12 +70,18 @@ class ManagerCounters {
   }
 
   // A pool leaves the manager: its counters move here. The caller makes
-  // that step and the unlinking one, as seen by stats().
+  // that step and the unlinking one, as seen by stats(), under the manager's
+  // exclusive totals lock (which also guards the dropped histograms; fill()
+  // runs under the shared one).
   void absorb(const PoolStats& p) noexcept {
     add(dropped_created_, p.created);
     add(dropped_acquired_, p.acquired);
     add(dropped_timeouts_, p.timeouts);
     add(dropped_connect_errors_, p.connect_errors);
+    add(dropped_leaks_suspected_, p.leaks_suspected);
+    dropped_create_time_.add(p.create_time);
+    dropped_wait_time_.add(p.wait_time);
+    dropped_use_time_.add(p.use_time);
   }
 
   // Adds one live pool's part to `s`; `current`: not a replaced one.
@@ -84,6 +95,10 @@ class ManagerCounters {
     s.acquired += p.acquired;
     s.timeouts += p.timeouts;
     s.connect_errors += p.connect_errors;
+    s.leaks_suspected += p.leaks_suspected;
+    s.create_time.add(p.create_time);
+    s.wait_time.add(p.wait_time);
+    s.use_time.add(p.use_time);
   }
 
   // Adds the manager's counters and those of the pools it dropped.
@@ -92,6 +107,10 @@ class ManagerCounters {
     s.acquired += load(dropped_acquired_);
     s.timeouts += load(dropped_timeouts_);
     s.connect_errors += load(dropped_connect_errors_);
+    s.leaks_suspected += load(dropped_leaks_suspected_);
+    s.create_time.add(dropped_create_time_);
+    s.wait_time.add(dropped_wait_time_);
+    s.use_time.add(dropped_use_time_);
     s.pools_created = load(pools_created);
     s.rebuilds = load(rebuilds);
     s.pools_removed = load(pools_removed);
@@ -108,6 +127,10 @@ class ManagerCounters {
   std::atomic<std::uint64_t> dropped_acquired_{0};
   std::atomic<std::uint64_t> dropped_timeouts_{0};
   std::atomic<std::uint64_t> dropped_connect_errors_{0};
+  std::atomic<std::uint64_t> dropped_leaks_suspected_{0};
+  DurationHistogram dropped_create_time_;
+  DurationHistogram dropped_wait_time_;
+  DurationHistogram dropped_use_time_;
 };
 
 }  // namespace detail

@@ -23,6 +23,7 @@
 
 #include "pgobo/connection_params.hpp"
 #include "pgobo/credentials.hpp"
+#include "pgobo/observer.hpp"
 
 namespace pgobo {
 
@@ -87,6 +88,17 @@ struct PoolOptions {
   // 1 s: at most one login attempt per second per pool while the server is
   // down, and back within about a second once it is up again.
   std::chrono::milliseconds connect_backoff_max{1'000};
+  // Told what the pool does (pgobo/observer.hpp); several: ObserverList.
+  // Null: none (pgobo's own log lines are written either way). A
+  // PoolManager's user_pool options hand it to every user pool, and a
+  // RoutingPool tells the service pool's observer about its queries.
+  std::shared_ptr<PoolObserver> observer;
+  // A lease out longer than this is reported once (a warning naming where
+  // connect() was called, PoolObserver::on_lease_leak_suspected, and
+  // PoolStats::leaks_suspected): by reap() while it is out, or when it comes
+  // back if no reap() saw it. 0 = off (the default): with it on, each
+  // connect() takes the pool's lock once more.
+  std::chrono::milliseconds leak_detection_threshold{0};
 
   // Throws ConfigError naming the field and what is expected, e.g.
   // "pool 'sp': max_size must be at least 1 (got 0)".

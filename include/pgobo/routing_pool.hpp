@@ -26,6 +26,8 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <source_location>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,6 +35,7 @@
 #include "pgobo/config.hpp"
 #include "pgobo/context.hpp"
 #include "pgobo/identity.hpp"
+#include "pgobo/observer.hpp"
 #include "pgobo/pool.hpp"
 #include "pgobo/pool_manager.hpp"
 #include "pgobo/pqxx_pool_manager.hpp"
@@ -50,6 +53,10 @@ struct RoutingConfig {
   // Sizes and timeouts of each user pool (its connection is taken from
   // `service`). Default: 3 connections, 30 s idle, as AppKit's.
   PoolOptions user_pool = PoolManagerOptions::default_user_pool();
+  // Told what every pool of the router does and of each query() and
+  // query_read_only() (pgobo/observer.hpp); null: none. Wins over
+  // service.pool.observer and user_pool.observer.
+  std::shared_ptr<PoolObserver> observer;
   // The role a user logs in as. Null: the key (email, else user id).
   std::function<std::string(const UserContext&)> role_for;
   // A user pool's password source. Required: RoutingPool::create throws
@@ -107,9 +114,9 @@ class BasicUserHandle {
     const UserScope scope(user_);
     return router_->query_read_only(sql, params...);
   }
-  [[nodiscard]] auto connect() {
+  [[nodiscard]] auto connect(std::source_location where = std::source_location::current()) {
     const UserScope scope(user_);
-    return router_->connect();
+    return router_->connect(where);
   }
   [[nodiscard]] ConnectionParams pg_config() const {
     const UserScope scope(user_);
@@ -149,6 +156,7 @@ class BasicRoutingPool {
   BasicRoutingPool(std::shared_ptr<Pool> service, typename Manager::Options users,
                    Driver user_driver = Driver{})
       : user_driver_(user_driver),
+        observer_(service ? service->options().observer : nullptr),
         service_(std::move(service)),
         manager_(std::make_unique<Manager>(std::move(users), std::move(user_driver))) {
     manager_->reap_also(service_);
@@ -160,16 +168,12 @@ class BasicRoutingPool {
 
   // One statement on the active identity's pool (for Pool: parameters bound
   // to $1, $2…, see PqxxDriver::query).
+  // With an observer (the service pool's PoolOptions::observer), it hears
+  // of each statement: on_query_started, on_query_ended.
   template <class... Params>
   auto query(std::string_view sql, const Params&... params) {
-    if (const UserContext* user = current_user_ptr()) {
-      // Not get_pool()->query(): a token rotation may replace the pool
-      // between the lookup and the connect; the manager retries on the new one.
-      Lease lease = manager_->connect(*user);
-      lease.set_session_reset(false);  // the application's own statement, as Pool::query()
-      return user_driver_.query(*lease, sql, params...);
-    }
-    return service_->query(sql, params...);
+    if (observer_ == nullptr) return run_query(sql, params...);
+    return observed(sql, /*read_only=*/false, [&] { return run_query(sql, params...); });
   }
 
   // The statement must pass the read-only policy (sql_policy.hpp), then runs
@@ -178,17 +182,22 @@ class BasicRoutingPool {
   template <class... Params>
   requires requires(Driver& d, typename Driver::Connection& c) { d.query_read_only(c, ""); }
   auto query_read_only(std::string_view sql, const Params&... params) {
-    check_read_only(sql);
-    Lease lease = connect();
-    return user_driver_.query_read_only(*lease, sql, params...);
+    const auto run = [&] {
+      check_read_only(sql);
+      Lease lease = connect();
+      return user_driver_.query_read_only(*lease, sql, params...);
+    };
+    if (observer_ == nullptr) return run();
+    return observed(sql, /*read_only=*/true, run);
   }
 
   // A connection of the active identity's pool. The lease may outlive this
   // RoutingPool: given back after close(), its connection closes. Its session
   // is reset when it comes back (PoolOptions::session_reset).
-  [[nodiscard]] Lease connect() {
-    if (const UserContext* user = current_user_ptr()) return manager_->connect(*user);
-    return service_->connect();
+  // `where` is for leak reports (PoolOptions::leak_detection_threshold).
+  [[nodiscard]] Lease connect(std::source_location where = std::source_location::current()) {
+    if (const UserContext* user = current_user_ptr()) return manager_->connect(*user, where);
+    return service_->connect(where);
   }
 
   // Bound to `user` for every call, whatever the thread's context: unlike
@@ -241,6 +250,49 @@ class BasicRoutingPool {
   [[nodiscard]] Manager& manager() noexcept { return *manager_; }
 
  private:
+  template <class... Params>
+  auto run_query(std::string_view sql, const Params&... params) {
+    if (const UserContext* user = current_user_ptr()) {
+      // Not get_pool()->query(): a token rotation may replace the pool
+      // between the lookup and the connect; the manager retries on the new one.
+      Lease lease = manager_->connect(*user);
+      lease.set_session_reset(false);  // the application's own statement, as Pool::query()
+      return user_driver_.query(*lease, sql, params...);
+    }
+    return service_->query(sql, params...);
+  }
+
+  // Runs `run` between on_query_started and on_query_ended. Only with an
+  // observer: naming the pool and its connection allocates.
+  template <class Run>
+  auto observed(std::string_view sql, bool read_only, const Run& run) {
+    const UserContext* user = current_user_ptr();
+    const std::string pool = user ? Manager::user_pool_name(user->key()) : service_->options().name;
+    const ConnectionParams connection = pg_config();
+    const auto started = std::chrono::steady_clock::now();
+    observer_->on_query_started(QueryStarted{pool, connection, sql, read_only});
+    try {
+      auto result = run();
+      std::optional<std::size_t> rows;
+      if constexpr (requires { result.size(); }) rows = static_cast<std::size_t>(result.size());
+      observer_->on_query_ended(QueryEnded{pool,
+                                           connection,
+                                           sql,
+                                           read_only,
+                                           std::chrono::steady_clock::now() - started,
+                                           rows,
+                                           {},
+                                           {}});
+      return result;
+    } catch (...) {
+      const ErrorDescription error = describe_current_exception();
+      observer_->on_query_ended(QueryEnded{pool, connection, sql, read_only,
+                                           std::chrono::steady_clock::now() - started, std::nullopt,
+                                           error.type, error.sqlstate});
+      throw;
+    }
+  }
+
   template <class F>
   std::size_t with_active_pool(F f) const {
     if (const UserContext* user = current_user_ptr()) {
@@ -251,6 +303,8 @@ class BasicRoutingPool {
   }
 
   Driver user_driver_;  // stateless use only: runs statements on leased connections
+  // The service pool's PoolOptions::observer, told of queries; may be null.
+  std::shared_ptr<PoolObserver> observer_;
   std::shared_ptr<Pool> service_;
   std::unique_ptr<Manager> manager_;
 };

@@ -8,6 +8,7 @@
 // moment of the snapshot. Nothing here is a secret.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -34,9 +35,38 @@ struct PoolCloseCounts {
   }
 };
 
+// How long something took, counted in the buckets OpenTelemetry recommends
+// for database client durations (seconds: 0.001, 0.005, 0.01, 0.05, 0.1,
+// 0.5, 1, 5, 10, and above), with their sum: a Prometheus histogram.
+struct DurationHistogram {
+  static constexpr std::array<double, 9> kUpperBoundsSeconds{0.001, 0.005, 0.01, 0.05, 0.1,
+                                                             0.5,   1.0,   5.0,  10.0};
+  // buckets[i]: durations in (bound[i-1], bound[i]]; the last: above 10 s.
+  // Not cumulative (the exposition adds them up).
+  std::array<std::uint64_t, kUpperBoundsSeconds.size() + 1> buckets{};
+  std::uint64_t count = 0;
+  double sum_seconds = 0.0;
+
+  void record(std::chrono::nanoseconds duration) noexcept {
+    const double seconds =
+        duration.count() < 0 ? 0.0 : std::chrono::duration<double>(duration).count();
+    std::size_t bucket = 0;
+    while (bucket < kUpperBoundsSeconds.size() && seconds > kUpperBoundsSeconds[bucket]) ++bucket;
+    ++buckets[bucket];
+    ++count;
+    sum_seconds += seconds;
+  }
+  void add(const DurationHistogram& other) noexcept {
+    for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += other.buckets[i];
+    count += other.count;
+    sum_seconds += other.sum_seconds;
+  }
+};
+
 struct PoolStats {
   std::string name;
   std::size_t max_size = 0;
+  std::size_t min_idle = 0;
 
   // Gauges. total = idle + leased + opening.
   std::size_t total = 0;
@@ -46,10 +76,11 @@ struct PoolStats {
   std::size_t waiting = 0;  // connect() calls queued for a connection
 
   // Counters.
-  std::uint64_t created = 0;         // connections opened
-  std::uint64_t acquired = 0;        // successful connect() calls
-  std::uint64_t timeouts = 0;        // connect() calls that ended in AcquireTimeout
-  std::uint64_t connect_errors = 0;  // failed opens (credential or server)
+  std::uint64_t created = 0;          // connections opened
+  std::uint64_t acquired = 0;         // successful connect() calls
+  std::uint64_t timeouts = 0;         // connect() calls that ended in AcquireTimeout
+  std::uint64_t connect_errors = 0;   // failed opens (credential or server)
+  std::uint64_t leaks_suspected = 0;  // leases out past leak_detection_threshold
   PoolCloseCounts closed;
 
   // How long successful connect() calls waited; percentiles are
@@ -58,6 +89,11 @@ struct PoolStats {
   std::chrono::microseconds acquire_wait_p90{0};
   std::chrono::microseconds acquire_wait_p99{0};
   std::chrono::microseconds acquire_wait_max{0};
+  // The same as histograms, with how long connections took to open
+  // (credential fetch and login) and how long leases were held.
+  DurationHistogram create_time;
+  DurationHistogram wait_time;
+  DurationHistogram use_time;
 };
 
 // {"name": "sp", "max_size": 10, "total": 3, ..., "closed": {"idle_timeout": 1, ...},

@@ -31,6 +31,7 @@
 #include "pgobo/databricks/config.hpp"
 #include "pgobo/routing_pool.hpp"
 #include "pgobo/stats_exposition.hpp"
+#include "recording_observer.hpp"
 #include "secret_guard.hpp"
 #include "test_routing.hpp"
 
@@ -50,7 +51,13 @@ std::string new_secret(const std::string& what) {
 
 class SecuritySecrets : public PgTest {
  protected:
-  [[nodiscard]] RoutingConfig static_config() const { return routing_config(server()); }
+  // Every pool of the router reports to `heard`, whose transcript must stay
+  // clean too.
+  [[nodiscard]] RoutingConfig static_config() const {
+    RoutingConfig c = routing_config(server());
+    c.observer = heard;
+    return c;
+  }
 
   // Fails if `text` holds a known secret: registered ones, FakeWorkspace's
   // tokens, and `extra` (a workspace's exact list).
@@ -61,8 +68,8 @@ class SecuritySecrets : public PgTest {
   }
 
   // Everything a RoutingPool shows about itself, for both identities.
-  static void expect_outputs_clean(RoutingPool& db, const UserPtr& someone,
-                                   const std::vector<std::string>& extra = {}) {
+  void expect_outputs_clean(RoutingPool& db, const UserPtr& someone,
+                            const std::vector<std::string>& extra = {}) {
     const RoutingStats stats = db.stats();
     expect_clean(stats_to_json(stats).dump(), "stats_to_json", extra);
     expect_clean(nlohmann::json(stats).dump(), "to_json(RoutingStats)", extra);
@@ -80,6 +87,8 @@ class SecuritySecrets : public PgTest {
       EXPECT_THAT(params->to_conninfo(), ::testing::Not(HasSubstr("password")));
     }
     expect_clean(guarded_log_text(), "the trace log", extra);
+    EXPECT_FALSE(heard->events().empty());
+    expect_clean(heard->transcript(), "the observer's hooks", extra);
   }
 
   // Runs f, which must throw E; returns what().
@@ -96,6 +105,8 @@ class SecuritySecrets : public PgTest {
     ADD_FAILURE() << "nothing was thrown";
     return {};
   }
+
+  std::shared_ptr<RecordingObserver> heard = std::make_shared<RecordingObserver>();
 };
 
 // --- wrong passwords and tokens --------------------------------------------------

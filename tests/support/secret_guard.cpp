@@ -65,6 +65,7 @@ struct Guard {
   std::mutex mutex;
   std::set<std::string> secrets;
   std::vector<std::string> bypassed_by;  // tests after which the guard was not installed
+  std::string observed;                  // what RecordingObservers heard (note_observed_text)
 
   Guard() {
     // As the default logger: stderr at info. Plus the capture at trace.
@@ -290,7 +291,9 @@ class GuardEnvironment final : public ::testing::Environment {
       std::string list;
       for (const auto& secret : leaked) list += " " + redacted_for_report(secret);
       ADD_FAILURE() << "secret guard: " << leaked.size()
-                    << " known secret(s) reached pgobo's log in this test process:" << list
+                    << " known secret(s) reached pgobo's log or an observer's hook in this test "
+                       "process:"
+                    << list
                     << " (search the trace log for them; see tests/support/secret_guard.hpp)";
     }
     std::vector<std::string> bypassed;
@@ -383,7 +386,19 @@ std::vector<std::string> known_secrets_in(std::string_view text) {
 
 std::string guarded_log_text() { return guard().sink->text(); }
 
-std::vector<std::string> secrets_in_guarded_log() { return known_secrets_in(guarded_log_text()); }
+std::vector<std::string> secrets_in_guarded_log() {
+  std::string text = guarded_log_text();
+  {
+    const std::lock_guard lock(guard().mutex);
+    text += guard().observed;
+  }
+  return known_secrets_in(text);
+}
+
+void note_observed_text(std::string_view text) {
+  const std::lock_guard lock(guard().mutex);
+  guard().observed += text;
+}
 
 bool guard_is_active() { return feeds_guard(*pgobo::logger()); }
 

@@ -62,7 +62,12 @@ void forget_secret(const std::string& secret);
 // Everything pgobo logged in this process since the guard was installed.
 [[nodiscard]] std::string guarded_log_text();
 
-// The check the Environment runs at TearDown: known_secrets_in(guarded_log_text()).
+// What an observer's hooks were given (RecordingObserver adds its transcript
+// when it is destroyed): checked at TearDown with the log.
+void note_observed_text(std::string_view text);
+
+// The check the Environment runs at TearDown: known_secrets_in() of
+// guarded_log_text() and of every noted observer transcript.
 [[nodiscard]] std::vector<std::string> secrets_in_guarded_log();
 
 // True while pgobo's current logger feeds the guard's capture.

@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/wait.h>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <regex>
@@ -16,6 +20,7 @@
 #include "fake_driver.hpp"
 #include "pgobo/pool_manager.hpp"
 #include "pgobo/routing_pool.hpp"
+#include "temp_dir.hpp"
 
 namespace pgobo::test {
 namespace {
@@ -39,7 +44,9 @@ struct ParsedExposition {
 // # TYPE once per metric and before its samples, samples of one metric
 // together, names and label names from the allowed characters, label values
 // quoted with only \\, \" and \n escapes, values that parse as numbers, a
-// final line feed, counters named *_total.
+// final line feed, counters named *_total, a histogram's samples named
+// <name>_bucket, _sum and _count. promtool (PromtoolAcceptsTheText) checks
+// the same text with Prometheus' own parser and linter.
 ParsedExposition parse_exposition(const std::string& text) {
   static const std::regex help_line(R"(# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*))");
   static const std::regex type_line(
@@ -77,7 +84,11 @@ ParsedExposition parse_exposition(const std::string& text) {
       }
     } else if (std::regex_match(line, m, sample_line)) {
       const std::string name = m[1];
-      if (name != current || out.families[name].type.empty()) {
+      // A histogram's samples are <name>_bucket, <name>_sum and <name>_count.
+      const bool histogram_sample =
+          out.families[current].type == "histogram" &&
+          (name == current + "_bucket" || name == current + "_sum" || name == current + "_count");
+      if ((name != current && !histogram_sample) || out.families[current].type.empty()) {
         out.error = "sample outside its family: " + line;
         return out;
       }
@@ -87,7 +98,7 @@ ParsedExposition parse_exposition(const std::string& text) {
         return out;
       }
       out.values[series] = m[7];
-      out.families[name].samples.push_back(series);
+      out.families[current].samples.push_back(series);
     } else {
       out.error = "not a valid line: '" + line + "'";
       return out;
@@ -156,59 +167,146 @@ TEST(StatsExposition, EachMetricHasOneHelpAndTypeAndSamplesOfBothPools) {
   const auto& count = parsed.families.at("db_client_connection_count");
   EXPECT_EQ(count.type, "gauge");
   EXPECT_FALSE(count.help.empty());
-  EXPECT_EQ(count.samples, (std::vector<std::string>{
-                               R"(db_client_connection_count{pool="service",state="idle"})",
-                               R"(db_client_connection_count{pool="service",state="used"})",
-                               R"(db_client_connection_count{pool="users",state="idle"})",
-                               R"(db_client_connection_count{pool="users",state="used"})",
-                           }));
+  EXPECT_EQ(
+      count.samples,
+      (std::vector<std::string>{
+          R"(db_client_connection_count{db_client_connection_pool_name="service",db_client_connection_state="idle"})",
+          R"(db_client_connection_count{db_client_connection_pool_name="service",db_client_connection_state="used"})",
+          R"(db_client_connection_count{db_client_connection_pool_name="users",db_client_connection_state="idle"})",
+          R"(db_client_connection_count{db_client_connection_pool_name="users",db_client_connection_state="used"})",
+      }));
   EXPECT_EQ(parsed.families.at("db_client_connection_timeouts_total").type, "counter");
 }
 
 TEST(StatsExposition, ServicePoolValuesMatchTheSnapshot) {
   const auto v = parse_exposition(stats_to_prometheus(service_stats())).values;
-  EXPECT_EQ(v.at(R"(db_client_connection_count{pool="service",state="idle"})"), "2");
-  EXPECT_EQ(v.at(R"(db_client_connection_count{pool="service",state="used"})"), "3");
-  EXPECT_EQ(v.at(R"(pgobo_connection_opening{pool="service"})"), "1");
-  EXPECT_EQ(v.at(R"(db_client_connection_max{pool="service"})"), "10");
-  EXPECT_EQ(v.at(R"(db_client_connection_pending_requests{pool="service"})"), "4");
-  EXPECT_EQ(v.at(R"(db_client_connection_timeouts_total{pool="service"})"), "5");
-  EXPECT_EQ(v.at(R"(db_client_connection_create_total{pool="service"})"), "17");
-  EXPECT_EQ(v.at(R"(pgobo_connection_acquires_total{pool="service"})"), "1234");
-  EXPECT_EQ(v.at(R"(pgobo_connection_errors_total{pool="service"})"), "2");
-  EXPECT_EQ(v.at(R"(pgobo_connection_closes_total{pool="service",reason="idle_timeout"})"), "7");
-  EXPECT_EQ(v.at(R"(pgobo_connection_closes_total{pool="service",reason="broken"})"), "1");
-  EXPECT_EQ(v.at(R"(pgobo_connection_closes_total{pool="service",reason="evicted"})"), "0");
+  EXPECT_EQ(
+      v.at(
+          R"(db_client_connection_count{db_client_connection_pool_name="service",db_client_connection_state="idle"})"),
+      "2");
+  EXPECT_EQ(
+      v.at(
+          R"(db_client_connection_count{db_client_connection_pool_name="service",db_client_connection_state="used"})"),
+      "3");
+  EXPECT_EQ(v.at(R"(pgobo_connection_opening{db_client_connection_pool_name="service"})"), "1");
+  EXPECT_EQ(v.at(R"(db_client_connection_max{db_client_connection_pool_name="service"})"), "10");
+  EXPECT_EQ(
+      v.at(R"(db_client_connection_pending_requests{db_client_connection_pool_name="service"})"),
+      "4");
+  EXPECT_EQ(
+      v.at(R"(db_client_connection_timeouts_total{db_client_connection_pool_name="service"})"),
+      "5");
+  EXPECT_EQ(v.at(R"(pgobo_connections_created_total{db_client_connection_pool_name="service"})"),
+            "17");
+  EXPECT_EQ(v.at(R"(pgobo_connection_acquires_total{db_client_connection_pool_name="service"})"),
+            "1234");
+  EXPECT_EQ(v.at(R"(pgobo_connection_errors_total{db_client_connection_pool_name="service"})"),
+            "2");
+  EXPECT_EQ(
+      v.at(
+          R"(pgobo_connection_closes_total{db_client_connection_pool_name="service",reason="idle_timeout"})"),
+      "7");
+  EXPECT_EQ(
+      v.at(
+          R"(pgobo_connection_closes_total{db_client_connection_pool_name="service",reason="broken"})"),
+      "1");
+  EXPECT_EQ(
+      v.at(
+          R"(pgobo_connection_closes_total{db_client_connection_pool_name="service",reason="evicted"})"),
+      "0");
 }
 
-TEST(StatsExposition, WaitTimesAreInSeconds) {
-  const auto v = parse_exposition(stats_to_prometheus(service_stats())).values;
-  EXPECT_EQ(v.at(R"(pgobo_connection_wait_time_seconds{pool="service",quantile="0.5"})"), "0");
-  EXPECT_EQ(v.at(R"(pgobo_connection_wait_time_seconds{pool="service",quantile="0.99"})"),
-            "0.001023");
-  EXPECT_EQ(v.at(R"(pgobo_connection_wait_time_seconds{pool="service",quantile="1"})"), "0.0015");
+TEST(StatsExposition, DurationsAreHistogramsInSecondsWithCumulativeBuckets) {
+  PoolStats s = service_stats();
+  s.wait_time.record(0us);   // (-inf, 0.001]
+  s.wait_time.record(3ms);   // (0.001, 0.005]
+  s.wait_time.record(3ms);   // (0.001, 0.005]
+  s.wait_time.record(20s);   // above 10 s
+  s.use_time.record(700ms);  // (0.5, 1]
+  const auto parsed = parse_exposition(stats_to_prometheus(s));
+  ASSERT_EQ(parsed.error, "");
+  EXPECT_EQ(parsed.families.at("db_client_connection_wait_time_seconds").type, "histogram");
+  const auto& v = parsed.values;
+  const std::string wait = "db_client_connection_wait_time_seconds";
+  const std::string pool = R"(db_client_connection_pool_name="service")";
+  EXPECT_EQ(v.at(wait + "_bucket{" + pool + R"(,le="0.001"})"), "1");
+  EXPECT_EQ(v.at(wait + "_bucket{" + pool + R"(,le="0.005"})"), "3");
+  EXPECT_EQ(v.at(wait + "_bucket{" + pool + R"(,le="10"})"), "3");
+  EXPECT_EQ(v.at(wait + "_bucket{" + pool + R"(,le="+Inf"})"), "4");
+  EXPECT_EQ(v.at(wait + "_count{" + pool + "}"), "4");
+  EXPECT_DOUBLE_EQ(std::stod(v.at(wait + "_sum{" + pool + "}")), 20.006);
+  EXPECT_EQ(v.at("db_client_connection_use_time_seconds_bucket{" + pool + R"(,le="0.5"})"), "0");
+  EXPECT_EQ(v.at("db_client_connection_use_time_seconds_bucket{" + pool + R"(,le="1"})"), "1");
+  EXPECT_EQ(v.at("db_client_connection_create_time_seconds_count{" + pool + "}"), "0");
+}
+
+// Prometheus' own tool, from Debian's prometheus package (scripts/install-deps).
+TEST(StatsExposition, PromtoolAcceptsTheText) {
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+    // scripts/test (PGOBO_REQUIRE_PG=1) installs it: there, its absence is a failure.
+    if (std::getenv("PGOBO_REQUIRE_PG") != nullptr) FAIL() << "promtool is not installed";
+    GTEST_SKIP() << "promtool is not installed (Debian package prometheus)";
+  }
+  PoolStats service = service_stats();
+  service.wait_time.record(3ms);
+  service.create_time.record(40ms);
+  PoolManagerStats users = user_stats();
+  users.max_pools = 5;
+  users.use_time.record(2s);
+  const TempDir dir;
+  const std::string file = dir.path() + "/metrics.txt";
+  std::ofstream(file) << stats_to_prometheus(RoutingStats{service, users});
+  const std::string command = "promtool check metrics < '" + file + "' > '" + file + ".out' 2>&1";
+  const int status = std::system(command.c_str());
+  std::ifstream in(file + ".out");
+  const std::string report((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // One lint finding is expected, and only that one: OpenTelemetry names a
+  // gauge db_client_connection_count, which Prometheus' style guide keeps for
+  // histograms (docs/operations.md). promtool exits 3 for lint findings and 1
+  // for text it cannot parse.
+  const std::string expected =
+      "db_client_connection_count non-histogram and non-summary metrics should not have "
+      "\"_count\" suffix\n";
+  EXPECT_TRUE(WIFEXITED(status)) << report;
+  EXPECT_EQ(WEXITSTATUS(status), 3) << report;
+  EXPECT_EQ(report, expected);
 }
 
 TEST(StatsExposition, UserPoolValuesMatchTheSnapshot) {
   const auto v = parse_exposition(stats_to_prometheus(user_stats())).values;
-  EXPECT_EQ(v.at(R"(db_client_connection_count{pool="users",state="idle"})"), "4");
-  EXPECT_EQ(v.at(R"(db_client_connection_count{pool="users",state="used"})"), "3");
-  EXPECT_EQ(v.at(R"(pgobo_connection_opening{pool="users"})"), "1");
-  EXPECT_EQ(v.at(R"(db_client_connection_max{pool="users"})"), "40");
+  EXPECT_EQ(
+      v.at(
+          R"(db_client_connection_count{db_client_connection_pool_name="users",db_client_connection_state="idle"})"),
+      "4");
+  EXPECT_EQ(
+      v.at(
+          R"(db_client_connection_count{db_client_connection_pool_name="users",db_client_connection_state="used"})"),
+      "3");
+  EXPECT_EQ(v.at(R"(pgobo_connection_opening{db_client_connection_pool_name="users"})"), "1");
+  EXPECT_EQ(v.at(R"(db_client_connection_max{db_client_connection_pool_name="users"})"), "40");
   // Waiting in a pool and waiting for room under the global limit.
-  EXPECT_EQ(v.at(R"(db_client_connection_pending_requests{pool="users"})"), "3");
-  EXPECT_EQ(v.at(R"(pgobo_connection_budget_pending_requests{pool="users"})"), "1");
-  EXPECT_EQ(v.at(R"(db_client_connection_timeouts_total{pool="users"})"), "3");
-  EXPECT_EQ(v.at(R"(db_client_connection_create_total{pool="users"})"), "30");
-  EXPECT_EQ(v.at(R"(pgobo_pools{pool="users",state="current"})"), "3");
-  EXPECT_EQ(v.at(R"(pgobo_pools{pool="users",state="draining"})"), "1");
-  EXPECT_EQ(v.at(R"(pgobo_pools_created_total{pool="users"})"), "9");
-  EXPECT_EQ(v.at(R"(pgobo_pool_rebuilds_total{pool="users"})"), "2");
-  EXPECT_EQ(v.at(R"(pgobo_pools_removed_total{pool="users"})"), "5");
-  EXPECT_EQ(v.at(R"(pgobo_pool_evictions_total{pool="users"})"), "0");
-  EXPECT_EQ(v.at(R"(pgobo_connection_evictions_total{pool="users"})"), "6");
-  EXPECT_EQ(v.at(R"(pgobo_connection_budget_timeouts_total{pool="users"})"), "1");
-  EXPECT_EQ(v.at(R"(pgobo_sweeps_total{pool="users"})"), "77");
+  EXPECT_EQ(
+      v.at(R"(db_client_connection_pending_requests{db_client_connection_pool_name="users"})"),
+      "3");
+  EXPECT_EQ(
+      v.at(R"(pgobo_connection_budget_pending_requests{db_client_connection_pool_name="users"})"),
+      "1");
+  EXPECT_EQ(v.at(R"(db_client_connection_timeouts_total{db_client_connection_pool_name="users"})"),
+            "3");
+  EXPECT_EQ(v.at(R"(pgobo_connections_created_total{db_client_connection_pool_name="users"})"),
+            "30");
+  EXPECT_EQ(v.at(R"(pgobo_pools{db_client_connection_pool_name="users",state="current"})"), "3");
+  EXPECT_EQ(v.at(R"(pgobo_pools{db_client_connection_pool_name="users",state="draining"})"), "1");
+  EXPECT_EQ(v.at(R"(pgobo_pools_created_total{db_client_connection_pool_name="users"})"), "9");
+  EXPECT_EQ(v.at(R"(pgobo_pool_rebuilds_total{db_client_connection_pool_name="users"})"), "2");
+  EXPECT_EQ(v.at(R"(pgobo_pools_removed_total{db_client_connection_pool_name="users"})"), "5");
+  EXPECT_EQ(v.at(R"(pgobo_pool_evictions_total{db_client_connection_pool_name="users"})"), "0");
+  EXPECT_EQ(v.at(R"(pgobo_connection_evictions_total{db_client_connection_pool_name="users"})"),
+            "6");
+  EXPECT_EQ(
+      v.at(R"(pgobo_connection_budget_timeouts_total{db_client_connection_pool_name="users"})"),
+      "1");
+  EXPECT_EQ(v.at(R"(pgobo_sweeps_total{db_client_connection_pool_name="users"})"), "77");
 }
 
 TEST(StatsExposition, LimitsThatAreOffHaveNoSample) {
@@ -222,9 +320,9 @@ TEST(StatsExposition, LimitsThatAreOffHaveNoSample) {
 
   PoolManagerStats limited = user_stats();
   limited.max_pools = 12;
-  EXPECT_EQ(
-      parse_exposition(stats_to_prometheus(limited)).values.at(R"(pgobo_pools_max{pool="users"})"),
-      "12");
+  EXPECT_EQ(parse_exposition(stats_to_prometheus(limited))
+                .values.at(R"(pgobo_pools_max{db_client_connection_pool_name="users"})"),
+            "12");
 }
 
 TEST(StatsExposition, APoolsNameNeverBecomesALabel) {
@@ -232,7 +330,8 @@ TEST(StatsExposition, APoolsNameNeverBecomesALabel) {
   user_pool.name = "user:alice@example.com";
   const std::string text = stats_to_prometheus(user_pool, "users");
   EXPECT_EQ(text.find("alice"), std::string::npos) << text;
-  EXPECT_NE(text.find(R"(db_client_connection_max{pool="users"} 10)"), std::string::npos);
+  EXPECT_NE(text.find(R"(db_client_connection_max{db_client_connection_pool_name="users"} 10)"),
+            std::string::npos);
 }
 
 TEST(StatsExposition, NoUserKeyReachesTheMetricsOfARealManager) {
@@ -258,10 +357,20 @@ TEST(StatsExposition, NoUserKeyReachesTheMetricsOfARealManager) {
   }
   const auto parsed = parse_exposition(text);
   ASSERT_EQ(parsed.error, "") << text;
-  EXPECT_EQ(parsed.values.at(R"(pgobo_pools{pool="users",state="current"})"), "2");
-  EXPECT_EQ(parsed.values.at(R"(db_client_connection_count{pool="users",state="idle"})"), "1");
-  EXPECT_EQ(parsed.values.at(R"(db_client_connection_count{pool="users",state="used"})"), "1");
-  EXPECT_EQ(parsed.values.at(R"(db_client_connection_create_total{pool="users"})"), "2");
+  EXPECT_EQ(
+      parsed.values.at(R"(pgobo_pools{db_client_connection_pool_name="users",state="current"})"),
+      "2");
+  EXPECT_EQ(
+      parsed.values.at(
+          R"(db_client_connection_count{db_client_connection_pool_name="users",db_client_connection_state="idle"})"),
+      "1");
+  EXPECT_EQ(
+      parsed.values.at(
+          R"(db_client_connection_count{db_client_connection_pool_name="users",db_client_connection_state="used"})"),
+      "1");
+  EXPECT_EQ(parsed.values.at(
+                R"(pgobo_connections_created_total{db_client_connection_pool_name="users"})"),
+            "2");
 
   const std::string json = stats_to_json(manager.stats()).dump();
   EXPECT_EQ(json.find("alice"), std::string::npos) << json;
@@ -270,14 +379,18 @@ TEST(StatsExposition, NoUserKeyReachesTheMetricsOfARealManager) {
 
 TEST(StatsExposition, LabelValuesAreEscaped) {
   const std::string text = stats_to_prometheus(service_stats(), "a\"b\\c\nd");
-  EXPECT_NE(text.find(R"(db_client_connection_max{pool="a\"b\\c\nd"} 10)"), std::string::npos)
+  EXPECT_NE(
+      text.find(R"(db_client_connection_max{db_client_connection_pool_name="a\"b\\c\nd"} 10)"),
+      std::string::npos)
       << text;
   EXPECT_EQ(parse_exposition(text).error, "");
 }
 
 TEST(StatsExposition, ControlCharactersWithoutAnEscapeBecomeQuestionMarks) {
   const std::string text = stats_to_prometheus(service_stats(), std::string("a\rb\0c\x7f", 6));
-  EXPECT_NE(text.find(R"(db_client_connection_max{pool="a?b?c?"} 10)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"(db_client_connection_max{db_client_connection_pool_name="a?b?c?"} 10)"),
+            std::string::npos)
+      << text;
   EXPECT_EQ(text.find('\r'), std::string::npos);
   EXPECT_EQ(text.find('\0'), std::string::npos);
   EXPECT_EQ(parse_exposition(text).error, "");
@@ -288,8 +401,11 @@ TEST(StatsExposition, RequestsWaitingOrTimedOutUnderMaxPoolsCountAsPendingAndTim
   users.pool_budget_waiting = 4;
   users.pool_budget_timeouts = 7;
   const auto v = parse_exposition(stats_to_prometheus(RoutingStats{service_stats(), users})).values;
-  EXPECT_EQ(v.at(R"(db_client_connection_pending_requests{pool="users"})"), "7");  // 2 + 1 + 4
-  EXPECT_EQ(v.at(R"(db_client_connection_timeouts_total{pool="users"})"), "10");   // 3 + 7
+  EXPECT_EQ(
+      v.at(R"(db_client_connection_pending_requests{db_client_connection_pool_name="users"})"),
+      "7");  // 2 + 1 + 4
+  EXPECT_EQ(v.at(R"(db_client_connection_timeouts_total{db_client_connection_pool_name="users"})"),
+            "10");  // 3 + 7
 }
 
 TEST(StatsExposition, JsonHasTheShapeOfToJson) {

@@ -27,7 +27,8 @@ class ConnectBackoff {
   explicit ConnectBackoff(std::chrono::milliseconds max) noexcept : max_(max) {}
 
   // A connection opened: the next failure starts from kFirstBackoff again.
-  void record_success() noexcept { consecutive_failures_ = 0; }
+  // Returns how many failures in a row preceded this success.
+  unsigned record_success() noexcept { return std::exchange(consecutive_failures_, 0U); }
 
   // An open failed at `now` with `kind` and `message`: starts or extends the
   // backoff. Returns how many failures in a row that makes.

@@ -12,7 +12,9 @@
 // does not need that state lives beside it: the lease (pool_lease.hpp), the
 // connect backoff (connect_backoff.hpp), the counters and close reasons
 // (pool_counters.hpp), the intrusive lists (pool_list.hpp) and the wait
-// histogram (pool_wait_histogram.hpp).
+// histogram (pool_wait_histogram.hpp). What it does is told to observers
+// (observer.hpp): pgobo's log lines are one of them (log_observer()), the
+// user's PoolOptions::observer the other, always outside the lock.
 #pragma once
 
 #include <algorithm>
@@ -25,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <source_location>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -39,7 +42,7 @@
 #include "pgobo/detail/pool_list.hpp"
 #include "pgobo/driver.hpp"
 #include "pgobo/errors.hpp"
-#include "pgobo/log.hpp"
+#include "pgobo/observer.hpp"
 #include "pgobo/pool_options.hpp"
 #include "pgobo/stats.hpp"
 
@@ -63,6 +66,8 @@ class PoolCore {
       : options_(std::move(options)),
         driver_(std::move(driver)),
         budget_(std::move(budget)),
+        observer_(options_.observer),
+        watches_leases_(options_.leak_detection_threshold.count() > 0),
         last_used_(Clock::now()),
         backoff_(options_.connect_backoff_max) {
     options_.validate();
@@ -84,18 +89,23 @@ class PoolCore {
 
   // The public operations are BasicPool's, documented there. `self` is this
   // core's owner, for the lease to keep; `exposed`: the caller gets the
-  // connection itself, so its session is reset on return.
+  // connection itself, so its session is reset on return; `where`: the
+  // caller's call, for leak reports.
   [[nodiscard]] Lease connect(std::shared_ptr<PoolCore> self,
                               std::optional<std::chrono::steady_clock::time_point> deadline,
-                              bool exposed) {
-    Lease lease = acquire(std::move(self), deadline);
+                              bool exposed, const std::source_location& where) {
+    // Without an observer, the one branch an observer costs the hot path.
+    Lease lease = observer_ == nullptr ? acquire(std::move(self), deadline)
+                                       : acquire_observed(std::move(self), deadline);
     lease.pooled_->needs_reset = exposed;
+    if (watches_leases_) watch(*lease.pooled_, where);
     return lease;
   }
 
   template <class... Params>
   auto query(std::shared_ptr<PoolCore> self, std::string_view sql, const Params&... params) {
-    Lease lease = connect(std::move(self), std::nullopt, /*exposed=*/false);
+    Lease lease =
+        connect(std::move(self), std::nullopt, /*exposed=*/false, std::source_location::current());
     return driver_.query(*lease, sql, params...);
   }
 
@@ -113,10 +123,10 @@ class PoolCore {
     lock.lock();
     const auto deadline = std::chrono::steady_clock::now() + options_.close_timeout;
     if (!quiescent_.wait_until(lock, deadline, [this] { return quiescent_locked(); })) {
-      logger()->warn(
-          "pool '{}': close() gave up after {} ms with {} lease(s) still out; they close when "
-          "returned",
-          options_.name, options_.close_timeout.count(), leased_ + opening_ + closing_);
+      const std::size_t still_out = leased_ + opening_ + closing_;
+      lock.unlock();
+      emit(&PoolObserver::on_close_gave_up,
+           CloseGaveUp{options_.name, options_.close_timeout, still_out});
     }
   }
 
@@ -139,9 +149,11 @@ class PoolCore {
   std::size_t reap() {
     std::vector<PooledConnection*> expired_idle;
     std::vector<PooledConnection*> expired_life;
+    std::vector<LeakSeen> leaks;
     {
       std::lock_guard lock(mutex_);
       const time_point now = Clock::now();
+      if (watches_leases_) find_leaks_locked(now, leaks);
       std::size_t keep = idle_.size();
       // Least recently returned first, so those kept for min_idle are the
       // freshest.
@@ -155,6 +167,7 @@ class PoolCore {
       });
       serve_waiters_locked(now);
     }
+    for (const LeakSeen& leak : leaks) report_leak(leak, /*still_out=*/true);
     close_each(expired_idle, CloseReason::idle_timeout);
     close_each(expired_life, CloseReason::max_lifetime);
     fill_min_idle();
@@ -216,6 +229,7 @@ class PoolCore {
     PoolStats s;
     s.name = options_.name;
     s.max_size = options_.max_size;
+    s.min_idle = options_.min_idle;
     s.total = total_locked();
     s.idle = idle_.size();
     s.leased = leased_;
@@ -240,6 +254,20 @@ class PoolCore {
     // The borrower could change session state (settings, advisory locks,
     // LISTEN, temp tables): reset the session before lending it again.
     bool needs_reset = false;
+    time_point lent_at{};  // when it was last lent (PoolStats::use_time)
+    // With leak_detection_threshold: while lent, in watched_ (the hook is
+    // free: a lent connection is in no other list), with where connect()
+    // was called and whether it was reported already.
+    bool watched = false;
+    bool leak_reported = false;
+    std::source_location acquired_at;
+  };
+
+  // A lease found out past leak_detection_threshold, reported once the
+  // lock is released.
+  struct LeakSeen {
+    std::chrono::nanoseconds held;
+    std::source_location acquired_at;
   };
 
   enum class State { open, draining, closed };
@@ -285,6 +313,7 @@ class PoolCore {
             }
           }
           counters_.record_acquired(deadline ? std::optional(deadline->started) : std::nullopt);
+          pooled->lent_at = now;
           return Lease(std::move(self), pooled);
         }
         if (may_open_locked(Clock::now())) {
@@ -408,6 +437,7 @@ class PoolCore {
     switch (waiter.outcome) {
       case Waiter::Outcome::handed:
         counters_.record_acquired(deadline.started);
+        waiter.pooled->lent_at = Clock::now();
         return Lease(std::move(self), waiter.pooled);
       case Waiter::Outcome::may_open:  // room was reserved for us (opening_)
         if (state_ == State::closed) {
@@ -439,6 +469,7 @@ class PoolCore {
     }
     ++leased_;
     last_used_ = pooled->returned_at;
+    pooled->lent_at = pooled->returned_at;
     counters_.record_acquired(deadline.started);
     return Lease(std::move(self), pooled);
   }
@@ -471,21 +502,30 @@ class PoolCore {
       if (shut_down) throw PoolClosed(message);
       throw AcquireTimeout(message);
     }
+    const SteadyTime started = std::chrono::steady_clock::now();
+    emit(&PoolObserver::on_connection_opening,
+         ConnectionOpening{options_.name, options_.connection});
     try {
       auto pooled = std::make_unique<PooledConnection>();
       pooled->connection = driver_.open(options_.connection, fetch_password(budget_deadline));
       const time_point now = Clock::now();
+      const auto took = std::chrono::steady_clock::now() - started;
       std::size_t total = 0;
+      unsigned failures_before = 0;
       {
         std::lock_guard lock(mutex_);
         pooled->returned_at = now;
         pooled->retire_at = now + lifetime_with_jitter_locked();
         ++counters_.created;
-        backoff_.record_success();
+        counters_.create_time.record(took);
+        failures_before = backoff_.record_success();
         total = total_locked();
       }
-      logger()->debug("pool '{}': opened a connection ({} of max {})", options_.name, total,
-                      options_.max_size);
+      emit(&PoolObserver::on_connection_opened,
+           ConnectionOpened{options_.name, options_.connection, took, total, options_.max_size});
+      if (failures_before > 0) {
+        emit(&PoolObserver::on_backoff_ended, BackoffEnded{options_.name, failures_before});
+      }
       return pooled.release();
     } catch (...) {
       if (budget_) budget_->release();
@@ -507,8 +547,14 @@ class PoolCore {
         if (Waiter* first = waiters_.front()) first->wake.notify_one();
         quiescent_.notify_all();
       }
-      logger()->warn("{} ({} consecutive failure(s), backing off {} ms)", message, failures,
-                     backoff.count());
+      emit(&PoolObserver::on_connection_open_failed,
+           ConnectionOpenFailed{options_.name, options_.connection,
+                                std::chrono::steady_clock::now() - started, type_name(kind),
+                                message, failures, backoff});
+      if (failures == 1) {
+        emit(&PoolObserver::on_backoff_started,
+             BackoffStarted{options_.name, type_name(kind), backoff});
+      }
       throw_connect_failure(kind, message);
     }
   }
@@ -536,14 +582,27 @@ class PoolCore {
   [[nodiscard]] Secret fetch_password(std::optional<SteadyTime> deadline) {
     if (!options_.credentials) return Secret{};
     const CallerDeadlineScope scope(deadline);
+    const SteadyTime started = std::chrono::steady_clock::now();
+    emit(&PoolObserver::on_credential_fetch_started, CredentialFetchStarted{options_.name});
+    const auto ended = [&](std::string_view error_type) {
+      emit(&PoolObserver::on_credential_fetch_ended,
+           CredentialFetchEnded{options_.name, std::chrono::steady_clock::now() - started,
+                                error_type});
+    };
     try {
-      return options_.credentials->get().secret;
+      Secret secret = options_.credentials->get().secret;
+      ended({});
+      return secret;
     } catch (const Error&) {
+      std::string ignored;
+      ended(type_name(classify_current_exception(ignored)));
       throw;
     } catch (const std::exception& e) {
+      ended(type_name(ConnectFailure::credential));
       throw CredentialError("pool '" + options_.name +
                             "': the credential provider failed: " + e.what());
     } catch (...) {
+      ended(type_name(ConnectFailure::credential));
       throw CredentialError("pool '" + options_.name +
                             "': the credential provider threw a non-standard exception");
     }
@@ -660,9 +719,14 @@ class PoolCore {
       }
     }
     const time_point now = Clock::now();
+    // Declared before the lock, so it tells observers after the lock is gone.
+    ReturnReport report(
+        *this, std::chrono::duration_cast<std::chrono::nanoseconds>(now - pooled->lent_at));
     std::unique_lock lock(mutex_);
     --leased_;
     last_used_ = now;
+    counters_.use_time.record(report.held);
+    if (pooled->watched) unwatch_locked(*pooled, report);
     if (!reason) {
       // A draining pool still hands connections to the callers it queued.
       const bool closing =
@@ -734,8 +798,8 @@ class PoolCore {
   // sees more than the budget's connections at once.
   void close_pooled(PooledConnection* pooled, CloseReason reason) noexcept {
     std::unique_ptr<PooledConnection> owned(pooled);
-    logger()->log(info(reason).warn ? spdlog::level::warn : spdlog::level::debug,
-                  "pool '{}': closing a connection: {}", options_.name, info(reason).description);
+    emit(&PoolObserver::on_connection_closed,
+         ConnectionClosed{options_.name, reason, info(reason).description, info(reason).warn});
     owned.reset();
     if (budget_) budget_->release();
     std::lock_guard lock(mutex_);
@@ -752,17 +816,104 @@ class PoolCore {
     for (PooledConnection* pooled : connections) close_pooled(pooled, reason);
   }
 
+  // Lease tracking (leak_detection_threshold): whoever took a lease, and
+  // since when. Only with a threshold: one more lock per connect().
+  void watch(PooledConnection& pooled, const std::source_location& where) {
+    std::lock_guard lock(mutex_);
+    pooled.acquired_at = where;
+    pooled.leak_reported = false;
+    pooled.watched = true;
+    watched_.push_back(pooled);
+  }
+
+  // What release() tells observers once its lock is released.
+  struct ReturnReport {
+    ReturnReport(PoolCore& core, std::chrono::nanoseconds held_for) noexcept
+        : pool(core), held(held_for) {}
+    ReturnReport(const ReturnReport&) = delete;
+    ReturnReport& operator=(const ReturnReport&) = delete;
+    ~ReturnReport() {
+      if (leak) pool.report_leak(*leak, /*still_out=*/false);
+      if (pool.observer_)
+        pool.observer_->on_lease_returned(LeaseReturned{pool.options_.name, held});
+    }
+    PoolCore& pool;
+    std::chrono::nanoseconds held;
+    std::optional<LeakSeen> leak;  // came back past the threshold, not reported while out
+  };
+
+  void unwatch_locked(PooledConnection& pooled, ReturnReport& report) noexcept {
+    watched_.erase(pooled);
+    pooled.watched = false;
+    if (!pooled.leak_reported && report.held >= options_.leak_detection_threshold) {
+      ++counters_.leaks_suspected;
+      report.leak = LeakSeen{report.held, pooled.acquired_at};
+    }
+  }
+
+  void find_leaks_locked(time_point now, std::vector<LeakSeen>& out) {
+    watched_.for_each_from_back([&](PooledConnection& pooled) {
+      const auto held = std::chrono::duration_cast<std::chrono::nanoseconds>(now - pooled.lent_at);
+      if (pooled.leak_reported || held < options_.leak_detection_threshold) return;
+      pooled.leak_reported = true;
+      ++counters_.leaks_suspected;
+      out.push_back(LeakSeen{held, pooled.acquired_at});
+    });
+  }
+
+  void report_leak(const LeakSeen& leak, bool still_out) noexcept {
+    emit(&PoolObserver::on_lease_leak_suspected,
+         LeaseLeakSuspected{options_.name, leak.held, options_.leak_detection_threshold,
+                            leak.acquired_at, still_out});
+  }
+
+  // connect() with an observer: told when it starts and how it ended.
+  Lease acquire_observed(std::shared_ptr<PoolCore> self, std::optional<SteadyTime> deadline) {
+    const SteadyTime started = std::chrono::steady_clock::now();
+    observer_->on_acquire_started(AcquireStarted{options_.name});
+    const auto ended = [&](AcquireOutcome outcome, std::string_view error_type) {
+      observer_->on_acquire_ended(AcquireEnded{
+          options_.name, outcome, std::chrono::steady_clock::now() - started, error_type});
+    };
+    try {
+      Lease lease = acquire(std::move(self), deadline);
+      ended(AcquireOutcome::acquired, {});
+      return lease;
+    } catch (const AcquireTimeout&) {
+      ended(AcquireOutcome::timed_out, "pgobo::AcquireTimeout");
+      throw;
+    } catch (const PoolClosed&) {
+      ended(AcquireOutcome::closed, "pgobo::PoolClosed");
+      throw;
+    } catch (...) {
+      std::string ignored;
+      ended(AcquireOutcome::failed, type_name(classify_current_exception(ignored)));
+      throw;
+    }
+  }
+
+  // A rare event: to pgobo's log lines, then to the user's observer.
+  template <class Event>
+  void emit(void (PoolObserver::*hook)(const Event&) noexcept, const Event& event) const noexcept {
+    (log_observer().*hook)(event);
+    if (observer_) ((*observer_).*hook)(event);
+  }
+
   PoolOptions options_;
   Driver driver_;
   // A permit is taken before each open, waiting up to the caller's deadline,
   // and given back when the connection closes. Null = no shared limit.
   const std::shared_ptr<Budget> budget_;
+  // PoolOptions::observer; null: only pgobo's log lines hear of events.
+  const std::shared_ptr<PoolObserver> observer_;
+  const bool watches_leases_;  // leak_detection_threshold is set
 
   mutable std::mutex mutex_;
   std::condition_variable quiescent_;  // quiescent_locked() may have become true
   State state_ = State::open;
-  IntrusiveList<PooledConnection> idle_;  // most recently returned at the front
-  IntrusiveList<Waiter> waiters_;         // first come at the front
+  IntrusiveList<PooledConnection> idle_;     // most recently returned at the front
+  IntrusiveList<Waiter> waiters_;            // first come at the front
+  IntrusiveList<PooledConnection> watched_;  // lent, with leak detection on
   std::size_t leased_ = 0;
   std::size_t opening_ = 0;  // reserved room whose connection is being opened
   std::size_t closing_ = 0;  // taken out of the pool, being closed (start_close_locked)

@@ -15,21 +15,10 @@
 #include <optional>
 
 #include "pgobo/detail/pool_wait_histogram.hpp"
+#include "pgobo/observer.hpp"
 #include "pgobo/stats.hpp"
 
 namespace pgobo::detail {
-
-enum class CloseReason {
-  idle_timeout,
-  max_lifetime,
-  broken,
-  rollback_failed,
-  reset_failed,
-  validation_failed,
-  discarded,
-  evicted,
-  pool_ended,
-};
 
 struct CloseReasonInfo {
   std::uint64_t PoolCloseCounts::*counter;
@@ -62,8 +51,12 @@ struct PoolCounters {
   std::uint64_t acquired = 0;
   std::uint64_t timeouts = 0;
   std::uint64_t connect_errors = 0;
+  std::uint64_t leaks_suspected = 0;
   PoolCloseCounts closed;
   WaitHistogram waits;
+  DurationHistogram create_time;
+  DurationHistogram wait_time;
+  DurationHistogram use_time;
 
   void record_close(CloseReason reason) noexcept { ++(closed.*info(reason).counter); }
 
@@ -71,9 +64,10 @@ struct PoolCounters {
   // immediate acquire waited zero: no clock read on the hot path).
   void record_acquired(std::optional<std::chrono::steady_clock::time_point> started) {
     ++acquired;
-    waits.record(started ? std::chrono::duration_cast<std::chrono::microseconds>(
-                               std::chrono::steady_clock::now() - *started)
-                         : std::chrono::microseconds{0});
+    const auto waited = started ? std::chrono::steady_clock::now() - *started
+                                : std::chrono::steady_clock::duration::zero();
+    waits.record(std::chrono::duration_cast<std::chrono::microseconds>(waited));
+    wait_time.record(waited);
   }
 
   // The counters' part of a PoolStats snapshot.
@@ -82,7 +76,11 @@ struct PoolCounters {
     s.acquired = acquired;
     s.timeouts = timeouts;
     s.connect_errors = connect_errors;
+    s.leaks_suspected = leaks_suspected;
     s.closed = closed;
+    s.create_time = create_time;
+    s.wait_time = wait_time;
+    s.use_time = use_time;
     s.acquire_wait_p50 = waits.percentile(0.50);
     s.acquire_wait_p90 = waits.percentile(0.90);
     s.acquire_wait_p99 = waits.percentile(0.99);

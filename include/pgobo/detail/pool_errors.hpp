@@ -9,6 +9,7 @@
 
 #include <exception>
 #include <string>
+#include <string_view>
 
 #include "pgobo/errors.hpp"
 
@@ -61,6 +62,30 @@ enum class ConnectFailure {
     message = "unknown error";
     return ConnectFailure::other;
   }
+}
+
+// The exception type a kind is thrown as, for observers (error.type).
+[[nodiscard]] constexpr std::string_view type_name(ConnectFailure kind) noexcept {
+  switch (kind) {
+    case ConnectFailure::authentication:
+      return "pgobo::AuthenticationFailed";
+    case ConnectFailure::unavailable:
+      return "pgobo::ServerUnavailable";
+    case ConnectFailure::too_many:
+      return "pgobo::TooManyConnections";
+    case ConnectFailure::unclassified:
+      return "pgobo::UnclassifiedConnectError";
+    case ConnectFailure::credential:
+      return "pgobo::CredentialError";
+    case ConnectFailure::unsafe_role:
+      return "pgobo::UnsafeRole";
+    case ConnectFailure::tls:
+      return "pgobo::TlsVerificationFailed";
+    case ConnectFailure::connect:
+    case ConnectFailure::other:
+      break;
+  }
+  return "pgobo::ConnectError";
 }
 
 [[noreturn]] inline void throw_connect_failure(ConnectFailure kind, const std::string& message) {

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <memory>
+#include <source_location>
 #include <utility>
 
 #include "pgobo/detail/budget.hpp"
@@ -62,8 +63,9 @@ class PoolManagerGate {
   // connect(), waiting until `deadline` instead of acquire_timeout: for a
   // request that already spent part of its time waiting for room under
   // max_pools, so it never waits longer than its deadline in all.
-  [[nodiscard]] auto connect(std::chrono::steady_clock::time_point deadline) const {
-    return pool_.connect(deadline);
+  [[nodiscard]] auto connect(std::chrono::steady_clock::time_point deadline,
+                             const std::source_location& where) const {
+    return pool_.connect(deadline, where);
   }
 
   // Keeps `owner` alive until the lease's connection is back: the manager
