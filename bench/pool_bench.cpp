@@ -5,6 +5,11 @@
 //
 //   build/release/bench/pool_bench --benchmark_min_time=1
 //
+// BM_PoolAcquireRelease runs without an observer (the default: one branch
+// per connect()); the Observed variant with an observer that overrides no
+// hook (what a virtual call per event costs), the LeakDetection variant with
+// leak_detection_threshold set (one more lock per connect()).
+//
 // Besides time per acquire+release, each run reports the pool's acquire-wait
 // p99 and maximum (wait_p99_us, wait_max_us; p99 is a power-of-two bucket
 // bound): under contention FIFO hand-off keeps the worst wait bounded, i.e.
@@ -16,6 +21,7 @@
 #include <memory>
 
 #include "fake_driver.hpp"
+#include "pgobo/observer.hpp"
 #include "pgobo/pool.hpp"
 
 namespace {
@@ -30,10 +36,19 @@ std::unique_ptr<BenchPool>& pool() {
   return instance;
 }
 
-void BM_PoolAcquireRelease(benchmark::State& state) {
+// An observer that overrides nothing: every hook is the base's empty one.
+class NothingObserver final : public pgobo::PoolObserver {};
+
+enum class Variant { plain, observed, leak_detection };
+
+void run(benchmark::State& state, Variant variant) {
   if (state.thread_index() == 0) {
     pgobo::PoolOptions options = pgobo::test::fake_pool_options(4);
     options.acquire_timeout = std::chrono::seconds(60);
+    if (variant == Variant::observed) options.observer = std::make_shared<NothingObserver>();
+    if (variant == Variant::leak_detection) {
+      options.leak_detection_threshold = std::chrono::seconds(30);
+    }
     pool() = std::make_unique<BenchPool>(options, FakeDriver{});
     // Open all four up front so the timed loop measures reuse only.
     std::array<BenchPool::Lease, 4> warm;
@@ -53,7 +68,15 @@ void BM_PoolAcquireRelease(benchmark::State& state) {
   }
 }
 
+void BM_PoolAcquireRelease(benchmark::State& state) { run(state, Variant::plain); }
+void BM_PoolAcquireReleaseObserved(benchmark::State& state) { run(state, Variant::observed); }
+void BM_PoolAcquireReleaseLeakDetection(benchmark::State& state) {
+  run(state, Variant::leak_detection);
+}
+
 BENCHMARK(BM_PoolAcquireRelease)->Threads(1)->Threads(2)->Threads(8)->Threads(32)->UseRealTime();
+BENCHMARK(BM_PoolAcquireReleaseObserved)->Threads(1)->Threads(8)->UseRealTime();
+BENCHMARK(BM_PoolAcquireReleaseLeakDetection)->Threads(1)->Threads(8)->UseRealTime();
 
 }  // namespace
 

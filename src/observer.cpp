@@ -142,9 +142,15 @@ std::string sqlstate_of_class(const pqxx::sql_error& e) {
   if (is(static_cast<const pqxx::disk_full*>(nullptr))) return "53100";
   if (is(static_cast<const pqxx::out_of_memory*>(nullptr))) return "53200";
   if (is(static_cast<const pqxx::feature_not_supported*>(nullptr))) return "0A000";
-  if (is(static_cast<const pqxx::serialization_failure*>(nullptr))) return "40001";
-  if (is(static_cast<const pqxx::deadlock_detected*>(nullptr))) return "40P01";
   return {};
+}
+
+// The SQLSTATE of a transaction rollback libpqxx 6.4 threw without one.
+std::string rollback_sqlstate(const pqxx::transaction_rollback& e) {
+  if (dynamic_cast<const pqxx::serialization_failure*>(&e) != nullptr) return "40001";
+  if (dynamic_cast<const pqxx::deadlock_detected*>(&e) != nullptr) return "40P01";
+  if (dynamic_cast<const pqxx::statement_completion_unknown*>(&e) != nullptr) return "40003";
+  return "40000";
 }
 
 }  // namespace
@@ -153,6 +159,13 @@ ErrorDescription describe_current_exception() noexcept {
   try {
     try {
       throw;
+    } catch (const pqxx::transaction_rollback& e) {
+      // Before sql_error: libpqxx 7 and 8 derive it from sql_error (with the
+      // SQLSTATE), 6.4 from failure (without one).
+      std::string state;
+      if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) state = sql->sqlstate();
+      if (state.empty()) state = rollback_sqlstate(e);
+      return {state, state};
     } catch (const pqxx::sql_error& e) {
       std::string state{e.sqlstate()};
       if (state.empty()) state = sqlstate_of_class(e);
@@ -160,6 +173,7 @@ ErrorDescription describe_current_exception() noexcept {
       return {state, state};
     } catch (const pqxx::broken_connection&) {
       return {"pqxx::broken_connection", {}};
+
     } catch (const pqxx::usage_error&) {  // before failure: libpqxx 8 derives it from failure
       return {"pqxx::usage_error", {}};
     } catch (const pqxx::conversion_error&) {

@@ -146,14 +146,14 @@ class Exposition {
   // and _count, each with the pool's label.
   void add_histogram(const Metric& metric, std::string_view pool, const DurationHistogram& h) {
     std::uint64_t cumulative = 0;
-    for (std::size_t i = 0; i < DurationHistogram::kUpperBoundsSeconds.size(); ++i) {
+    for (std::size_t i = 0; i < DurationHistogram::kUpperBoundsNanoseconds.size(); ++i) {
       cumulative += h.buckets[i];
-      const std::string le = fmt::format("{}", DurationHistogram::kUpperBoundsSeconds[i]);
+      const std::string le = fmt::format("{}", DurationHistogram::upper_bound_seconds(i));
       add_sample(metric, "_bucket", {{kPoolLabel, pool}, {"le", le}},
                  fmt::format("{}", cumulative));
     }
     add_sample(metric, "_bucket", {{kPoolLabel, pool}, {"le", "+Inf"}}, fmt::format("{}", h.count));
-    add_sample(metric, "_sum", {{kPoolLabel, pool}}, fmt::format("{}", h.sum_seconds));
+    add_sample(metric, "_sum", {{kPoolLabel, pool}}, fmt::format("{}", h.sum_seconds()));
     add_sample(metric, "_count", {{kPoolLabel, pool}}, fmt::format("{}", h.count));
   }
 

@@ -19,10 +19,13 @@
 // arguments live only for the call: copy what you keep.
 //
 // What the hooks carry is enough to build OpenTelemetry database client spans
-// and metrics (docs/operations.md, "Traces and metrics"). Nothing in them is
-// a secret: no password, token or client secret reaches a hook. A pool's
-// name may name a user (a user pool is "user:<key>"): fine in a trace of
-// that user's request, never as a metric label (a series per user).
+// and metrics (docs/operations.md, "Traces and hooks"). No credential pgobo
+// handles reaches a hook: no password, token or client secret, and no
+// statement parameter. A statement's text is passed as written, so a
+// statement that embeds a secret in its text (ALTER ROLE … PASSWORD '…')
+// carries it: bind secrets as parameters. A pool's name may name a user (a
+// user pool is "user:<key>"): fine in a trace of that user's request, never
+// as a metric label (a series per user).
 //
 // pgobo's own logging is an observer too (log_observer(), always attached
 // to every pool), so what a pool logs and what a hook sees are the same
@@ -138,16 +141,17 @@ struct AcquireEnded {
   std::string_view error_type;  // empty when acquired
 };
 
-// A lease comes back (or is discarded).
+// A lease comes back (or is discarded), before the pool takes it in.
 struct LeaseReturned {
   std::string_view pool;
-  Duration held;  // from the lease being handed out until now
+  Duration held;  // from the lease being handed out until now, on the pool's Clock
 };
 
 // A lease has been out longer than PoolOptions::leak_detection_threshold.
+// Leases of query() are not watched (their statement's end returns them).
 struct LeaseLeakSuspected {
   std::string_view pool;
-  Duration held;
+  Duration held;  // on the pool's Clock
   std::chrono::milliseconds threshold;
   std::source_location acquired_at;  // where connect() was called
   bool still_out;                    // found by reap() while out; false: noticed when it came back

@@ -132,7 +132,8 @@ class BasicPoolManager {
   // arrived just before it. One acquire_timeout covers the whole request: time
   // spent waiting for room under max_pools is not granted again for the
   // connection. Throws what get_pool() and Pool::connect() throw.
-  // `where` is for leak reports (PoolOptions::leak_detection_threshold).
+  // `where` is for leak reports (PoolOptions::leak_detection_threshold); a
+  // default-constructed one (line 0) leaves the lease unwatched.
   [[nodiscard]] typename Pool::Lease connect(
       const UserContext& user, std::source_location where = std::source_location::current()) {
     using Gate = detail::PoolManagerGate<Pool>;
@@ -379,10 +380,14 @@ class BasicPoolManager {
         // whose login fails): replace the pool once (detail/token_rotation.hpp).
         auto fresh = make_pool(user);
         auto old = detail::rotate(entry, fresh, fingerprint, options_.remembered_fingerprints);
-        detail::PoolManagerGate{*old}.begin_drain();
-        entry.draining.push_back(std::move(old));
+        entry.draining.push_back(old);
         detail::ManagerCounters::add(counters_.rebuilds);
         lock.unlock();
+        // Out of the shard's lock: draining closes the old pool's idle
+        // connections (I/O, and hooks that may call stats()). Until then it
+        // is already out of the routing (requests get `fresh`), and the
+        // sweeper leaves an undrained pool alone.
+        detail::PoolManagerGate{*old}.begin_drain();
         tell(fresh->options().name, PoolLifecycle::rebuilt);
         return fresh;
       }

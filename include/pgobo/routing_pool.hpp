@@ -184,7 +184,7 @@ class BasicRoutingPool {
   auto query_read_only(std::string_view sql, const Params&... params) {
     const auto run = [&] {
       check_read_only(sql);
-      Lease lease = connect();
+      Lease lease = connect(std::source_location{});  // a statement's lease: not watched
       return user_driver_.query_read_only(*lease, sql, params...);
     };
     if (observer_ == nullptr) return run();
@@ -194,7 +194,8 @@ class BasicRoutingPool {
   // A connection of the active identity's pool. The lease may outlive this
   // RoutingPool: given back after close(), its connection closes. Its session
   // is reset when it comes back (PoolOptions::session_reset).
-  // `where` is for leak reports (PoolOptions::leak_detection_threshold).
+  // `where` is for leak reports (PoolOptions::leak_detection_threshold); a
+  // default-constructed one (line 0) leaves the lease unwatched.
   [[nodiscard]] Lease connect(std::source_location where = std::source_location::current()) {
     if (const UserContext* user = current_user_ptr()) return manager_->connect(*user, where);
     return service_->connect(where);
@@ -255,7 +256,8 @@ class BasicRoutingPool {
     if (const UserContext* user = current_user_ptr()) {
       // Not get_pool()->query(): a token rotation may replace the pool
       // between the lookup and the connect; the manager retries on the new one.
-      Lease lease = manager_->connect(*user);
+      // A statement's lease: not watched for leaks (Pool::query() neither).
+      Lease lease = manager_->connect(*user, std::source_location{});
       lease.set_session_reset(false);  // the application's own statement, as Pool::query()
       return user_driver_.query(*lease, sql, params...);
     }

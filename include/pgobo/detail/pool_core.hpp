@@ -90,22 +90,26 @@ class PoolCore {
   // The public operations are BasicPool's, documented there. `self` is this
   // core's owner, for the lease to keep; `exposed`: the caller gets the
   // connection itself, so its session is reset on return; `where`: the
-  // caller's call, for leak reports.
+  // caller's call, for leak reports (line 0: not watched).
   [[nodiscard]] Lease connect(std::shared_ptr<PoolCore> self,
                               std::optional<std::chrono::steady_clock::time_point> deadline,
                               bool exposed, const std::source_location& where) {
-    // Without an observer, the one branch an observer costs the hot path.
-    Lease lease = observer_ == nullptr ? acquire(std::move(self), deadline)
-                                       : acquire_observed(std::move(self), deadline);
+    // Without an observer, one branch: the observed path is apart.
+    if (observer_ != nullptr) [[unlikely]] {
+      return connect_observed(std::move(self), deadline, exposed, where);
+    }
+    Lease lease = acquire(std::move(self), deadline);
     lease.pooled_->needs_reset = exposed;
-    if (watches_leases_) watch(*lease.pooled_, where);
+    if (watches_leases_ && where.line() != 0) watch(*lease.pooled_, where);
     return lease;
   }
 
   template <class... Params>
   auto query(std::shared_ptr<PoolCore> self, std::string_view sql, const Params&... params) {
-    Lease lease =
-        connect(std::move(self), std::nullopt, /*exposed=*/false, std::source_location::current());
+    // Not watched for leaks (an unknown location): the lease ends with the
+    // statement, and a statement past the threshold is a slow query, for
+    // statement_timeout, not a leak to point at pgobo's own line.
+    Lease lease = connect(std::move(self), std::nullopt, /*exposed=*/false, std::source_location{});
     return driver_.query(*lease, sql, params...);
   }
 
@@ -826,16 +830,20 @@ class PoolCore {
     watched_.push_back(pooled);
   }
 
-  // What release() tells observers once its lock is released.
+  // What release() tells observers: the return at once (before the lock,
+  // so before the connection is lent again or closed), a late leak once the
+  // lock is released.
   struct ReturnReport {
     ReturnReport(PoolCore& core, std::chrono::nanoseconds held_for) noexcept
-        : pool(core), held(held_for) {}
+        : pool(core), held(held_for) {
+      if (pool.observer_) {
+        pool.observer_->on_lease_returned(LeaseReturned{pool.options_.name, held});
+      }
+    }
     ReturnReport(const ReturnReport&) = delete;
     ReturnReport& operator=(const ReturnReport&) = delete;
     ~ReturnReport() {
       if (leak) pool.report_leak(*leak, /*still_out=*/false);
-      if (pool.observer_)
-        pool.observer_->on_lease_returned(LeaseReturned{pool.options_.name, held});
     }
     PoolCore& pool;
     std::chrono::nanoseconds held;
@@ -868,27 +876,41 @@ class PoolCore {
   }
 
   // connect() with an observer: told when it starts and how it ended.
-  Lease acquire_observed(std::shared_ptr<PoolCore> self, std::optional<SteadyTime> deadline) {
-    const SteadyTime started = std::chrono::steady_clock::now();
-    observer_->on_acquire_started(AcquireStarted{options_.name});
-    const auto ended = [&](AcquireOutcome outcome, std::string_view error_type) {
-      observer_->on_acquire_ended(AcquireEnded{
-          options_.name, outcome, std::chrono::steady_clock::now() - started, error_type});
-    };
+  Lease connect_observed(std::shared_ptr<PoolCore> self, std::optional<SteadyTime> deadline,
+                         bool exposed, const std::source_location& where) {
+    const SteadyTime started = acquire_started();
     try {
       Lease lease = acquire(std::move(self), deadline);
-      ended(AcquireOutcome::acquired, {});
+      lease.pooled_->needs_reset = exposed;
+      acquire_ended(started, AcquireOutcome::acquired, {});
+      if (watches_leases_ && where.line() != 0) watch(*lease.pooled_, where);
       return lease;
+    } catch (...) {
+      acquire_failed(started);
+      throw;
+    }
+  }
+  [[nodiscard]] SteadyTime acquire_started() const noexcept {
+    observer_->on_acquire_started(AcquireStarted{options_.name});
+    return std::chrono::steady_clock::now();
+  }
+  void acquire_ended(SteadyTime started, AcquireOutcome outcome,
+                     std::string_view error_type) const noexcept {
+    observer_->on_acquire_ended(AcquireEnded{
+        options_.name, outcome, std::chrono::steady_clock::now() - started, error_type});
+  }
+  // Inside the catch block of a failed acquire.
+  void acquire_failed(SteadyTime started) const noexcept {
+    try {
+      throw;
     } catch (const AcquireTimeout&) {
-      ended(AcquireOutcome::timed_out, "pgobo::AcquireTimeout");
-      throw;
+      acquire_ended(started, AcquireOutcome::timed_out, "pgobo::AcquireTimeout");
     } catch (const PoolClosed&) {
-      ended(AcquireOutcome::closed, "pgobo::PoolClosed");
-      throw;
+      acquire_ended(started, AcquireOutcome::closed, "pgobo::PoolClosed");
     } catch (...) {
       std::string ignored;
-      ended(AcquireOutcome::failed, type_name(classify_current_exception(ignored)));
-      throw;
+      acquire_ended(started, AcquireOutcome::failed,
+                    type_name(classify_current_exception(ignored)));
     }
   }
 
