@@ -168,6 +168,20 @@ class ThrowingProvider final : public CredentialProvider {
   Credential get() override { throw std::runtime_error("token endpoint down"); }
 };
 
+TEST_F(Observer, CloseGivingUpOnALeaseStillOutIsReported) {
+  PoolOptions o = observed_options();
+  o.close_timeout = 20ms;
+  FakePool pool(o, driver);
+  auto held = pool.connect();
+  pool.close();  // waits 20 ms for `held`, then gives up
+  const auto gave_up = seen->of_kind("close_gave_up");
+  ASSERT_EQ(gave_up.size(), 1U);
+  EXPECT_EQ(gave_up[0].detail, "1");  // one lease still out
+  EXPECT_EQ(gave_up[0].duration, 20ms);
+  held.release();  // closes on return: the pool has ended
+  EXPECT_EQ(seen->of_kind("connection_closed").back().detail, "pool_ended");
+}
+
 TEST_F(Observer, AFailingCredentialProviderIsReportedByType) {
   PoolOptions o = observed_options();
   o.credentials = std::make_shared<ThrowingProvider>();
