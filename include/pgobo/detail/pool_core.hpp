@@ -843,11 +843,14 @@ class PoolCore {
     ReturnReport(const ReturnReport&) = delete;
     ReturnReport& operator=(const ReturnReport&) = delete;
     ~ReturnReport() {
-      if (leak) pool.report_leak(*leak, /*still_out=*/false);
+      if (late_leak) pool.report_leak(leak, /*still_out=*/false);
     }
     PoolCore& pool;
     std::chrono::nanoseconds held;
-    std::optional<LeakSeen> leak;  // came back past the threshold, not reported while out
+    // Came back past the threshold, not reported while out. (Not an
+    // optional: g++ 12 at -O1 and above warns it "may be used uninitialized".)
+    bool late_leak = false;
+    LeakSeen leak{};
   };
 
   void unwatch_locked(PooledConnection& pooled, ReturnReport& report) noexcept {
@@ -856,6 +859,7 @@ class PoolCore {
     if (!pooled.leak_reported && report.held >= options_.leak_detection_threshold) {
       ++counters_.leaks_suspected;
       report.leak = LeakSeen{report.held, pooled.acquired_at};
+      report.late_leak = true;
     }
   }
 
