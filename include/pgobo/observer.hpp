@@ -38,10 +38,10 @@
 #include <initializer_list>
 #include <memory>
 #include <optional>
-#include <source_location>
 #include <string>
 #include <string_view>
 #include <vector>
+#include "pgobo/source_location.hpp"
 
 #include "pgobo/connection_params.hpp"
 
@@ -153,8 +153,8 @@ struct LeaseLeakSuspected {
   std::string_view pool;
   Duration held;  // on the pool's Clock
   std::chrono::milliseconds threshold;
-  std::source_location acquired_at;  // where connect() was called
-  bool still_out;                    // found by reap() while out; false: noticed when it came back
+  SourceLocation acquired_at;  // where connect() was called
+  bool still_out;              // found by reap() while out; false: noticed when it came back
 };
 
 // A credential fetch for a new connection (CredentialProvider::get()).

@@ -24,6 +24,7 @@
 #include "pgobo/pqxx_pool_manager.hpp"
 #include "pgobo/routing_pool.hpp"
 #include "pgobo/secret.hpp"
+#include "pgobo/source_location.hpp"
 #include "pgobo/sql_policy.hpp"
 #include "pgobo/stats.hpp"
 #include "pgobo/stats_exposition.hpp"

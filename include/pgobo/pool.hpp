@@ -43,9 +43,9 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
-#include <source_location>
 #include <string_view>
 #include <utility>
+#include "pgobo/source_location.hpp"
 
 #include "pgobo/detail/pool_core.hpp"
 #include "pgobo/detail/pool_manager_gate.hpp"
@@ -85,7 +85,7 @@ class BasicPool {
   // this caller and that failed). Its session is reset when it comes back
   // (PoolOptions::session_reset). `where` is for leak reports
   // (PoolOptions::leak_detection_threshold): leave it to its default.
-  [[nodiscard]] Lease connect(std::source_location where = std::source_location::current()) {
+  [[nodiscard]] Lease connect(SourceLocation where = SourceLocation::current()) {
     return core_->connect(core_, std::nullopt, /*exposed=*/true, where);
   }
 
@@ -127,7 +127,7 @@ class BasicPool {
   BasicPool(PoolOptions options, Driver driver, std::shared_ptr<detail::Budget> budget)
       : core_(std::make_shared<Core>(std::move(options), std::move(driver), std::move(budget))) {}
   [[nodiscard]] Lease connect(std::chrono::steady_clock::time_point deadline,
-                              const std::source_location& where) {
+                              const SourceLocation& where) {
     return core_->connect(core_, deadline, /*exposed=*/true, where);
   }
   void begin_drain() { core_->begin_drain(); }

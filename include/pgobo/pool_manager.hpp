@@ -134,8 +134,8 @@ class BasicPoolManager {
   // connection. Throws what get_pool() and Pool::connect() throw.
   // `where` is for leak reports (PoolOptions::leak_detection_threshold); a
   // default-constructed one (line 0) leaves the lease unwatched.
-  [[nodiscard]] typename Pool::Lease connect(
-      const UserContext& user, std::source_location where = std::source_location::current()) {
+  [[nodiscard]] typename Pool::Lease connect(const UserContext& user,
+                                             SourceLocation where = SourceLocation::current()) {
     using Gate = detail::PoolManagerGate<Pool>;
     std::optional<SteadyTime> deadline;  // set once the request has waited
     for (int attempt = 1;; ++attempt) {

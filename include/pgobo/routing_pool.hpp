@@ -27,10 +27,10 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <source_location>
 #include <string>
 #include <string_view>
 #include <utility>
+#include "pgobo/source_location.hpp"
 
 #include "pgobo/config.hpp"
 #include "pgobo/context.hpp"
@@ -114,7 +114,7 @@ class BasicUserHandle {
     const UserScope scope(user_);
     return router_->query_read_only(sql, params...);
   }
-  [[nodiscard]] auto connect(std::source_location where = std::source_location::current()) {
+  [[nodiscard]] auto connect(SourceLocation where = SourceLocation::current()) {
     const UserScope scope(user_);
     return router_->connect(where);
   }
@@ -184,7 +184,7 @@ class BasicRoutingPool {
   auto query_read_only(std::string_view sql, const Params&... params) {
     const auto run = [&] {
       check_read_only(sql);
-      Lease lease = connect(std::source_location{});  // a statement's lease: not watched
+      Lease lease = connect(SourceLocation{});  // a statement's lease: not watched
       return user_driver_.query_read_only(*lease, sql, params...);
     };
     if (observer_ == nullptr) return run();
@@ -196,7 +196,7 @@ class BasicRoutingPool {
   // is reset when it comes back (PoolOptions::session_reset).
   // `where` is for leak reports (PoolOptions::leak_detection_threshold); a
   // default-constructed one (line 0) leaves the lease unwatched.
-  [[nodiscard]] Lease connect(std::source_location where = std::source_location::current()) {
+  [[nodiscard]] Lease connect(SourceLocation where = SourceLocation::current()) {
     if (const UserContext* user = current_user_ptr()) return manager_->connect(*user, where);
     return service_->connect(where);
   }
@@ -257,7 +257,7 @@ class BasicRoutingPool {
       // Not get_pool()->query(): a token rotation may replace the pool
       // between the lookup and the connect; the manager retries on the new one.
       // A statement's lease: not watched for leaks (Pool::query() neither).
-      Lease lease = manager_->connect(*user, std::source_location{});
+      Lease lease = manager_->connect(*user, SourceLocation{});
       lease.set_session_reset(false);  // the application's own statement, as Pool::query()
       return user_driver_.query(*lease, sql, params...);
     }

@@ -7,8 +7,8 @@
 
 #include <memory>
 #include <pqxx/pqxx>
-#include <source_location>
 #include <string>
+#include "pgobo/source_location.hpp"
 
 #include "pg_fixture.hpp"
 #include "pgobo/context.hpp"
@@ -124,7 +124,7 @@ TEST_F(ObserverIntegration, ALeaseHeldPastTheThresholdIsReportedWithWhereItWasTa
   RoutingConfig c = config();
   c.service.pool.leak_detection_threshold = 5ms;
   auto db = RoutingPool::create(std::move(c));
-  const std::source_location here = std::source_location::current();
+  const SourceLocation here = SourceLocation::current();
   {
     auto lease = db->connect();  // two lines after `here`
     pqxx::nontransaction tx(*lease);

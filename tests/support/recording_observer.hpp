@@ -15,10 +15,10 @@
 #include <cstddef>
 #include <mutex>
 #include <optional>
-#include <source_location>
 #include <string>
 #include <string_view>
 #include <vector>
+#include "pgobo/source_location.hpp"
 
 #include "pgobo/observer.hpp"
 #include "secret_guard.hpp"
@@ -35,7 +35,7 @@ class RecordingObserver : public PoolObserver {
     std::string detail;                   // outcome, reason, error type…
     std::string text;                     // every string argument, joined
     std::optional<std::size_t> rows;
-    std::source_location where;
+    SourceLocation where;
     bool flag = false;  // abnormal, still_out, read_only
   };
 

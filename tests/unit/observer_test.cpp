@@ -7,9 +7,9 @@
 #include <chrono>
 #include <memory>
 #include <pqxx/except>
-#include <source_location>
 #include <string>
 #include <vector>
+#include "pgobo/source_location.hpp"
 
 #include "fake_pool_test.hpp"
 #include "log_capture.hpp"
@@ -307,7 +307,7 @@ class LeakDetection : public Observer {
 TEST_F(LeakDetection, ReapReportsALeaseOutPastTheThresholdOnceWithWhereItWasTaken) {
   const LogCapture log;
   FakePool pool(leak_options(), driver);
-  const std::source_location here = std::source_location::current();
+  const SourceLocation here = SourceLocation::current();
   auto lease = pool.connect();  // the line after `here`
   FakeClock::advance(99ms);
   pool.reap();

@@ -27,11 +27,11 @@
 #include <mutex>
 #include <optional>
 #include <random>
-#include <source_location>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+#include "pgobo/source_location.hpp"
 
 #include "pgobo/detail/budget.hpp"
 #include "pgobo/detail/caller_deadline.hpp"
@@ -93,7 +93,7 @@ class PoolCore {
   // caller's call, for leak reports (line 0: not watched).
   [[nodiscard]] Lease connect(std::shared_ptr<PoolCore> self,
                               std::optional<std::chrono::steady_clock::time_point> deadline,
-                              bool exposed, const std::source_location& where) {
+                              bool exposed, const SourceLocation& where) {
     // Without an observer, one branch: the observed path is apart.
     if (observer_ != nullptr) [[unlikely]] {
       return connect_observed(std::move(self), deadline, exposed, where);
@@ -109,7 +109,7 @@ class PoolCore {
     // Not watched for leaks (an unknown location): the lease ends with the
     // statement, and a statement past the threshold is a slow query, for
     // statement_timeout, not a leak to point at pgobo's own line.
-    Lease lease = connect(std::move(self), std::nullopt, /*exposed=*/false, std::source_location{});
+    Lease lease = connect(std::move(self), std::nullopt, /*exposed=*/false, SourceLocation{});
     return driver_.query(*lease, sql, params...);
   }
 
@@ -264,14 +264,14 @@ class PoolCore {
     // was called and whether it was reported already.
     bool watched = false;
     bool leak_reported = false;
-    std::source_location acquired_at;
+    SourceLocation acquired_at;
   };
 
   // A lease found out past leak_detection_threshold, reported once the
   // lock is released.
   struct LeakSeen {
     std::chrono::nanoseconds held;
-    std::source_location acquired_at;
+    SourceLocation acquired_at;
   };
 
   enum class State { open, draining, closed };
@@ -822,7 +822,7 @@ class PoolCore {
 
   // Lease tracking (leak_detection_threshold): whoever took a lease, and
   // since when. Only with a threshold: one more lock per connect().
-  void watch(PooledConnection& pooled, const std::source_location& where) {
+  void watch(PooledConnection& pooled, const SourceLocation& where) {
     std::lock_guard lock(mutex_);
     pooled.acquired_at = where;
     pooled.leak_reported = false;
@@ -881,7 +881,7 @@ class PoolCore {
 
   // connect() with an observer: told when it starts and how it ended.
   Lease connect_observed(std::shared_ptr<PoolCore> self, std::optional<SteadyTime> deadline,
-                         bool exposed, const std::source_location& where) {
+                         bool exposed, const SourceLocation& where) {
     const SteadyTime started = acquire_started();
     try {
       Lease lease = acquire(std::move(self), deadline);

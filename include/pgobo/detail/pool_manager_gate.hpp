@@ -16,8 +16,8 @@
 
 #include <chrono>
 #include <memory>
-#include <source_location>
 #include <utility>
+#include "pgobo/source_location.hpp"
 
 #include "pgobo/detail/budget.hpp"
 #include "pgobo/pool_options.hpp"
@@ -64,7 +64,7 @@ class PoolManagerGate {
   // request that already spent part of its time waiting for room under
   // max_pools, so it never waits longer than its deadline in all.
   [[nodiscard]] auto connect(std::chrono::steady_clock::time_point deadline,
-                             const std::source_location& where) const {
+                             const SourceLocation& where) const {
     return pool_.connect(deadline, where);
   }
 
