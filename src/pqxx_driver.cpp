@@ -146,6 +146,34 @@ std::string tls_verification_advice(const std::string& text, const ConnectionPar
   return {};
 }
 
+// What to change when a connection pooler refused a startup parameter:
+// PgBouncer (before 1.20's track_extra_parameters, and for `options` in every
+// version) answers "unsupported startup parameter: <name>" (SQLSTATE 08P01)
+// and refuses every login alike. pgobo sends `options` for
+// ConnectionParams::settings; libpq sends it for PGOPTIONS too. Retrying
+// cannot help, so this is no ServerUnavailable. Empty for any other failure.
+std::string pooler_advice(const std::string& text, const ConnectionParams& params) {
+  constexpr std::string_view kRefused = "unsupported startup parameter";
+  if (text.find(kRefused) == std::string::npos) return {};
+  std::string advice =
+      "the server is a connection pooler (PgBouncer) that refuses this login parameter";
+  if (text.find(std::string(kRefused) + ": options") != std::string::npos) {
+    advice += params.settings.empty()
+                  ? ". pgobo sent no server settings, so it is libpq's PGOPTIONS environment "
+                    "variable: unset it"
+                  : ". It refuses the server settings pgobo sends at login (ConnectionParams "
+                    "settings: PGOBO_STATEMENT_TIMEOUT_MS, "
+                    "PGOBO_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS, JSON 'settings'). Remove "
+                    "them and set them on the role instead (ALTER ROLE … SET "
+                    "statement_timeout = '5s'), which applies to the pooler's own server "
+                    "connections";
+  } else {
+    advice += ": remove it from the connection's settings or environment, or list it in "
+              "PgBouncer's ignore_startup_parameters";
+  }
+  return advice;
+}
+
 // One more login attempt with libpq itself, at PQERRORS_SQLSTATE verbosity,
 // to learn the code of the server's error. Bounded by the connection's
 // connect_timeout (30 s when that is 0, "wait forever").
@@ -233,6 +261,9 @@ void throw_connect_error(std::string_view libpq_message, const ConnectionParams&
   const std::string lowered = lowercase(detail);
   if (const std::string advice = tls_verification_advice(lowered, params); !advice.empty()) {
     throw TlsVerificationFailed(message + ". " + advice);
+  }
+  if (const std::string advice = pooler_advice(lowered, params); !advice.empty()) {
+    detail::throw_connect_failure(detail::ConnectFailure::connect, message + ". " + advice);
   }
   auto kind = english_failure(lowered);
   if (!kind && diagnose) {

@@ -66,7 +66,9 @@ class PoolClosed : public Error {
 };
 
 // Opening a new database connection failed. Carries libpq's text, never
-// the password. Subclasses say why.
+// the password. Subclasses say why; thrown as itself when none fits, e.g.
+// PgBouncer refusing a login parameter (the message says which setting to
+// move where: docs/operations.md, "Behind PgBouncer").
 class ConnectError : public Error {
  public:
   using Error::Error;

@@ -31,8 +31,8 @@ TEST_F(FaultPoolBackoff, ALoneWaiterOpensWhenTheBackoffEnds) {
   auto fail = std::make_shared<std::atomic<bool>>(false);
   PoolOptions options;
   options.name = "backoff";
-  options.connection.host = server().host;
-  options.connection.port = static_cast<std::uint16_t>(server().port);
+  options.connection.host = server().pool_host;
+  options.connection.port = static_cast<std::uint16_t>(server().pool_port);
   options.connection.dbname = server().database;
   options.connection.user = kAlice;
   options.connection.sslmode = SslMode::disable;

@@ -28,8 +28,8 @@ class PoolIntegration : public PgTest {
   [[nodiscard]] PoolOptions options_for(std::string_view role) const {
     PoolOptions options;
     options.name = std::string(role);
-    options.connection.host = server().host;
-    options.connection.port = static_cast<std::uint16_t>(server().port);
+    options.connection.host = server().pool_host;
+    options.connection.port = static_cast<std::uint16_t>(server().pool_port);
     options.connection.dbname = server().database;
     options.connection.user = std::string(role);
     options.connection.sslmode = SslMode::disable;

@@ -217,8 +217,8 @@ TEST_F(RoutingIdentity, PgConfigNamesTheActiveRoleAndHoldsNoPassword) {
   EXPECT_EQ(bob.user, kBob);
   for (const ConnectionParams* params :
        std::initializer_list<const ConnectionParams*>{&service, &alice, &bob}) {
-    EXPECT_EQ(params->host, server().host);
-    EXPECT_EQ(params->port, server().port);
+    EXPECT_EQ(params->host, server().pool_host);
+    EXPECT_EQ(params->port, server().pool_port);
     EXPECT_EQ(params->dbname, server().database);
     const std::string conninfo = params->to_conninfo();
     for (const char* role : {kServiceRole, kAlice, kBob}) {

@@ -38,9 +38,10 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 
-// Samples pg_stat_activity on its own thread and connection until stop():
-// the most client backends seen at once for any one role, and for all roles
-// together, among the roles matching a LIKE pattern.
+// Samples pgobo's connections (server backends, or PgBouncer's clients:
+// connection_census.hpp) on its own thread and connection until stop(): the
+// most seen at once for any one role, and for all roles together, among the
+// roles whose name starts with a prefix.
 class BackendSampler {
  public:
   struct Peaks {
@@ -49,8 +50,8 @@ class BackendSampler {
     int samples = 0;
   };
 
-  BackendSampler(const std::string& conninfo, std::string role_pattern)
-      : connection_(conninfo), pattern_(std::move(role_pattern)), thread_([this] { run(); }) {}
+  BackendSampler(ConnectionCensus census, std::string role_prefix)
+      : census_(std::move(census)), prefix_(std::move(role_prefix)), thread_([this] { run(); }) {}
   BackendSampler(const BackendSampler&) = delete;
   BackendSampler& operator=(const BackendSampler&) = delete;
   ~BackendSampler() { (void)stop(); }
@@ -77,15 +78,8 @@ class BackendSampler {
   }
 
   void sample() {
-    pqxx::nontransaction tx(connection_);
-    const pqxx::result rows = pgobo::pqxx_compat::exec_params(
-        tx,
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE usename LIKE $1 AND backend_type = 'client backend' GROUP BY usename",
-        pattern_);
     int total = 0;
-    for (const auto& row : rows) {
-      const int backends = row[0].as<int>();
+    for (const auto& [role, backends] : census_.by_role(prefix_)) {
       peaks_.per_role = std::max(peaks_.per_role, backends);
       total += backends;
     }
@@ -93,8 +87,8 @@ class BackendSampler {
     ++peaks_.samples;
   }
 
-  pqxx::connection connection_;
-  std::string pattern_;
+  ConnectionCensus census_;
+  std::string prefix_;
   Peaks peaks_;
   std::mutex mutex_;
   std::condition_variable stop_requested_;
@@ -130,15 +124,9 @@ class RoutingLifecycle : public PgTest {
     return c;
   }
 
+  // Backend pids, or through PgBouncer client ports (connection_census.hpp).
   [[nodiscard]] std::set<int> backend_pids(const std::string& role) const {
-    auto conn = superuser();
-    pqxx::nontransaction tx(conn);
-    std::set<int> pids;
-    for (const auto& row : pgobo::pqxx_compat::exec_params(
-             tx, "SELECT pid FROM pg_stat_activity WHERE usename = $1", role)) {
-      pids.insert(row[0].as<int>());
-    }
-    return pids;
+    return server().census().ids_of(role);
   }
 
   static std::string current_role(pqxx::connection& connection) {
@@ -158,7 +146,7 @@ TEST_F(RoutingLifecycle, UnderLoadEveryQueryRunsAsItsOwnUserWithinItsPoolsSize) 
   RoutingConfig c = config();
   c.user_pool.max_size = kPerUser;
   auto db = RoutingPool::create(std::move(c));
-  BackendSampler sampler(server().superuser_conninfo(), "load%");
+  BackendSampler sampler(server().census(), "load");
 
   std::atomic<int> mismatches{0};
   std::atomic<int> queries{0};
@@ -239,10 +227,7 @@ TEST_F(RoutingLifecycle, RotatingPasswordAndTokenMidLoadFailsNoQueryAndRebuildsO
   {
     std::vector<Lease> leases;
     for (int i = 0; i < 3; ++i) leases.push_back(db->as_user(old_token).connect());
-    for (auto& lease : leases) {
-      pqxx::nontransaction tx(*lease);
-      old_pids.insert(tx.exec("SELECT pg_backend_pid()")[0][0].as<int>());
-    }
+    for (auto& lease : leases) old_pids.insert(server().connection_id(*lease));
   }
   ASSERT_EQ(old_pids.size(), 3U);
   const auto old_pool = db->manager().find_pool(kAlice);
@@ -421,7 +406,7 @@ TEST_F(RoutingLifecycle, GlobalLimitHoldsOnTheServerAndNoRequestWaitsPastItsDead
   c.user_pool.acquire_timeout = kAcquireTimeout;
   c.observer = waits;
   auto db = RoutingPool::create(std::move(c));
-  BackendSampler sampler(server().superuser_conninfo(), "budget%");
+  BackendSampler sampler(server().census(), "budget");
 
   std::atomic<int> completed{0};
   std::atomic<int> timed_out{0};

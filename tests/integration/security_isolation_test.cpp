@@ -84,13 +84,14 @@ constexpr std::size_t kMaxTotal = 90;
 constexpr std::size_t kExitingBackends = 5;
 
 // Peaks, sampled every few milliseconds on a thread and a connection of its
-// own until stop(): client backends on the server of roles matching a LIKE
-// pattern, and the connections the router itself counts (`count`).
+// own until stop(): pgobo's connections of the roles whose name starts with a
+// prefix (server backends, or PgBouncer's clients: connection_census.hpp),
+// and the connections the router itself counts (`count`).
 class Peaks {
  public:
-  Peaks(const std::string& conninfo, std::string pattern, std::function<std::size_t()> count)
-      : connection_(conninfo),
-        pattern_(std::move(pattern)),
+  Peaks(ConnectionCensus census, std::string prefix, std::function<std::size_t()> count)
+      : census_(std::move(census)),
+        prefix_(std::move(prefix)),
         count_(std::move(count)),
         thread_([this] { run(); }) {}
   Peaks(const Peaks&) = delete;
@@ -109,20 +110,15 @@ class Peaks {
   void run() {
     while (!stopping_) {
       client_ = std::max(client_, count_());
-      pqxx::nontransaction tx(connection_);
-      const int n = pgobo::pqxx_compat::exec_params(
-                        tx,
-                        "SELECT count(*) FROM pg_stat_activity "
-                        "WHERE usename LIKE $1 AND backend_type = 'client backend'",
-                        pattern_)[0][0]
-                        .as<int>();
+      int n = 0;
+      for (const auto& [role, connections] : census_.by_role(prefix_)) n += connections;
       server_ = std::max(server_, n);
       std::this_thread::sleep_for(5ms);
     }
   }
 
-  pqxx::connection connection_;
-  std::string pattern_;
+  ConnectionCensus census_;
+  std::string prefix_;
   std::function<std::size_t()> count_;
   int server_ = 0;  // written by the sampling thread only, read after join
   std::size_t client_ = 0;
@@ -185,7 +181,7 @@ TEST_F(SecurityIsolation, ManyThreadsAndUsersInRandomOrderNeverSeeAnotherIdentit
   }
   auto db = RoutingPool::create(config());
   WorkerThreads workers(4);
-  Peaks peaks(server().superuser_conninfo(), "iso%",
+  Peaks peaks(server().census(), "iso",
               [&db] { return db->stats().users.connections; });
 
   std::atomic<long> done{0};

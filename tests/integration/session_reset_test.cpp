@@ -27,8 +27,8 @@ class SessionReset : public PgTest {
   [[nodiscard]] PoolOptions one_connection(pgobo::SessionReset reset) const {
     PoolOptions options;
     options.name = "reset-test";
-    options.connection.host = server().host;
-    options.connection.port = static_cast<std::uint16_t>(server().port);
+    options.connection.host = server().pool_host;
+    options.connection.port = static_cast<std::uint16_t>(server().pool_port);
     options.connection.dbname = server().database;
     options.connection.user = kAlice;
     options.connection.sslmode = SslMode::disable;

@@ -67,8 +67,8 @@ inline RouterSetup make_counted_router(const PgServer& server, const std::string
   using namespace std::chrono_literals;
   RouterSetup setup;
   PoolOptions base;
-  base.connection.host = server.host;
-  base.connection.port = static_cast<std::uint16_t>(server.port);
+  base.connection.host = server.pool_host;
+  base.connection.port = static_cast<std::uint16_t>(server.pool_port);
   base.connection.dbname = server.database;
   base.connection.sslmode = SslMode::disable;
   base.connection.application_name = application;

@@ -18,18 +18,30 @@
 //
 // Every password_for() value and the superuser's password are registered with
 // the secret guard (secret_guard.hpp): none may ever reach pgobo's log.
+//
+// Through PgBouncer: with PGOBO_PG_VIA=pgbouncer (the ctest label pgbouncer
+// sets it; scripts/test starts one PgBouncer in transaction pooling mode with
+// scripts/pgbouncer), pgobo's pools connect to PgBouncer (pool_host,
+// pool_port) while the fixture's own set-up (superuser()) still talks to the
+// server directly, and backends_of() counts PgBouncer's clients (the
+// connections pgobo holds) instead of the server's backends.
 #pragma once
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cstdlib>
 #include <optional>
 #include <pqxx/pqxx>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "connection_census.hpp"
 #include "pgobo/pqxx_compat.hpp"
 #include "secret_guard.hpp"
 #include "test_users.hpp"
@@ -47,8 +59,15 @@ struct PgServer {
   std::string database;
   std::string superuser;
   std::string superuser_password;
+  // Where pgobo's pools connect: the server itself, or the PgBouncer in
+  // front of it when the test runs through PgBouncer.
+  std::string pool_host;
+  int pool_port = 0;
+  bool via_pgbouncer = false;
+  std::string pgbouncer_admin_conninfo;  // its admin console, when via_pgbouncer
 
-  // The server scripts/pg started, or nullopt when none was.
+  // The server scripts/pg started, or nullopt when none was (or when the
+  // test should run through a PgBouncer that scripts/pgbouncer did not start).
   static const std::optional<PgServer>& get() {
     static const std::optional<PgServer> server = from_env();
     return server;
@@ -59,10 +78,41 @@ struct PgServer {
     return tcp_conninfo(superuser, superuser_password);
   }
 
-  // Any role over TCP with a password, the way pgobo's pools log in.
+  // Any role over TCP with a password, straight to the server.
   [[nodiscard]] std::string tcp_conninfo(std::string_view role, std::string_view password) const {
     return "host=" + host + " port=" + std::to_string(port) + " dbname=" + database +
            " user=" + quote(role) + " password=" + quote(password);
+  }
+
+  // Counts pgobo's connections by role: at the server, or at PgBouncer
+  // when the test runs through it (connection_census.hpp).
+  [[nodiscard]] ConnectionCensus census() const {
+    return via_pgbouncer ? ConnectionCensus::at_pgbouncer(pgbouncer_admin_conninfo)
+                         : ConnectionCensus::at_server(superuser_conninfo());
+  }
+
+  // What a refused password login says: the server names the role,
+  // PgBouncer (which checks the SCRAM proof itself) does not.
+  [[nodiscard]] std::string refused_password_text(std::string_view role) const {
+    if (via_pgbouncer) return "SASL authentication failed";
+    return "password authentication failed for user \"" + std::string(role) + "\"";
+  }
+
+  // Which connection `connection` is, as ConnectionCensus::ids_of() names
+  // it: its backend's pid, or through PgBouncer its own local port (PgBouncer
+  // lends each transaction whichever server connection is free, so the pid
+  // names no client connection).
+  [[nodiscard]] int connection_id(pqxx::connection& connection) const {
+    if (!via_pgbouncer) {
+      pqxx::nontransaction tx(connection);
+      return tx.exec("SELECT pg_backend_pid()")[0][0].as<int>();
+    }
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    if (getsockname(connection.sock(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      throw std::runtime_error("getsockname failed on a connection to PgBouncer");
+    }
+    return ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port);
   }
 
   // Quotes a conninfo value by libpq's rules (single quotes, \ escapes).
@@ -91,6 +141,21 @@ struct PgServer {
     s.superuser = env("PGOBO_PG_SUPERUSER");
     s.superuser_password = env("PGOBO_PG_SUPERUSER_PASSWORD");
     if (s.superuser_password.size() >= 8) register_secret(s.superuser_password);
+    s.pool_host = s.host;
+    s.pool_port = s.port;
+    if (env("PGOBO_PG_VIA") == "pgbouncer") {
+      const std::string bouncer_port = env("PGOBO_PGBOUNCER_PORT");
+      s.pool_host = env("PGOBO_PGBOUNCER_HOST");
+      if (s.pool_host.empty() || bouncer_port.empty()) return std::nullopt;
+      s.pool_port = std::stoi(bouncer_port);
+      s.via_pgbouncer = true;
+      const std::string admin_password = env("PGOBO_PGBOUNCER_ADMIN_PASSWORD");
+      if (admin_password.size() >= 8) register_secret(admin_password);
+      s.pgbouncer_admin_conninfo = "host=" + s.pool_host + " port=" + bouncer_port +
+                                   " dbname=pgbouncer user=" +
+                                   quote(env("PGOBO_PGBOUNCER_ADMIN_USER")) +
+                                   " password=" + quote(admin_password);
+    }
     return s;
   }
 };
@@ -115,8 +180,9 @@ class PgTest : public ::testing::Test {
   void SetUp() override {
     if (!PgServer::get()) {
       if (std::getenv("PGOBO_REQUIRE_PG") != nullptr) {
-        FAIL() << "PGOBO_REQUIRE_PG is set but no server is described by PGOBO_PG_*; "
-                  "run the tests through scripts/test or scripts/pg run";
+        FAIL() << "PGOBO_REQUIRE_PG is set but no server is described by PGOBO_PG_* (or "
+                  "PGOBO_PG_VIA=pgbouncer and no PgBouncer by PGOBO_PGBOUNCER_*); run the "
+                  "tests through scripts/test, or scripts/pg run [scripts/pgbouncer run]";
       }
       GTEST_SKIP() << "no PostgreSQL (run through scripts/pg run -- ctest ...)";
     }
@@ -162,27 +228,17 @@ class PgTest : public ::testing::Test {
     return users;
   }
 
-  // Number of server processes logged in as `role`.
-  [[nodiscard]] int backends_of(std::string_view role) const {
-    auto conn = superuser();
-    pqxx::nontransaction tx(conn);
-    return pgobo::pqxx_compat::exec_params(
-               tx, "SELECT count(*) FROM pg_stat_activity WHERE usename = $1",
-               std::string(role))[0][0]
-        .as<int>();
-  }
+  // Number of pgobo's connections logged in as `role` (server backends, or
+  // PgBouncer's clients through PgBouncer: see connection_census.hpp).
+  [[nodiscard]] int backends_of(std::string_view role) const { return server().census().of(role); }
 
-  // Client backends of a load test: its roles "<prefix>…" and the service
+  // Connections of a load test: its roles "<prefix>…" and the service
   // principal.
   [[nodiscard]] int load_backends(const std::string& prefix) const {
-    auto conn = superuser();
-    pqxx::nontransaction tx(conn);
-    return pgobo::pqxx_compat::exec_params(
-               tx,
-               "SELECT count(*) FROM pg_stat_activity "
-               "WHERE (usename LIKE $1 OR usename = $2) AND backend_type = 'client backend'",
-               prefix + "%", std::string(kServiceRole))[0][0]
-        .as<int>();
+    auto census = server().census();
+    int total = census.of(kServiceRole);
+    for (const auto& [role, n] : census.by_role(prefix)) total += n;
+    return total;
   }
 
  private:

@@ -27,8 +27,8 @@ namespace pgobo::test {
                                                   std::size_t service_max_size = 2) {
   RoutingConfig c;
   c.service.pool.name = "sp";
-  c.service.pool.connection.host = server.host;
-  c.service.pool.connection.port = static_cast<std::uint16_t>(server.port);
+  c.service.pool.connection.host = server.pool_host;
+  c.service.pool.connection.port = static_cast<std::uint16_t>(server.pool_port);
   c.service.pool.connection.dbname = server.database;
   c.service.pool.connection.user = kServiceRole;
   c.service.pool.connection.sslmode = SslMode::disable;
