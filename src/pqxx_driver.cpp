@@ -147,9 +147,9 @@ std::string tls_verification_advice(const std::string& text, const ConnectionPar
 }
 
 // What to change when a connection pooler refused a startup parameter:
-// PgBouncer (before 1.20's track_extra_parameters, and for `options` in every
-// version) answers "unsupported startup parameter: <name>" (SQLSTATE 08P01)
-// and refuses every login alike. pgobo sends `options` for
+// PgBouncer answers "unsupported startup parameter: <name>" (SQLSTATE 08P01)
+// for one it neither tracks nor ignores (`options` in 1.18, Debian 12's; later
+// releases track more) and refuses every login alike. pgobo sends `options` for
 // ConnectionParams::settings; libpq sends it for PGOPTIONS too. Retrying
 // cannot help, so this is no ServerUnavailable. Empty for any other failure.
 std::string pooler_advice(const std::string& text, const ConnectionParams& params) {
