@@ -197,6 +197,9 @@ class PrivatePg {
       if (name == "PGOBO_PG_SUPERUSER") server_.superuser = value;
       if (name == "PGOBO_PG_SUPERUSER_PASSWORD") server_.superuser_password = value;
     }
+    // A private server is never behind PgBouncer: pools connect to it.
+    server_.pool_host = server_.host;
+    server_.pool_port = server_.port;
   }
 
   std::string root_;
