@@ -340,7 +340,7 @@ TEST(ConnectionLimitConfig, ANumberPointsToMaxTotalConnections) {
     if (name == "PGHOST") return "db.example.com";
     if (name == "PGDATABASE") return "app";
     if (name == "PGUSER") return "svc";
-    if (name == "PGOBO_CONNECTION_LIMIT_INTERVAL_MS") return "10000";
+    if (name == "PGOBO_CONNECTION_LIMIT_INTERVAL_MS") return "10001";  // > 20000 / 2
     return std::nullopt;
   };
   EXPECT_THROW((void)RoutingConfig::from_env(short_dead), ConfigError);
