@@ -3,9 +3,13 @@
 // plays the other replicas, and its settings.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pgobo/connection_limit.hpp"
