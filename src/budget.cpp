@@ -99,8 +99,9 @@ std::size_t Budget::set_max_total(std::size_t max_total) noexcept {
   max_total_ = max_total;
   limit_.store(max_total, std::memory_order_relaxed);
   // Raised: the room goes to the longest waiters now, as a release would
-  // give it; nobody else would wake them before their deadline.
-  while (in_use_ < max_total_) {
+  // give it; nobody else would wake them before their deadline. After
+  // close() they are leaving with a refusal: nothing to grant.
+  while (!closed_ && in_use_ < max_total_) {
     Waiter* w = queue_.front();
     if (w == nullptr) break;
     dequeue(*w);

@@ -125,6 +125,18 @@ TEST(BudgetLimit, ZeroGrantsNothingUntilRaised) {
   EXPECT_EQ(budget.in_use(), 1U);
 }
 
+TEST(BudgetLimit, RaisedAfterCloseGrantsNothing) {
+  Budget budget(0);
+  std::atomic<bool> granted{true};
+  std::thread waiter([&] { granted = budget.acquire(Clock::now() + 30s); });
+  ASSERT_TRUE(eventually([&] { return budget.waiting() == 1U; }));
+  budget.close();
+  budget.set_max_total(1);  // e.g. a last heartbeat racing with shutdown
+  waiter.join();
+  EXPECT_FALSE(granted.load());
+  EXPECT_EQ(budget.in_use(), 0U);
+}
+
 // A waiter evicting idle things after the limit was lowered: each eviction
 // retires a permit until in_use is back at the limit; the next one hands the
 // freed permit to the waiter itself.
