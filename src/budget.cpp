@@ -16,6 +16,7 @@ bool Budget::try_acquire() {
   std::lock_guard lock(mutex_);
   if (closed_ || !queue_.empty() || in_use_ >= max_total_) return false;
   ++in_use_;
+  note_usage_locked();
   return true;
 }
 
@@ -24,6 +25,7 @@ bool Budget::acquire(Clock::time_point deadline) {
   if (closed_) return false;
   if (queue_.empty() && in_use_ < max_total_) {
     ++in_use_;
+    note_usage_locked();
     return true;
   }
   Waiter self;
@@ -77,14 +79,42 @@ void Budget::release() noexcept {
 }
 
 void Budget::release_locked() noexcept {
-  if (Waiter* w = queue_.front()) {
-    // Hand the permit over: in_use_ stays the same.
-    dequeue(*w);
-    w->granted = true;
-    w->ready.notify_one();
-    return;
+  // Over a lowered limit the permit is retired, not handed on: the waiters
+  // wait until in_use_ is back under the limit.
+  if (in_use_ <= max_total_) {
+    if (Waiter* w = queue_.front()) {
+      // Hand the permit over: in_use_ stays the same.
+      dequeue(*w);
+      w->granted = true;
+      w->ready.notify_one();
+      return;
+    }
   }
   if (in_use_ > 0) --in_use_;
+  note_usage_locked();
+}
+
+std::size_t Budget::set_max_total(std::size_t max_total) noexcept {
+  std::lock_guard lock(mutex_);
+  max_total_ = max_total;
+  limit_.store(max_total, std::memory_order_relaxed);
+  // Raised: the room goes to the longest waiters now, as a release would
+  // give it; nobody else would wake them before their deadline. After
+  // close() they are leaving with a refusal: nothing to grant.
+  while (!closed_ && in_use_ < max_total_) {
+    Waiter* w = queue_.front();
+    if (w == nullptr) break;
+    dequeue(*w);
+    ++in_use_;
+    w->granted = true;
+    w->ready.notify_one();
+  }
+  note_usage_locked();
+  return in_use_ > max_total_ ? in_use_ - max_total_ : 0;
+}
+
+void Budget::note_usage_locked() noexcept {
+  over_.store(in_use_ > max_total_, std::memory_order_relaxed);
 }
 
 void Budget::abandon_locked(Waiter& w) noexcept {
@@ -120,6 +150,11 @@ bool Budget::is_closed() const {
 std::size_t Budget::in_use() const {
   std::lock_guard lock(mutex_);
   return in_use_;
+}
+
+std::size_t Budget::excess() const {
+  std::lock_guard lock(mutex_);
+  return in_use_ > max_total_ ? in_use_ - max_total_ : 0;
 }
 
 std::size_t Budget::waiting() const { return waiting_.load(std::memory_order_relaxed); }

@@ -118,6 +118,9 @@ void ObserverList::on_query_started(const QueryStarted& e) noexcept {
 void ObserverList::on_query_ended(const QueryEnded& e) noexcept {
   each(&PoolObserver::on_query_ended, e);
 }
+void ObserverList::on_connection_limit_changed(const ConnectionLimitChanged& e) noexcept {
+  each(&PoolObserver::on_connection_limit_changed, e);
+}
 
 namespace {
 
@@ -263,6 +266,12 @@ class LogObserver final : public PoolObserver {
     } else {
       log(spdlog::level::debug, "user pool '{}': {}", e.pool, to_string(e.change));
     }
+  }
+  void on_connection_limit_changed(const ConnectionLimitChanged& e) noexcept override {
+    log(e.reason == "heartbeat" ? spdlog::level::info : spdlog::level::warn,
+        "connection limit ({}): this replica's share is {} connections, {} of them for user "
+        "pools (was {}); {} live replicas divide {}",
+        e.reason, e.share, e.user_limit, e.previous_user_limit, e.replicas, e.capacity);
   }
 
  private:

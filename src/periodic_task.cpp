@@ -8,8 +8,8 @@
 namespace pgobo::detail {
 
 PeriodicTask::PeriodicTask(std::chrono::milliseconds interval, std::function<void()> task,
-                           std::string name)
-    : interval_(interval), task_(std::move(task)), name_(std::move(name)) {
+                           std::string name, FirstRun first)
+    : interval_(interval), task_(std::move(task)), name_(std::move(name)), first_(first) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -25,8 +25,10 @@ void PeriodicTask::stop() noexcept {
 
 void PeriodicTask::run() {
   std::unique_lock lock(mutex_);
+  bool wait = first_ == FirstRun::after_interval;
   while (!stopping_) {
-    if (wake_.wait_for(lock, interval_, [this] { return stopping_; })) break;
+    if (wait && wake_.wait_for(lock, interval_, [this] { return stopping_; })) break;
+    wait = true;
     lock.unlock();
     try {
       task_();

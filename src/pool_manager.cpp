@@ -14,6 +14,8 @@ void to_json(nlohmann::json& out, const PoolManagerStats& s) {
                        {"budget_waiting", s.budget_waiting},
                        {"pool_budget_waiting", s.pool_budget_waiting},
                        {"max_total_connections", s.max_total_connections},
+                       {"max_total_connections_adjustable", s.max_total_connections_adjustable},
+                       {"budget_in_use", s.budget_in_use},
                        {"max_pools", s.max_pools},
                        {"pools_created", s.pools_created},
                        {"rebuilds", s.rebuilds},

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <cctype>
 #include <cstdlib>
 
 #include "config_reader.hpp"
@@ -14,7 +15,23 @@ using Field = detail::ConfigField<RoutingConfig>;
 using Value = detail::ConfigValue;
 
 // The router's own settings; the service principal's pool reads PoolConfig's.
-constexpr std::array<Field, 6> kFields{{
+// "auto" or "off"; a number is refused: a fixed limit has its own setting.
+bool connection_limit_mode(const Value& v) {
+  const bool number = v.json() != nullptr && v.json()->is_number();
+  std::string text = number ? std::string("0") : v.non_empty_string("\"auto\" or \"off\"");
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (text == "auto") return true;
+  if (text == "off") return false;
+  if (!text.empty() && std::isdigit(static_cast<unsigned char>(text.front())) != 0) {
+    throw ConfigError(fmt::format(
+        "{}: \"auto\" or \"off\"; a fixed limit of the user pools' connections is "
+        "max_total_connections (PGOBO_MAX_TOTAL_CONNECTIONS), which under \"auto\" caps the share",
+        v.name()));
+  }
+  v.reject("\"auto\" or \"off\"");
+}
+
+constexpr std::array<Field, 11> kFields{{
     {"PGOBO_USER_POOL_MAX_SIZE", "user_pool_max_size", false,
      [](RoutingConfig& c, const Value& v) { c.user_pool.max_size = v.pool_size(1); }},
     {"PGOBO_USER_POOL_IDLE_TIMEOUT_MS", "user_pool_idle_timeout_ms", false,
@@ -29,6 +46,28 @@ constexpr std::array<Field, 6> kFields{{
      [](RoutingConfig& c, const Value& v) { c.sweep_interval = v.milliseconds(); }},
     {"PGOBO_ALLOW_RLS_BYPASS_ROLES", "allow_rls_bypass_roles", false,
      [](RoutingConfig& c, const Value& v) { c.allow_rls_bypass_roles = v.flag(); }},
+    {"PGOBO_CONNECTION_LIMIT", "connection_limit", false,
+     [](RoutingConfig& c, const Value& v) {
+       c.connection_limit.automatic = connection_limit_mode(v);
+     }},
+    {"PGOBO_CONNECTION_LIMIT_RESERVE", "connection_limit_reserve", false,
+     [](RoutingConfig& c, const Value& v) { c.connection_limit.reserve = v.pool_size(0); }},
+    {"PGOBO_CONNECTION_LIMIT_INTERVAL_MS", "connection_limit_interval_ms", false,
+     [](RoutingConfig& c, const Value& v) {
+       c.connection_limit.interval = v.milliseconds();
+       if (c.connection_limit.interval.count() == 0) v.reject("a positive number of milliseconds");
+     }},
+    {"PGOBO_CONNECTION_LIMIT_DEAD_AFTER_MS", "connection_limit_dead_after_ms", false,
+     [](RoutingConfig& c, const Value& v) {
+       c.connection_limit.dead_replica_timeout = v.milliseconds();
+     }},
+    {"PGOBO_CONNECTION_LIMIT_TABLE", "connection_limit_table", false,
+     [](RoutingConfig& c, const Value& v) {
+       constexpr std::string_view expected =
+           "a table name, 'name' or 'schema.name' (letters, digits and _, at most 63 bytes each)";
+       c.connection_limit.table = v.non_empty_string(expected);
+       if (!ConnectionLimitOptions::is_table_name(c.connection_limit.table)) v.reject(expected);
+     }},
 }};
 
 std::optional<std::string> process_env(std::string_view name) {
@@ -51,6 +90,7 @@ RoutingConfig routing_config_from_json(const nlohmann::json& json,
   config.service = pool_config_from_json(json, above);  // rejects keys of no layer
   read_json(kFields, config, json, nullptr);
   config.user_pool.validate();
+  config.connection_limit.validate();
   return config;
 }
 
@@ -63,6 +103,7 @@ RoutingConfig RoutingConfig::from_env(const EnvLookup& lookup) {
   config.service = PoolConfig::from_env(lookup);
   detail::read_env(kFields, config, lookup);
   config.user_pool.validate();
+  config.connection_limit.validate();
   return config;
 }
 

@@ -87,6 +87,20 @@ constexpr Metric kBudgetTimeouts{
     "pgobo_connection_budget_timeouts_total", "counter",
     "connect() calls that timed out waiting for room under max_total_connections."};
 constexpr Metric kSweeps{"pgobo_sweeps_total", "counter", "Sweeper passes over the user pools."};
+// The automatic connection limit (connection_limit.hpp), when it is on.
+constexpr Metric kLimitShare{
+    "pgobo_connection_limit_share", "gauge",
+    "Connections this replica may hold under the automatic connection limit: its service pool's "
+    "max_size plus the user pools' limit."};
+constexpr Metric kLimitReplicas{"pgobo_connection_limit_replicas", "gauge",
+                                "Live replicas sharing the server at the last heartbeat."};
+constexpr Metric kLimitCapacity{
+    "pgobo_connection_limit_capacity", "gauge",
+    "Server connections the replicas divide: max_connections less reserved slots and the reserve."};
+constexpr Metric kLimitHeartbeats{"pgobo_connection_limit_heartbeats_total", "counter",
+                                  "Heartbeats into the replicas' table, by outcome."};
+constexpr Metric kLimitChanges{"pgobo_connection_limit_changes_total", "counter",
+                               "Times this replica's user pool limit moved."};
 
 // The label every series has: which pool ("service", "users", or the name
 // given to stats_to_prometheus for one pool), never a user's key.
@@ -260,7 +274,8 @@ void add_users(Exposition& out, const PoolManagerStats& s) {
   const std::size_t opening = s.connections - std::min(s.connections, s.idle + s.leased);
   out.add(kConnectionCount, {{kPoolLabel, pool}, {kStateLabel, "idle"}}, s.idle);
   out.add(kConnectionCount, {{kPoolLabel, pool}, {kStateLabel, "used"}}, s.leased);
-  if (s.max_total_connections > 0)
+  // Under the automatic limit 0 is a limit (nothing yet), not "none".
+  if (s.max_total_connections > 0 || s.max_total_connections_adjustable)
     out.add(kConnectionMax, {{kPoolLabel, pool}}, s.max_total_connections);
   out.add(kPendingRequests, {{kPoolLabel, pool}},
           s.waiting + s.budget_waiting + s.pool_budget_waiting);
@@ -287,6 +302,17 @@ void add_users(Exposition& out, const PoolManagerStats& s) {
   out.add(kSweeps, {{kPoolLabel, pool}}, s.sweeps);
 }
 
+void add_connection_limit(Exposition& out, const ConnectionLimitStats& s) {
+  if (!s.automatic) return;
+  constexpr std::string_view pool = "users";
+  out.add(kLimitShare, {{kPoolLabel, pool}}, s.share);
+  out.add(kLimitReplicas, {{kPoolLabel, pool}}, s.replicas);
+  out.add(kLimitCapacity, {{kPoolLabel, pool}}, s.capacity);
+  out.add(kLimitHeartbeats, {{kPoolLabel, pool}, {"outcome", "ok"}}, s.heartbeats);
+  out.add(kLimitHeartbeats, {{kPoolLabel, pool}, {"outcome", "error"}}, s.heartbeat_errors);
+  out.add(kLimitChanges, {{kPoolLabel, pool}}, s.changes);
+}
+
 }  // namespace
 
 nlohmann::json stats_to_json(const PoolStats& stats) { return stats; }
@@ -297,6 +323,7 @@ std::string stats_to_prometheus(const RoutingStats& stats) {
   Exposition out;
   add_pool(out, stats.service, "service");
   add_users(out, stats.users);
+  add_connection_limit(out, stats.connection_limit);
   return out.text();
 }
 

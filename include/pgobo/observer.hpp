@@ -198,6 +198,17 @@ struct QueryEnded {
   std::string_view sqlstate;        // e.g. "42501"; empty when none
 };
 
+// The automatic connection limit (connection_limit.hpp) moved this replica's
+// share of the server.
+struct ConnectionLimitChanged {
+  std::size_t share;                // what this replica may hold: service pool + user pools
+  std::size_t user_limit;           // the user pools' max_total_connections now
+  std::size_t previous_user_limit;  // and before
+  std::size_t replicas;             // live replicas seen, this one included (0: unknown)
+  std::size_t capacity;             // what the replicas divide
+  std::string_view reason;          // "heartbeat" or "heartbeats failing"
+};
+
 // Override what you need; every hook defaults to doing nothing.
 class PoolObserver {
  public:
@@ -219,6 +230,7 @@ class PoolObserver {
   virtual void on_pool_changed(const PoolChanged&) noexcept {}
   virtual void on_query_started(const QueryStarted&) noexcept {}
   virtual void on_query_ended(const QueryEnded&) noexcept {}
+  virtual void on_connection_limit_changed(const ConnectionLimitChanged&) noexcept {}
 };
 
 // Several observers as one: each hook calls them in the order given. Null
@@ -244,6 +256,7 @@ class ObserverList final : public PoolObserver {
   void on_pool_changed(const PoolChanged& e) noexcept override;
   void on_query_started(const QueryStarted& e) noexcept override;
   void on_query_ended(const QueryEnded& e) noexcept override;
+  void on_connection_limit_changed(const ConnectionLimitChanged& e) noexcept override;
 
  private:
   template <class Event>

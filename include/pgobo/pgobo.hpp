@@ -6,6 +6,7 @@
 #pragma once
 
 #include "pgobo/config.hpp"
+#include "pgobo/connection_limit.hpp"
 #include "pgobo/connection_params.hpp"
 #include "pgobo/context.hpp"
 #include "pgobo/credentials.hpp"
@@ -22,6 +23,7 @@
 #include "pgobo/pqxx_driver.hpp"
 #include "pgobo/pqxx_pool.hpp"
 #include "pgobo/pqxx_pool_manager.hpp"
+#include "pgobo/pqxx_replica_directory.hpp"
 #include "pgobo/routing_pool.hpp"
 #include "pgobo/secret.hpp"
 #include "pgobo/source_location.hpp"

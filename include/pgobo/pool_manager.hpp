@@ -90,8 +90,9 @@ class BasicPoolManager {
           "PoolManager: credentials_for is required (how a user's pool gets its password)");
     }
     options_.user_pool.validate();
-    if (options_.max_total_connections > 0) {
-      if (options_.max_total_connections < options_.user_pool.max_size) {
+    if (options_.max_total_connections > 0 || options_.max_total_connections_adjustable) {
+      if (!options_.max_total_connections_adjustable &&
+          options_.max_total_connections < options_.user_pool.max_size) {
         throw ConfigError("PoolManager: max_total_connections (" +
                           std::to_string(options_.max_total_connections) +
                           ") must be at least the user pool's max_size (" +
@@ -221,6 +222,36 @@ class BasicPoolManager {
     pool_count_.store(0);
   }
 
+  // Moves max_total_connections (Options::max_total_connections_adjustable
+  // must be set; else ConfigError). Lowered: idle connections over the new
+  // limit close now, least recently used first; leases out are not touched,
+  // and close as they come back until the user pools are under the limit,
+  // which grants nothing new meanwhile. Raised: callers waiting for room get
+  // it at once. Returns how many idle connections it closed (a release racing
+  // with it may make that one more than strictly needed).
+  std::size_t set_max_total_connections(std::size_t limit) {
+    if (!options_.max_total_connections_adjustable || !connection_budget_) {
+      throw ConfigError(
+          "PoolManager: set_max_total_connections() needs "
+          "Options::max_total_connections_adjustable = true");
+    }
+    connection_budget_->set_max_total(limit);
+    std::size_t closed = 0;
+    // Each pass closes one idle connection, whose permit is retired; bounded
+    // by what is open, and it stops as soon as nothing idle is left.
+    while (!closed_.load() && connection_budget_->excess() > 0 &&
+           detail::evict_lru_idle_connection(registry_)) {
+      ++closed;
+    }
+    return closed;
+  }
+
+  // Permits held under max_total_connections (opening, open and closing
+  // connections of the user pools); 0 without a limit.
+  [[nodiscard]] std::size_t budget_in_use() const {
+    return connection_budget_ ? connection_budget_->in_use() : 0;
+  }
+
   // Number of users with a pool.
   [[nodiscard]] std::size_t size() const noexcept { return pool_count_.load(); }
 
@@ -264,13 +295,16 @@ class BasicPoolManager {
     // the dropped totals under the exclusive lock.
     const std::shared_lock totals(totals_mutex_);
     PoolManagerStats s;
-    s.max_total_connections = options_.max_total_connections;
+    s.max_total_connections =
+        connection_budget_ ? connection_budget_->max_total() : options_.max_total_connections;
+    s.max_total_connections_adjustable = options_.max_total_connections_adjustable;
     s.max_pools = options_.max_pools;
     for_each_pool([&](const Pool& pool, bool current) {
       detail::ManagerCounters::add_pool(s, pool.stats(), current);
     });
     counters_.fill(s);
     if (connection_budget_) {
+      s.budget_in_use = connection_budget_->in_use();
       s.budget_waiting = connection_budget_->waiting();
       s.connection_evictions = connection_budget_->evictions();
       s.budget_timeouts = connection_budget_->timeouts();

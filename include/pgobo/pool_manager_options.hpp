@@ -35,6 +35,11 @@ struct PoolManagerOptions {
   std::function<std::shared_ptr<CredentialProvider>(const UserContext&)> credentials_for;
   // Connections of all user pools together; 0 = no limit.
   std::size_t max_total_connections = 0;
+  // The limit moves at run time (set_max_total_connections(); RoutingPool's
+  // automatic connection limit, pgobo/connection_limit.hpp): the limit exists
+  // from the start at max_total_connections, where 0 then means "none yet"
+  // (callers wait until it is raised), and may be below user_pool.max_size.
+  bool max_total_connections_adjustable = false;
   // User pools at once; 0 = no limit.
   std::size_t max_pools = 0;
   // How often the sweeper runs; 0 = no sweeper thread (call sweep() yourself).

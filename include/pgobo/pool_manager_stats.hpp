@@ -28,8 +28,12 @@ struct PoolManagerStats {
   std::size_t waiting = 0;                // connect() calls queued in user pools
   std::size_t budget_waiting = 0;         // waiting for a permit under max_total_connections
   std::size_t pool_budget_waiting = 0;    // waiting for room for a new pool under max_pools
-  std::size_t max_total_connections = 0;  // 0 = no limit
-  std::size_t max_pools = 0;              // 0 = no limit
+  std::size_t max_total_connections = 0;  // the limit now; 0 = no limit unless adjustable
+  // The limit moves at run time (the automatic connection limit): 0 is then
+  // a limit of nothing (yet), not "no limit".
+  bool max_total_connections_adjustable = false;
+  std::size_t budget_in_use = 0;  // permits held under max_total_connections
+  std::size_t max_pools = 0;      // 0 = no limit
 
   std::uint64_t pools_created = 0;
   std::uint64_t rebuilds = 0;              // pools replaced because of a new token

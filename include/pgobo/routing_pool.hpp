@@ -33,6 +33,7 @@
 #include "pgobo/source_location.hpp"
 
 #include "pgobo/config.hpp"
+#include "pgobo/connection_limit.hpp"
 #include "pgobo/context.hpp"
 #include "pgobo/identity.hpp"
 #include "pgobo/observer.hpp"
@@ -65,6 +66,10 @@ struct RoutingConfig {
   std::function<std::shared_ptr<CredentialProvider>(const UserContext&)> user_credentials;
   std::size_t max_total_connections = 0;  // over all user pools; 0 = no limit
   std::size_t max_pools = 0;              // 0 = no limit
+  // Off by default. automatic: the user pools' limit is this replica's share
+  // of the server, shared with the other replicas through a table
+  // (pgobo/connection_limit.hpp); max_total_connections, if set, caps it.
+  ConnectionLimitOptions connection_limit;
   std::chrono::milliseconds sweep_interval{5'000};
   // Log in user pools even as a role that bypasses row-level security
   // (SUPERUSER or BYPASSRLS), with a warning. Off: such a login fails with
@@ -73,21 +78,27 @@ struct RoutingConfig {
 
   // PoolConfig::from_env() plus PGOBO_USER_POOL_MAX_SIZE,
   // PGOBO_USER_POOL_IDLE_TIMEOUT_MS, PGOBO_MAX_TOTAL_CONNECTIONS,
-  // PGOBO_MAX_POOLS, PGOBO_SWEEP_INTERVAL_MS, PGOBO_ALLOW_RLS_BYPASS_ROLES
-  // (docs/configuration.md). role_for and user_credentials stay null.
+  // PGOBO_MAX_POOLS, PGOBO_SWEEP_INTERVAL_MS, PGOBO_ALLOW_RLS_BYPASS_ROLES,
+  // PGOBO_CONNECTION_LIMIT (auto|off) and PGOBO_CONNECTION_LIMIT_RESERVE,
+  // _INTERVAL_MS, _DEAD_AFTER_MS, _TABLE (docs/configuration.md). role_for
+  // and user_credentials stay null.
   [[nodiscard]] static RoutingConfig from_env();
   [[nodiscard]] static RoutingConfig from_env(const EnvLookup& lookup);
   // One JSON object: PoolConfig's keys and user_pool_max_size,
   // user_pool_idle_timeout_ms, max_total_connections, max_pools,
-  // sweep_interval_ms, allow_rls_bypass_roles.
+  // sweep_interval_ms, allow_rls_bypass_roles, connection_limit ("auto" or
+  // "off"), connection_limit_reserve, connection_limit_interval_ms,
+  // connection_limit_dead_after_ms, connection_limit_table.
   [[nodiscard]] static RoutingConfig from_json(const nlohmann::json& json);
   [[nodiscard]] static RoutingConfig from_json_text(std::string_view text);
 };
 
-// Counts of the service principal's pool and of all user pools.
+// Counts of the service principal's pool and of all user pools, and this
+// replica's share under the automatic connection limit (automatic false: off).
 struct RoutingStats {
   PoolStats service;
   PoolManagerStats users;
+  ConnectionLimitStats connection_limit;
 };
 void to_json(nlohmann::json& out, const RoutingStats& stats);
 
@@ -224,10 +235,21 @@ class BasicRoutingPool {
   }
 
   // Closes the service principal's pool and every user pool; stops the
-  // sweeper. Idempotent.
+  // sweeper and the connection limit's heartbeats (leaving the table).
+  // Idempotent.
   void close() {
+    if (limit_) limit_->stop();  // before the service pool it heartbeats through
     manager_->close();
     service_->close();
+  }
+
+  // The automatic connection limit: `coordinator` sets the user pools'
+  // limit (the manager must have been built with
+  // max_total_connections_adjustable) and is started here. RoutingPool::create
+  // does this when RoutingConfig::connection_limit.automatic is set.
+  void attach_connection_limit(std::unique_ptr<ConnectionLimitCoordinator> coordinator) {
+    limit_ = std::move(coordinator);
+    if (limit_) limit_->start();
   }
   // close() under AppKit's name, for code ported from it.
   void end() { close(); }
@@ -244,7 +266,8 @@ class BasicRoutingPool {
   }
 
   [[nodiscard]] RoutingStats stats() const {
-    return RoutingStats{service_->stats(), manager_->stats()};
+    return RoutingStats{service_->stats(), manager_->stats(),
+                        limit_ ? limit_->stats() : ConnectionLimitStats{}};
   }
 
   [[nodiscard]] Pool& service_pool() noexcept { return *service_; }
@@ -309,6 +332,7 @@ class BasicRoutingPool {
   std::shared_ptr<PoolObserver> observer_;
   std::shared_ptr<Pool> service_;
   std::unique_ptr<Manager> manager_;
+  std::unique_ptr<ConnectionLimitCoordinator> limit_;  // automatic connection limit, or null
 };
 
 // The router over libpqxx, built from configuration.

@@ -577,9 +577,17 @@ TEST(HostileConfigJson, EscapedControlCharactersInAPasswordAreKept) {
 // databricks::AppConfig::from_env (every layer's variables) and
 // RoutingConfig::from_env, through the real environment.
 
-constexpr std::array<std::string_view, 6> kRoutingVariables{
-    "PGOBO_USER_POOL_MAX_SIZE", "PGOBO_USER_POOL_IDLE_TIMEOUT_MS", "PGOBO_MAX_TOTAL_CONNECTIONS",
-    "PGOBO_MAX_POOLS",          "PGOBO_SWEEP_INTERVAL_MS",         "PGOBO_ALLOW_RLS_BYPASS_ROLES"};
+constexpr std::array<std::string_view, 11> kRoutingVariables{"PGOBO_USER_POOL_MAX_SIZE",
+                                                             "PGOBO_USER_POOL_IDLE_TIMEOUT_MS",
+                                                             "PGOBO_MAX_TOTAL_CONNECTIONS",
+                                                             "PGOBO_MAX_POOLS",
+                                                             "PGOBO_SWEEP_INTERVAL_MS",
+                                                             "PGOBO_ALLOW_RLS_BYPASS_ROLES",
+                                                             "PGOBO_CONNECTION_LIMIT",
+                                                             "PGOBO_CONNECTION_LIMIT_RESERVE",
+                                                             "PGOBO_CONNECTION_LIMIT_INTERVAL_MS",
+                                                             "PGOBO_CONNECTION_LIMIT_DEAD_AFTER_MS",
+                                                             "PGOBO_CONNECTION_LIMIT_TABLE"};
 
 // Saves every variable the configuration reads, unsets them for the test and
 // restores them afterwards.

@@ -154,7 +154,7 @@ PoolManagerStats user_stats() {
 }
 
 TEST(StatsExposition, RoutingStatsAreValidPrometheusText) {
-  const std::string text = stats_to_prometheus(RoutingStats{service_stats(), user_stats()});
+  const std::string text = stats_to_prometheus(RoutingStats{service_stats(), user_stats(), {}});
   const ParsedExposition parsed = parse_exposition(text);
   EXPECT_EQ(parsed.error, "") << text;
   EXPECT_GE(parsed.families.size(), 15U);
@@ -162,7 +162,7 @@ TEST(StatsExposition, RoutingStatsAreValidPrometheusText) {
 
 TEST(StatsExposition, EachMetricHasOneHelpAndTypeAndSamplesOfBothPools) {
   const ParsedExposition parsed =
-      parse_exposition(stats_to_prometheus(RoutingStats{service_stats(), user_stats()}));
+      parse_exposition(stats_to_prometheus(RoutingStats{service_stats(), user_stats(), {}}));
   ASSERT_EQ(parsed.error, "");
   const auto& count = parsed.families.at("db_client_connection_count");
   EXPECT_EQ(count.type, "gauge");
@@ -255,7 +255,7 @@ TEST(StatsExposition, PromtoolAcceptsTheText) {
   users.use_time.record(2s);
   const TempDir dir;
   const std::string file = dir.path() + "/metrics.txt";
-  std::ofstream(file) << stats_to_prometheus(RoutingStats{service, users});
+  std::ofstream(file) << stats_to_prometheus(RoutingStats{service, users, {}});
   const std::string command = "promtool check metrics < '" + file + "' > '" + file + ".out' 2>&1";
   const int status = std::system(command.c_str());
   std::ifstream in(file + ".out");
@@ -400,7 +400,8 @@ TEST(StatsExposition, RequestsWaitingOrTimedOutUnderMaxPoolsCountAsPendingAndTim
   PoolManagerStats users = user_stats();
   users.pool_budget_waiting = 4;
   users.pool_budget_timeouts = 7;
-  const auto v = parse_exposition(stats_to_prometheus(RoutingStats{service_stats(), users})).values;
+  const auto v =
+      parse_exposition(stats_to_prometheus(RoutingStats{service_stats(), users, {}})).values;
   EXPECT_EQ(
       v.at(R"(db_client_connection_pending_requests{db_client_connection_pool_name="users"})"),
       "7");  // 2 + 1 + 4
@@ -408,8 +409,38 @@ TEST(StatsExposition, RequestsWaitingOrTimedOutUnderMaxPoolsCountAsPendingAndTim
             "10");  // 3 + 7
 }
 
+TEST(StatsExposition, TheAutomaticConnectionLimitIsExposedWhenOn) {
+  RoutingStats stats{service_stats(), user_stats(), {}};
+  const std::string off = stats_to_prometheus(stats);
+  EXPECT_EQ(off.find("pgobo_connection_limit"), std::string::npos);
+
+  stats.users.max_total_connections = 0;  // nothing yet is a limit, not "none"
+  stats.users.max_total_connections_adjustable = true;
+  stats.connection_limit = {true, 8, 6, 3, 24, 41, 2, 5};
+  const ParsedExposition parsed = parse_exposition(stats_to_prometheus(stats));
+  ASSERT_EQ(parsed.error, "");
+  // A missing series fails with its name (map::at would not say which).
+  const auto v = [&parsed](const std::string& series) {
+    const auto it = parsed.values.find(series);
+    return it == parsed.values.end() ? "<no series " + series + ">" : it->second;
+  };
+  const std::string users = R"({db_client_connection_pool_name="users"})";
+  EXPECT_EQ(v("pgobo_connection_limit_share" + users), "8");
+  EXPECT_EQ(v("pgobo_connection_limit_replicas" + users), "3");
+  EXPECT_EQ(v("pgobo_connection_limit_capacity" + users), "24");
+  EXPECT_EQ(v("pgobo_connection_limit_changes_total" + users), "5");
+  EXPECT_EQ(
+      v(R"(pgobo_connection_limit_heartbeats_total{db_client_connection_pool_name="users",outcome="error"})"),
+      "2");
+  EXPECT_EQ(v("db_client_connection_max" + users), "0");
+  const nlohmann::json json = stats_to_json(stats);
+  EXPECT_EQ(json["connection_limit"]["share"], 8);
+  EXPECT_EQ(json["connection_limit"]["user_limit"], 6);
+  EXPECT_EQ(json["users"]["max_total_connections_adjustable"], true);
+}
+
 TEST(StatsExposition, JsonHasTheShapeOfToJson) {
-  const RoutingStats stats{service_stats(), user_stats()};
+  const RoutingStats stats{service_stats(), user_stats(), {}};
   const nlohmann::json json = stats_to_json(stats);
   EXPECT_EQ(json["service"]["name"], "sp");
   EXPECT_EQ(json["service"]["idle"], 2);

@@ -18,6 +18,14 @@
 // waits until a permit is released or its deadline passes. A released permit
 // goes straight to the longest waiter, so a newcomer never overtakes.
 //
+// The limit may move at run time (set_max_total(): a replica's share of the
+// server under the automatic connection limit, connection_limit.hpp). Lowered
+// below in_use(), nothing is taken away: no permit is granted until enough
+// come back to fall below the new limit, and those that come back meanwhile
+// are retired, not handed on; over_limit() tells a pool to close, rather than
+// keep idle, a connection coming back. Raised, the new room goes to the
+// longest waiters at once.
+//
 // Internal: PoolManager owns its budgets and hands the connection budget to
 // each user pool through detail::PoolManagerGate.
 #pragma once
@@ -38,7 +46,7 @@ class Budget {
  public:
   using Clock = std::chrono::steady_clock;
 
-  explicit Budget(std::size_t max_total) : max_total_(max_total) {}
+  explicit Budget(std::size_t max_total) : max_total_(max_total), limit_(max_total) {}
   Budget(const Budget&) = delete;
   Budget& operator=(const Budget&) = delete;
   ~Budget();
@@ -63,16 +71,30 @@ class Budget {
   // nobody waits.
   void retry_eviction() noexcept;
 
-  [[nodiscard]] std::size_t max_total() const noexcept { return max_total_; }
+  // Moves the limit (see the top of this file); 0 grants nothing until it is
+  // raised again. Returns the permits over the new limit (in_use() beyond
+  // it), which come back as their holders release them.
+  std::size_t set_max_total(std::size_t max_total) noexcept;
+
+  // The limit now; read without the lock (for messages and statistics).
+  [[nodiscard]] std::size_t max_total() const noexcept {
+    return limit_.load(std::memory_order_relaxed);
+  }
   // close() was called: a refused acquire() was a shutdown, not a timeout.
   [[nodiscard]] bool is_closed() const;
   [[nodiscard]] std::size_t in_use() const;
+  // Permits held beyond a lowered limit: in_use() - max_total(), or 0.
+  [[nodiscard]] std::size_t excess() const;
   [[nodiscard]] std::size_t waiting() const;
   // waiting() > 0, read without the lock: pools call it on every release to
   // close, rather than keep idle, a connection another pool is waiting for.
   [[nodiscard]] bool has_waiters() const noexcept {
     return waiting_.load(std::memory_order_relaxed) > 0;
   }
+  // in_use() > max_total() after the limit was lowered, read without the
+  // lock: pools call it on every release to close, rather than keep idle, a
+  // connection over the limit.
+  [[nodiscard]] bool over_limit() const noexcept { return over_.load(std::memory_order_relaxed); }
   // How many acquire() calls gave up at their deadline, and how many idle
   // things the evictor closed for a waiter.
   [[nodiscard]] std::uint64_t timeouts() const;
@@ -89,13 +111,17 @@ class Budget {
   void enqueue(Waiter& w);
   void dequeue(Waiter& w) noexcept;
   void release_locked() noexcept;
+  // in_use_ or max_total_ changed: refresh over_.
+  void note_usage_locked() noexcept;
   // A waiter leaves without its permit (the evictor threw): dequeued, or its
   // granted permit passed on.
   void abandon_locked(Waiter& w) noexcept;
 
-  const std::size_t max_total_;
   mutable std::mutex mutex_;
+  std::size_t max_total_;           // written under mutex_
+  std::atomic<std::size_t> limit_;  // max_total_, for lock-free readers
   std::size_t in_use_ = 0;
+  std::atomic<bool> over_{false};        // in_use_ > max_total_, written under mutex_
   std::atomic<std::size_t> waiting_{0};  // queue_.size(), written under mutex_
   bool closed_ = false;
   IntrusiveList<Waiter> queue_;

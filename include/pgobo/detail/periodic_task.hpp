@@ -20,9 +20,14 @@ namespace pgobo::detail {
 
 class PeriodicTask {
  public:
+  // When the first run comes: one interval after construction (the
+  // sweeper), or at once (a heartbeat that others wait for).
+  enum class FirstRun { after_interval, at_once };
+
   // Starts the thread. `name` is for the log ("PoolManager: sweep" logs
   // "PoolManager: sweep failed: …"). `interval` must be positive.
-  PeriodicTask(std::chrono::milliseconds interval, std::function<void()> task, std::string name);
+  PeriodicTask(std::chrono::milliseconds interval, std::function<void()> task, std::string name,
+               FirstRun first = FirstRun::after_interval);
 
   PeriodicTask(const PeriodicTask&) = delete;
   PeriodicTask& operator=(const PeriodicTask&) = delete;
@@ -40,6 +45,7 @@ class PeriodicTask {
   std::chrono::milliseconds interval_;
   std::function<void()> task_;
   std::string name_;
+  FirstRun first_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -739,6 +739,13 @@ class PoolCore {
         reason = CloseReason::max_lifetime;
       } else if (closing) {
         reason = CloseReason::pool_ended;
+      } else if (budget_ && budget_->over_limit()) {
+        // The shared limit was lowered under what is open (a smaller share
+        // of the server): the server must see connections close, so this
+        // one does even if a caller here waits; that caller opens again
+        // once the budget has room, first come first served with every
+        // pool's (a lock-free check).
+        reason = CloseReason::evicted;
       } else if (waiters_.empty() && budget_ && budget_->has_waiters()) {
         // Another pool is waiting for the shared limit and nobody here wants
         // this connection: closing it hands its permit over (a lock-free check).

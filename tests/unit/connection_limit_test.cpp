@@ -1,0 +1,354 @@
+// The automatic connection limit without a server: the share arithmetic
+// (detail/connection_share.hpp), the coordinator over a fake directory that
+// plays the other replicas, and its settings.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pgobo/connection_limit.hpp"
+#include "pgobo/errors.hpp"
+#include "pgobo/routing_pool.hpp"
+#include "wait.hpp"
+
+namespace pgobo {
+namespace {
+
+using namespace std::chrono_literals;
+using detail::claim_of;
+using detail::compute_share;
+using detail::ShareInputs;
+
+ShareInputs inputs(std::size_t others, std::size_t others_claimed) {
+  ShareInputs in;
+  in.server = {/*max_connections=*/30, /*superuser_reserved=*/3, /*reserved=*/0};
+  in.reserve = 3;  // capacity 24
+  in.service_pool_size = 2;
+  in.others = others;
+  in.others_claimed = others_claimed;
+  return in;
+}
+
+TEST(ConnectionShare, AloneAReplicaHasTheWholeCapacityLessItsServicePool) {
+  const auto s = compute_share(inputs(0, 0));
+  EXPECT_EQ(s.capacity, 24U);
+  EXPECT_EQ(s.replicas, 1U);
+  EXPECT_EQ(s.share, 24U);
+  EXPECT_EQ(s.user_limit, 22U);
+}
+
+TEST(ConnectionShare, ANewcomerGetsOnlyWhatTheOthersClaimsLeave) {
+  // One replica alone claimed everything: the newcomer gets nothing yet,
+  // not its fair 12.
+  const auto s = compute_share(inputs(1, 24));
+  EXPECT_EQ(s.fair, 12U);
+  EXPECT_EQ(s.share, 0U);
+  EXPECT_EQ(s.user_limit, 0U);
+  // Once the other has shrunk to 2 + 10 it grows to its fair share.
+  EXPECT_EQ(compute_share(inputs(1, 12)).share, 12U);
+  // Partly shrunk (leases still out): what is left.
+  EXPECT_EQ(compute_share(inputs(1, 16)).share, 8U);
+}
+
+TEST(ConnectionShare, LiveReplicasDivideTheCapacityAndTheRemainderIsLeft) {
+  const auto s = compute_share(inputs(2, 16));
+  EXPECT_EQ(s.fair, 8U);
+  EXPECT_EQ(s.share, 8U);
+  EXPECT_EQ(s.user_limit, 6U);
+  ShareInputs odd = inputs(3, 0);  // 24 / 4
+  odd.reserve = 4;                 // 23 / 4 = 5, 3 left over
+  EXPECT_EQ(compute_share(odd).share, 5U);
+}
+
+TEST(ConnectionShare, ReservedSlotsAndReserveAreSubtractedAndNothingUnderflows) {
+  ShareInputs in = inputs(0, 0);
+  in.server = {100, 3, 2};
+  in.reserve = 10;
+  EXPECT_EQ(compute_share(in).capacity, 85U);
+  in.reserve = 1000;
+  EXPECT_EQ(compute_share(in).capacity, 0U);
+  EXPECT_EQ(compute_share(in).user_limit, 0U);
+  // A service pool larger than the share leaves the user pools nothing.
+  ShareInputs big = inputs(2, 16);
+  big.service_pool_size = 10;
+  EXPECT_EQ(compute_share(big).user_limit, 0U);
+  // Others claiming more than the capacity (the server's limit was lowered).
+  EXPECT_EQ(compute_share(inputs(1, 1000)).share, 0U);
+}
+
+TEST(ConnectionShare, MaxTotalConnectionsCapsTheUserLimit) {
+  ShareInputs in = inputs(0, 0);
+  in.cap = 5;
+  EXPECT_EQ(compute_share(in).user_limit, 5U);
+  EXPECT_EQ(compute_share(in).share, 24U);
+}
+
+TEST(ConnectionShare, AClaimCoversLeasesStillOutOverALoweredLimit) {
+  EXPECT_EQ(claim_of(2, 6, 0), 8U);
+  EXPECT_EQ(claim_of(2, 6, 9), 11U);
+}
+
+// Records the share changes it is told of.
+class LimitObserver final : public PoolObserver {
+ public:
+  struct Change {
+    std::size_t user_limit, previous_user_limit, replicas;
+    std::string reason;
+  };
+  void on_connection_limit_changed(const ConnectionLimitChanged& e) noexcept override {
+    changes.push_back({e.user_limit, e.previous_user_limit, e.replicas, std::string(e.reason)});
+  }
+  std::vector<Change> changes;  // written by the heartbeat's thread; read after it
+};
+
+// The others, as the server's table would show them; records the claims.
+class FakeDirectory final : public ReplicaDirectory {
+ public:
+  struct State {
+    View view;
+    bool fail = false;
+    std::vector<std::size_t> claims;
+    std::vector<std::size_t> limit_during_decide;  // the user limit when decide ran
+    int leaves = 0;
+  };
+  explicit FakeDirectory(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+  void heartbeat(const Decide& decide) override {
+    if (state_->fail) throw std::runtime_error("server unreachable");
+    state_->claims.push_back(decide(state_->view));
+  }
+  void leave() noexcept override { ++state_->leaves; }
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+class Coordinator : public ::testing::Test {
+ protected:
+  Coordinator() {
+    directory->view.server = {30, 3, 0};
+    options.automatic = true;
+    options.reserve = 3;
+    options.interval = 100ms;
+    options.dead_replica_timeout = 200ms;
+  }
+
+  std::unique_ptr<ConnectionLimitCoordinator> make(std::size_t cap = 0) {
+    ConnectionLimitCoordinator::Target target{[this](std::size_t n) { limits.push_back(n); },
+                                              [this] { return in_use; }};
+    return std::make_unique<ConnectionLimitCoordinator>(options, /*service_pool_size=*/2, cap,
+                                                        std::make_unique<FakeDirectory>(directory),
+                                                        std::move(target), observer);
+  }
+
+  std::shared_ptr<FakeDirectory::State> directory = std::make_shared<FakeDirectory::State>();
+  ConnectionLimitOptions options;
+  std::vector<std::size_t> limits;  // every limit applied, in order
+  std::size_t in_use = 0;
+  std::shared_ptr<LimitObserver> observer = std::make_shared<LimitObserver>();
+};
+
+TEST_F(Coordinator, StartsWithNothingAndJoinsWithWhatTheOthersLeave) {
+  directory->view.others = 1;
+  directory->view.others_claimed = 24;  // the first replica holds everything
+  auto c = make();
+  EXPECT_EQ(limits, (std::vector<std::size_t>{0}));  // before any heartbeat
+
+  c->heartbeat();
+  EXPECT_EQ(c->stats().user_limit, 0U);
+  EXPECT_EQ(directory->claims.back(), 2U);  // only its service pool
+
+  directory->view.others_claimed = 12;  // the other has shrunk to its fair 12
+  c->heartbeat();
+
+  EXPECT_EQ(c->stats().user_limit, 10U);
+  EXPECT_EQ(c->stats().share, 12U);
+  EXPECT_EQ(c->stats().replicas, 2U);
+  EXPECT_EQ(c->stats().capacity, 24U);
+  EXPECT_EQ(c->stats().heartbeats, 2U);
+  EXPECT_EQ(c->stats().changes, 1U);
+  EXPECT_EQ(limits, (std::vector<std::size_t>{0, 10}));
+  EXPECT_EQ(directory->claims.back(), 12U);
+}
+
+TEST_F(Coordinator, ShrinksWhenAReplicaJoinsAndClaimsWhatLeasesStillHold) {
+  auto c = make();
+  c->heartbeat();
+  ASSERT_EQ(c->stats().user_limit, 22U);
+  in_use = 15;  // leases out
+
+  directory->view.others = 2;
+  directory->view.others_claimed = 4;  // two newcomers, service pools only
+  c->heartbeat();
+
+  EXPECT_EQ(c->stats().user_limit, 6U);
+  EXPECT_EQ(limits.back(), 6U);
+  // The claim published covers the 15 still out, not just the new limit.
+  EXPECT_EQ(directory->claims.back(), 2U + 15U);
+}
+
+TEST_F(Coordinator, GrowsIntoADeadReplicasShare) {
+  directory->view.others = 2;
+  directory->view.others_claimed = 16;
+  auto c = make();
+  c->heartbeat();
+  ASSERT_EQ(c->stats().user_limit, 6U);
+
+  directory->view.others = 1;  // one stopped heartbeating: the table forgot it
+  directory->view.others_claimed = 8;
+  c->heartbeat();
+
+  EXPECT_EQ(c->stats().share, 12U);
+  EXPECT_EQ(c->stats().user_limit, 10U);
+  ASSERT_EQ(observer->changes.size(), 2U);
+  EXPECT_EQ(observer->changes.back().previous_user_limit, 6U);
+  EXPECT_EQ(observer->changes.back().user_limit, 10U);
+  EXPECT_EQ(observer->changes.back().replicas, 2U);
+}
+
+TEST_F(Coordinator, MaxTotalConnectionsCapsTheShare) {
+  auto c = make(/*cap=*/4);
+  c->heartbeat();
+  EXPECT_EQ(c->stats().user_limit, 4U);
+  EXPECT_EQ(directory->claims.back(), 6U);
+}
+
+TEST_F(Coordinator, AFailedHeartbeatKeepsTheShareUntilTheTimeoutThenDropsToNothing) {
+  auto c = make();
+  c->heartbeat();
+  ASSERT_EQ(c->stats().user_limit, 22U);
+  directory->fail = true;
+
+  c->heartbeat();
+  EXPECT_EQ(c->stats().heartbeat_errors, 1U);
+  EXPECT_EQ(c->stats().user_limit, 22U);  // within the timeout: kept
+
+  // Past dead_replica_timeout without a heartbeat, the others have stopped
+  // counting this replica: it must not hold its old share.
+  ASSERT_TRUE(test::poll_until(
+      [&] {
+        c->heartbeat();
+        return c->stats().user_limit == 0U;
+      },
+      5s, 50ms));
+  EXPECT_EQ(limits.back(), 0U);
+  EXPECT_EQ(observer->changes.back().reason, "heartbeats failing");
+
+  directory->fail = false;
+  c->heartbeat();
+  EXPECT_EQ(c->stats().user_limit, 22U);
+}
+
+TEST_F(Coordinator, StopLeavesTheDirectoryOnceAndEndsHeartbeats) {
+  auto c = make();
+  c->start();
+  ASSERT_TRUE(test::eventually([&] { return c->stats().heartbeats >= 1U; }));
+  c->stop();
+  c->stop();
+  const auto beats = c->stats().heartbeats;
+  c->heartbeat();  // after stop: nothing
+  EXPECT_EQ(c->stats().heartbeats, beats);
+  EXPECT_EQ(directory->leaves, 1);
+}
+
+TEST(ConnectionLimitOptions, BadSettingsGiveAConfigErrorNamingThem) {
+  ConnectionLimitOptions o;
+  o.automatic = true;
+  EXPECT_NO_THROW(o.validate());
+  o.interval = 0ms;
+  EXPECT_THROW(o.validate(), ConfigError);
+  o.interval = 1000ms;
+  o.dead_replica_timeout = 1500ms;
+  try {
+    o.validate();
+    FAIL() << "a timeout under two intervals was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("PGOBO_CONNECTION_LIMIT_DEAD_AFTER_MS"),
+              std::string::npos);
+  }
+  o.dead_replica_timeout = 2000ms;
+  for (const char* bad : {"", "a b", "1table", "x.y.z", "t;DROP", "\"t\"", "a."}) {
+    o.table = bad;
+    EXPECT_THROW(o.validate(), ConfigError) << bad;
+  }
+  for (const char* good : {"pgobo_replicas", "ops.pgobo_replicas", "_T1"}) {
+    o.table = good;
+    EXPECT_NO_THROW(o.validate()) << good;
+  }
+}
+
+TEST(ConnectionLimitConfig, ReadFromTheEnvironmentAndJson) {
+  const auto env = [](std::string_view name) -> std::optional<std::string> {
+    if (name == "PGHOST") return "db.example.com";
+    if (name == "PGDATABASE") return "app";
+    if (name == "PGUSER") return "svc";
+    if (name == "PGOBO_CONNECTION_LIMIT") return "AUTO";
+    if (name == "PGOBO_CONNECTION_LIMIT_RESERVE") return "7";
+    if (name == "PGOBO_CONNECTION_LIMIT_INTERVAL_MS") return "250";
+    if (name == "PGOBO_CONNECTION_LIMIT_DEAD_AFTER_MS") return "1000";
+    if (name == "PGOBO_CONNECTION_LIMIT_TABLE") return "ops.replicas";
+    return std::nullopt;
+  };
+  const RoutingConfig c = RoutingConfig::from_env(env);
+  EXPECT_TRUE(c.connection_limit.automatic);
+  EXPECT_EQ(c.connection_limit.reserve, 7U);
+  EXPECT_EQ(c.connection_limit.interval, 250ms);
+  EXPECT_EQ(c.connection_limit.dead_replica_timeout, 1000ms);
+  EXPECT_EQ(c.connection_limit.table, "ops.replicas");
+
+  EXPECT_FALSE(RoutingConfig::from_env([](std::string_view name) -> std::optional<std::string> {
+                 if (name == "PGHOST") return "db.example.com";
+                 if (name == "PGDATABASE") return "app";
+                 if (name == "PGUSER") return "svc";
+                 return std::nullopt;
+               }).connection_limit.automatic);
+  const RoutingConfig j = RoutingConfig::from_json(nlohmann::json{{"host", "db.example.com"},
+                                                                  {"database", "app"},
+                                                                  {"user", "svc"},
+                                                                  {"connection_limit", "auto"},
+                                                                  {"connection_limit_reserve", 2}});
+  EXPECT_TRUE(j.connection_limit.automatic);
+  EXPECT_EQ(j.connection_limit.reserve, 2U);
+  EXPECT_FALSE(RoutingConfig::from_json(nlohmann::json{{"host", "db.example.com"},
+                                                       {"database", "app"},
+                                                       {"user", "svc"},
+                                                       {"connection_limit", "off"}})
+                   .connection_limit.automatic);
+}
+
+TEST(ConnectionLimitConfig, ANumberPointsToMaxTotalConnections) {
+  for (const nlohmann::json& value : {nlohmann::json(40), nlohmann::json("40")}) {
+    try {
+      (void)RoutingConfig::from_json(nlohmann::json{{"host", "db.example.com"},
+                                                    {"database", "app"},
+                                                    {"user", "svc"},
+                                                    {"connection_limit", value}});
+      FAIL() << "a number was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("connection_limit"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("max_total_connections"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW((void)RoutingConfig::from_json(nlohmann::json{{"host", "db.example.com"},
+                                                             {"database", "app"},
+                                                             {"user", "svc"},
+                                                             {"connection_limit", "maybe"}}),
+               ConfigError);
+  const auto short_dead = [](std::string_view name) -> std::optional<std::string> {
+    if (name == "PGHOST") return "db.example.com";
+    if (name == "PGDATABASE") return "app";
+    if (name == "PGUSER") return "svc";
+    if (name == "PGOBO_CONNECTION_LIMIT_INTERVAL_MS") return "10001";  // > 20000 / 2
+    return std::nullopt;
+  };
+  EXPECT_THROW((void)RoutingConfig::from_env(short_dead), ConfigError);
+}
+
+}  // namespace
+}  // namespace pgobo
