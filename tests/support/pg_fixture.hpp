@@ -175,6 +175,13 @@ inline std::string password_for(std::string_view role) {
   return password;
 }
 
+// Why a test of a SUPERUSER login skips behind PgBouncer: scripts/pgbouncer's
+// auth_query hides superusers (as PgBouncer's documentation advises), so
+// PgBouncer refuses their login before pgobo's check could see one. The
+// BYPASSRLS cases run the same check there.
+inline constexpr const char* kNoSuperuserBehindPgBouncer =
+    "superusers cannot log in through PgBouncer (its auth_query hides them)";
+
 class PgTest : public ::testing::Test {
  protected:
   void SetUp() override {
