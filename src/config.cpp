@@ -52,26 +52,12 @@ std::vector<std::string> split_host_names(const Value& v, std::string_view text)
   }
 }
 
-// PGHOST / "host": one host, or several (libpq's comma list; in JSON also an
-// array of strings): the first becomes connection.host, the others
-// additional_hosts, each on the port read so far (PGPORT, read next, may
-// change them).
+// PGHOST / "host": one host, or several separated by commas (libpq's list):
+// the first becomes connection.host, the others additional_hosts, each on
+// the port read so far (PGPORT, read next, may change them).
 void apply_hosts(PoolConfig& c, const Value& v) {
-  const char* expected = "the PostgreSQL host name, or several separated by commas";
-  std::vector<std::string> names;
-  if (v.json() && v.json()->is_array()) {
-    const char* expected_array = "an array of non-empty host names (strings without commas)";
-    if (v.json()->empty()) v.reject(expected_array);
-    for (const auto& item : *v.json()) {
-      if (!item.is_string()) v.reject(expected_array);
-      const Value element(v.name(), &item, false);
-      std::string name = element.non_empty_string(expected_array);
-      if (name.find(',') != std::string::npos) v.reject(expected_array);
-      names.push_back(std::move(name));
-    }
-  } else {
-    names = split_host_names(v, v.non_empty_string(expected));
-  }
+  const std::vector<std::string> names = split_host_names(
+      v, v.non_empty_string("the PostgreSQL host name, or several separated by commas"));
   ConnectionParams& connection = c.pool.connection;
   connection.host = names.front();
   connection.additional_hosts.clear();

@@ -122,15 +122,8 @@ std::string ConnectionParams::hosts_text() const {
 }
 
 void ConnectionParams::validate() const {
-  if (host.find(',') != std::string::npos) {
-    for (const HostPort& server : hosts()) {
-      if (server.host.empty()) {
-        throw ConfigError("host '" + printable_excerpt(host) +
-                          "' has an empty name in its comma-separated list; name every server "
-                          "(or list the others in additional_hosts)");
-      }
-    }
-  }
+  // `host` itself is passed as it always was (libpq reads an empty name in
+  // a comma list as its default); only the servers added here are checked.
   for (std::size_t i = 0; i < additional_hosts.size(); ++i) {
     const HostPort& server = additional_hosts[i];
     const std::string which = "additional_hosts[" + std::to_string(i) + "]";

@@ -2,18 +2,16 @@
 // additional_hosts: libpq's host=a,b port=…). On two private servers
 // (private_pg.hpp), the shared one must stay up.
 //
-// Under load (4 threads, the service principal and a user, 400 requests), the
-// first server stops. Requests in flight at that moment may fail; every
-// request that starts after the stop has returned must succeed, on the second
-// server: the pools see locally that the server closed their idle
-// connections (PqxxDriver::closed_by_server, one poll() per lend, no
-// validate_idle_after), and libpq moves new logins on to the next host.
-// Every lease is checked for the port it is connected to (PQport) and the
-// port the server says it listens on (inet_server_port()).
+// Under load (4 threads, the service principal and a user), the first server
+// stops after 100 requests; the load goes on for 200 more. Requests in flight at that moment may
+// fail; every request that starts after the stop has returned must succeed, on the second server:
+// the pools see locally that the server closed their idle connections
+// (PqxxDriver::closed_by_server, one poll() per lend, no validate_idle_after), and libpq moves new
+// logins on to the next host. Every lease is checked for the port it is connected to (PQport) and
+// the port the server says it listens on (inet_server_port()).
 //
-// target_session_attrs=read-write skips a server that refuses writes
-// (default_transaction_read_only; a hot standby is skipped the same way, see
-// read_replica_test.cpp), and a login failing on every server names them all.
+// A login failing on every server names them all. target_session_attrs=
+// read-write skipping a hot standby: read_replica_test.cpp.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -69,8 +67,9 @@ Where where_is(Pool::Lease& lease) {
 
 TEST_F(Failover, StoppingTheFirstServerMovesEveryPoolToTheSecondWithoutFailingALaterRequest) {
   constexpr int kThreads = 4;
-  constexpr int kRequests = 400;
   constexpr int kStopAfter = 100;  // requests done before the first server stops
+  constexpr int kAfterStop = 200;  // requests started after the stop returned
+  constexpr auto kBound = 15s;     // the load ends by then whatever happens
   PrivatePg first;
   PrivatePg second_pg;
   add_roles(first);
@@ -91,6 +90,7 @@ TEST_F(Failover, StoppingTheFirstServerMovesEveryPoolToTheSecondWithoutFailingAL
       std::make_shared<const UserContext>(make_user_context("id-alice", kAlice, "token-of-alice"));
 
   std::atomic<int> next{0};
+  std::atomic<int> started_after{0};  // requests begun after the stop returned
   std::atomic<int> done{0};
   std::atomic<bool> stopped{false};  // set once first.stop() has returned
   std::mutex mutex;
@@ -107,8 +107,10 @@ TEST_F(Failover, StoppingTheFirstServerMovesEveryPoolToTheSecondWithoutFailingAL
   const auto started = FaultClock::now();
 
   auto worker = [&] {
-    for (int i = next++; i < kRequests; i = next++) {
+    const auto deadline = FaultClock::now() + kBound;
+    for (int i = next++; FaultClock::now() < deadline; i = next++) {
       const bool after_stop = stopped.load();
+      if (after_stop && started_after.fetch_add(1) >= kAfterStop) break;
       const bool during_stop = stopping.load();
       const auto request_started = FaultClock::now();
       const bool as_alice = i % 2 == 1;
@@ -159,7 +161,7 @@ TEST_F(Failover, StoppingTheFirstServerMovesEveryPoolToTheSecondWithoutFailingAL
   ASSERT_TRUE(reached);
   EXPECT_EQ(failed_after, 0) << "first: " << first_failure_after;
   EXPECT_EQ(on_first_after, 0);
-  EXPECT_GT(after, 100) << "most requests ran after the stop";
+  EXPECT_EQ(after, kAfterStop) << "the load went on after the stop until its count";
   EXPECT_LT(total, 20s);
   const auto ms = [](FaultClock::duration d) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
@@ -182,63 +184,52 @@ TEST_F(Failover, StoppingTheFirstServerMovesEveryPoolToTheSecondWithoutFailingAL
     EXPECT_EQ(std::stoi(a->port()), second_port);
     EXPECT_EQ(std::stoi(b->port()), second_port);
   }
-  // Idle connections the stop closed were seen and closed as broken, not lent.
-  EXPECT_GE(db.stats().service.closed.broken + db.stats().users.closed.broken, 1U);
+  // Connections the stop closed, found on release or before a lend.
+  std::uint64_t broken = db.stats().service.closed.broken;
+  for (const PoolStats& pool : db.manager().pool_stats()) broken += pool.closed.broken;
+  std::cout << "[ measured ] connections closed as broken: " << broken << "\n";
 }
 
-TEST_F(Failover, ReadWriteSkipsAServerThatRefusesWrites) {
-  PrivatePg read_only;
-  PrivatePg writable;
-  add_roles(read_only);
-  add_roles(writable);
-  {
-    auto conn = read_only.superuser();
-    pqxx::nontransaction tx(conn);
-    tx.exec("ALTER SYSTEM SET default_transaction_read_only = on");
-    tx.exec("SELECT pg_reload_conf()");
-  }
-  // The reload reaches new sessions at once; wait until one sees it.
-  ASSERT_TRUE(poll_until(
-      [&] {
-        auto conn = read_only.superuser();
-        pqxx::nontransaction tx(conn);
-        return tx.exec("SHOW default_transaction_read_only")[0][0].as<std::string>() == "on";
-      },
-      10s));
-
-  const auto make = [&](TargetSessionAttrs attrs) {
-    return make_counted_router(read_only.server(), "pgobo-failover-rw", [&](PoolOptions& p) {
-      p.connection.additional_hosts = {second(writable)};
-      p.connection.target_session_attrs = attrs;
-    });
-  };
-  auto any = make(TargetSessionAttrs::any);
-  EXPECT_EQ(any.router->query("SELECT inet_server_port()")[0][0].as<int>(), read_only.server().port)
-      << "any: the first server that logs in";
-  auto read_write = make(TargetSessionAttrs::read_write);
-  EXPECT_EQ(read_write.router->query("SELECT inet_server_port()")[0][0].as<int>(),
-            writable.server().port);
-  EXPECT_NO_THROW(read_write.router->query("CREATE TEMP TABLE t (x int)"));
-}
-
-TEST_F(Failover, NoServerAnsweringIsServerUnavailableNamingEveryServer) {
-  PrivatePg a;
-  PrivatePg b;
-  add_roles(a);
-  add_roles(b);
-  auto setup = make_counted_router(a.server(), "pgobo-failover-none", [&](PoolOptions& p) {
-    p.connection.additional_hosts = {second(b)};
-    p.connection.connect_timeout = 2s;
+// The exact interleaving: two idle connections on the first server, the
+// server stops, the next lease. Without the local look it would be one of
+// the dead connections, and its first statement would fail.
+TEST_F(Failover, IdleConnectionsToAStoppedServerAreClosedNotLentAndNoServerLeftNamesThemAll) {
+  PrivatePg first;
+  PrivatePg second_pg;
+  add_roles(first);
+  add_roles(second_pg);
+  auto setup = make_counted_router(first.server(), "pgobo-failover-idle", [&](PoolOptions& p) {
+    p.connection.additional_hosts = {second(second_pg)};
+    p.max_size = 2;
   });
-  a.stop();
-  b.stop();
+  Pool& pool = setup.router->service_pool();
+  {
+    auto a = pool.connect();
+    auto b = pool.connect();
+    ASSERT_EQ(where_is(a).server_port, first.server().port);
+    ASSERT_EQ(where_is(b).server_port, first.server().port);
+  }
+  ASSERT_EQ(pool.idle_count(), 2U);
+  first.stop();
+
+  {
+    auto lease = pool.connect();
+    EXPECT_EQ(std::stoi(lease->port()), second_pg.server().port);
+    EXPECT_EQ(where_is(lease).server_port, second_pg.server().port);
+    EXPECT_EQ(pool.stats().closed.broken, 2U);
+    EXPECT_EQ(pool.stats().closed.validation_failed, 0U) << "no ping: validate_idle_after is unset";
+  }
+
+  // And with no server left, the error names every server, never a password.
+  second_pg.stop();
   try {
     (void)setup.router->query("SELECT 1");
     ADD_FAILURE() << "no error";
   } catch (const ServerUnavailable& e) {
     const std::string message = e.what();
-    EXPECT_THAT(message, ::testing::HasSubstr("could not connect to any of " +
-                                              to_string(second(a)) + ", " + to_string(second(b))));
+    EXPECT_THAT(message,
+                ::testing::HasSubstr("could not connect to any of " + to_string(second(first)) +
+                                     ", " + to_string(second(second_pg))));
     EXPECT_THAT(known_secrets_in(message), ::testing::IsEmpty());
   }
 }
