@@ -14,7 +14,7 @@ using Field = detail::ConfigField<RoutingConfig>;
 using Value = detail::ConfigValue;
 
 // The router's own settings; the service principal's pool reads PoolConfig's.
-constexpr std::array<Field, 6> kFields{{
+constexpr std::array<Field, 7> kFields{{
     {"PGOBO_USER_POOL_MAX_SIZE", "user_pool_max_size", false,
      [](RoutingConfig& c, const Value& v) { c.user_pool.max_size = v.pool_size(1); }},
     {"PGOBO_USER_POOL_IDLE_TIMEOUT_MS", "user_pool_idle_timeout_ms", false,
@@ -29,6 +29,27 @@ constexpr std::array<Field, 6> kFields{{
      [](RoutingConfig& c, const Value& v) { c.sweep_interval = v.milliseconds(); }},
     {"PGOBO_ALLOW_RLS_BYPASS_ROLES", "allow_rls_bypass_roles", false,
      [](RoutingConfig& c, const Value& v) { c.allow_rls_bypass_roles = v.flag(); }},
+    // Read after the service's settings: a replica without a port gets PGPORT's (first).
+    {"PGOBO_READ_HOSTS", "read_hosts", false,
+     [](RoutingConfig& c, const Value& v) {
+       const std::uint16_t port = c.service.pool.connection.port;
+       c.read_hosts.clear();
+       if (v.json() && v.json()->is_array()) {
+         if (v.json()->empty()) v.reject("an array of \"host[:port]\" strings");
+         for (const auto& item : *v.json()) {
+           if (!item.is_string()) v.reject("an array of \"host[:port]\" strings");
+           const Value element(v.name(), &item, false);
+           for (HostPort& server :
+                parse_host_list(element.non_empty_string("host[:port]"), port, v.name())) {
+             c.read_hosts.push_back(std::move(server));
+           }
+         }
+         return;
+       }
+       c.read_hosts = parse_host_list(
+           v.non_empty_string("host[:port] separated by commas, e.g. replica-1:5433,replica-2"),
+           port, v.name());
+     }},
 }};
 
 std::optional<std::string> process_env(std::string_view name) {
