@@ -140,9 +140,9 @@ struct ConnectionParams {
   [[nodiscard]] std::string hosts_text() const;
 
   // Throws ConfigError for what libpq would refuse or misread: an empty
-  // host or port 0 in additional_hosts, an empty name in a comma-separated
-  // `host`, load_balance_hosts = random with a libpq older than 16.
-  // to_conninfo() checks the same; PoolOptions::validate() calls it.
+  // host, a comma or port 0 in additional_hosts, load_balance_hosts = random
+  // with a libpq older than 16. to_conninfo() checks the same;
+  // PoolOptions::validate() calls it.
   void validate() const;
 
   // The mode connections use: `sslmode`, else kDefaultSslMode.
