@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <charconv>
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
@@ -33,20 +34,97 @@ void set_setting(PoolConfig& config, const std::string& name, std::string value)
 
 using Field = detail::ConfigField<PoolConfig>;
 
+// "PGHOST" for "PGPORT", "JSON key 'host'" for "JSON key 'port'".
+std::string host_label(const Value& port) {
+  return port.json() ? std::string("JSON key 'host'") : std::string("PGHOST");
+}
+
+// Splits "a,b" at commas; refuses an empty name (libpq would read it as its
+// default, the local socket).
+std::vector<std::string> split_host_names(const Value& v, std::string_view text) {
+  std::vector<std::string> names;
+  for (;;) {
+    const auto comma = text.find(',');
+    names.emplace_back(text.substr(0, comma));
+    if (names.back().empty()) v.reject("host names separated by commas, none of them empty");
+    if (comma == std::string_view::npos) return names;
+    text.remove_prefix(comma + 1);
+  }
+}
+
+// PGHOST / "host": one host, or several separated by commas (libpq's list):
+// the first becomes connection.host, the others additional_hosts, each on
+// the port read so far (PGPORT, read next, may change them).
+void apply_hosts(PoolConfig& c, const Value& v) {
+  const std::vector<std::string> names = split_host_names(
+      v, v.non_empty_string("the PostgreSQL host name, or several separated by commas"));
+  ConnectionParams& connection = c.pool.connection;
+  connection.host = names.front();
+  connection.additional_hosts.clear();
+  for (std::size_t i = 1; i < names.size(); ++i) {
+    connection.additional_hosts.push_back(HostPort{names[i], connection.port});
+  }
+}
+
+// PGPORT / "port": one port for every host (as libpq applies it), or one per
+// host in the order of PGHOST: separated by commas, in JSON an array.
+void apply_ports(PoolConfig& c, const Value& v) {
+  const char* expected = "a port number from 1 to 65535";
+  const char* expected_list =
+      v.json() ? "an array of port numbers from 1 to 65535, one per host"
+               : "port numbers from 1 to 65535 separated by commas, one per host";
+  ConnectionParams& connection = c.pool.connection;
+  std::vector<std::uint16_t> ports;
+  if (v.json() && v.json()->is_array()) {
+    if (v.json()->empty()) v.reject(expected_list);
+    for (const auto& item : *v.json()) {
+      if (!item.is_number_integer()) v.reject(expected_list);
+      const Value element(v.name(), &item, false);
+      ports.push_back(static_cast<std::uint16_t>(element.integer(1, 65535, expected_list)));
+    }
+  } else if (v.json() || v.string().find(',') == std::string::npos) {
+    // One port: the reader's usual checks and messages.
+    ports.push_back(static_cast<std::uint16_t>(v.integer(1, 65535, expected)));
+  } else {
+    const std::string text = v.string();
+    for (std::string_view rest = text;;) {
+      const auto comma = rest.find(',');
+      const std::string_view item = rest.substr(0, comma);
+      unsigned value = 0;
+      const auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), value);
+      if (error != std::errc() || end != item.data() + item.size() || value < 1 || value > 65535) {
+        v.reject(expected_list);
+      }
+      ports.push_back(static_cast<std::uint16_t>(value));
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  if (ports.size() == 1) {
+    connection.port = ports.front();
+    for (HostPort& server : connection.additional_hosts) server.port = connection.port;
+    return;
+  }
+  const std::size_t hosts = connection.host.empty() ? 0 : 1 + connection.additional_hosts.size();
+  if (ports.size() != hosts) {
+    throw ConfigError(fmt::format(
+        "{} lists {} ports but {} lists {} host(s): give one port for every host, or one port "
+        "per host in the same order",
+        v.name(), ports.size(), host_label(v), hosts));
+  }
+  connection.port = ports.front();
+  for (std::size_t i = 1; i < ports.size(); ++i) connection.additional_hosts[i - 1].port = ports[i];
+}
+
 // The one list of settings: from_env, from_json and the messages of
 // validate() all read it, and docs/configuration.md mirrors it.
-constexpr std::array<Field, 24> kFields{{
+constexpr std::array<Field, 26> kFields{{
     {"PGOBO_POOL_NAME", "name", false,
      [](PoolConfig& c, const Value& v) { c.pool.name = v.non_empty_string("a non-empty name"); }},
-    {"PGHOST", "host", false,
-     [](PoolConfig& c, const Value& v) {
-       c.pool.connection.host = v.non_empty_string("the PostgreSQL host name");
-     }},
-    {"PGPORT", "port", false,
-     [](PoolConfig& c, const Value& v) {
-       c.pool.connection.port =
-           static_cast<std::uint16_t>(v.integer(1, 65535, "a port number from 1 to 65535"));
-     }},
+    // PGHOST before PGPORT, here and in JSON (whose keys come sorted): a
+    // list of ports is matched against the hosts already read.
+    {"PGHOST", "host", false, apply_hosts},
+    {"PGPORT", "port", false, apply_ports},
     {"PGDATABASE", "database", false,
      [](PoolConfig& c, const Value& v) {
        c.pool.connection.dbname = v.postgres_name("the database name", /*required=*/true);
@@ -66,6 +144,23 @@ constexpr std::array<Field, 24> kFields{{
      [](PoolConfig& c, const Value& v) {
        c.pool.connection.sslrootcert =
            v.non_empty_string("a file of trusted CA certificates (PEM), or \"system\"");
+     }},
+    {"PGTARGETSESSIONATTRS", "target_session_attrs", false,
+     [](PoolConfig& c, const Value& v) {
+       if (v.json() && !v.json()->is_string()) v.reject("a string");
+       c.pool.connection.target_session_attrs = parse_target_session_attrs(v.string(), v.name());
+     }},
+    {"PGLOADBALANCEHOSTS", "load_balance_hosts", false,
+     [](PoolConfig& c, const Value& v) {
+       if (v.json() && !v.json()->is_string()) v.reject("a string");
+       const LoadBalanceHosts mode = parse_load_balance_hosts(v.string(), v.name());
+       if (mode == LoadBalanceHosts::random && libpq_version() < 160000) {
+         throw ConfigError(fmt::format(
+             "{}: random needs libpq 16 or newer, and this process runs libpq {}.{}; unset {} "
+             "(the hosts are then tried in the order given) or build against libpq 16+",
+             v.name(), libpq_version() / 10000, libpq_version() % 10000, v.name()));
+       }
+       c.pool.connection.load_balance_hosts = mode;
      }},
     {"PGAPPNAME", "application_name", false,
      [](PoolConfig& c, const Value& v) { c.pool.connection.application_name = v.string(); }},

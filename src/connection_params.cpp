@@ -1,5 +1,8 @@
 #include "pgobo/connection_params.hpp"
 
+#include <libpq-fe.h>
+
+#include <algorithm>
 #include <array>
 #include <string>
 
@@ -33,9 +36,117 @@ std::string escape_option_value(std::string_view value) {
   return out;
 }
 
+constexpr std::array<std::pair<TargetSessionAttrs, std::string_view>, 6> kTargetSessionAttrs{{
+    {TargetSessionAttrs::any, "any"},
+    {TargetSessionAttrs::read_write, "read-write"},
+    {TargetSessionAttrs::read_only, "read-only"},
+    {TargetSessionAttrs::primary, "primary"},
+    {TargetSessionAttrs::standby, "standby"},
+    {TargetSessionAttrs::prefer_standby, "prefer-standby"},
+}};
+
+constexpr std::array<std::pair<LoadBalanceHosts, std::string_view>, 2> kLoadBalanceHosts{{
+    {LoadBalanceHosts::disable, "disable"},
+    {LoadBalanceHosts::random, "random"},
+}};
+
+// libpq 16 introduced load_balance_hosts; an older libpq refuses the
+// connection string ("invalid connection option").
+constexpr int kLoadBalanceHostsSince = 160000;
+
 using detail::printable_excerpt;  // text.hpp
 
+// The servers named by `host` (split at commas, as libpq splits it), all on
+// `port`.
+void append_host_list(std::vector<HostPort>& out, std::string_view host, std::uint16_t port) {
+  for (;;) {
+    const auto comma = host.find(',');
+    out.push_back(HostPort{std::string(host.substr(0, comma)), port});
+    if (comma == std::string_view::npos) return;
+    host.remove_prefix(comma + 1);
+  }
+}
+
 }  // namespace
+
+std::string to_string(const HostPort& server) {
+  const bool ipv6 = server.host.find(':') != std::string::npos && !server.host.starts_with('/');
+  std::string out = ipv6 ? "[" + server.host + "]" : server.host;
+  return out + ":" + std::to_string(server.port);
+}
+
+std::string_view to_string(TargetSessionAttrs attrs) noexcept {
+  for (const auto& [a, name] : kTargetSessionAttrs) {
+    if (a == attrs) return name;
+  }
+  return "any";
+}
+
+TargetSessionAttrs parse_target_session_attrs(std::string_view text, std::string_view what) {
+  for (const auto& [attrs, name] : kTargetSessionAttrs) {
+    if (text == name) return attrs;
+  }
+  throw ConfigError(std::string(what) +
+                    ": expected one of any, read-write, read-only, primary, standby, "
+                    "prefer-standby");
+}
+
+std::string_view to_string(LoadBalanceHosts mode) noexcept {
+  return mode == LoadBalanceHosts::random ? "random" : "disable";
+}
+
+LoadBalanceHosts parse_load_balance_hosts(std::string_view text, std::string_view what) {
+  for (const auto& [mode, name] : kLoadBalanceHosts) {
+    if (text == name) return mode;
+  }
+  throw ConfigError(std::string(what) + ": expected disable or random");
+}
+
+int libpq_version() noexcept { return PQlibVersion(); }
+
+std::vector<HostPort> ConnectionParams::hosts() const {
+  std::vector<HostPort> out;
+  out.reserve(1 + additional_hosts.size());
+  append_host_list(out, host, port);
+  out.insert(out.end(), additional_hosts.begin(), additional_hosts.end());
+  return out;
+}
+
+std::string ConnectionParams::hosts_text() const {
+  std::string out;
+  for (const HostPort& server : hosts()) {
+    if (!out.empty()) out += ", ";
+    out += to_string(server);
+  }
+  return out;
+}
+
+void ConnectionParams::validate() const {
+  // `host` itself is passed as it always was (libpq reads an empty name in
+  // a comma list as its default); only the servers added here are checked.
+  for (std::size_t i = 0; i < additional_hosts.size(); ++i) {
+    const HostPort& server = additional_hosts[i];
+    const std::string which = "additional_hosts[" + std::to_string(i) + "]";
+    if (server.host.empty()) throw ConfigError(which + ": the host name is empty");
+    if (server.host.find(',') != std::string::npos) {
+      throw ConfigError(which + ": host '" + printable_excerpt(server.host) +
+                        "' contains a comma; give each server its own entry");
+    }
+    if (server.port == 0) {
+      throw ConfigError(which + " (" + printable_excerpt(server.host) +
+                        "): the port must be from 1 to 65535, not 0");
+    }
+  }
+  if (load_balance_hosts == LoadBalanceHosts::random && libpq_version() < kLoadBalanceHostsSince) {
+    const int version = libpq_version();
+    throw ConfigError(
+        "load_balance_hosts=random needs libpq 16 or newer, and this process runs "
+        "libpq " +
+        std::to_string(version / 10000) + "." + std::to_string(version % 10000) +
+        ": unset it (PGLOADBALANCEHOSTS / JSON key 'load_balance_hosts'; the "
+        "servers are then tried in the order given), or build against libpq 16+");
+  }
+}
 
 bool is_server_setting_name(std::string_view name) {
   if (name.empty()) return false;
@@ -99,8 +210,34 @@ std::string ConnectionParams::to_conninfo() const {
     out += '=';
     out += quote_conninfo_value(value, key);
   };
-  add("host", host);
-  add("port", std::to_string(port));
+  validate();
+  if (additional_hosts.empty()) {
+    // One server (or a comma-separated host on one port, which libpq
+    // splits): exactly what pgobo has always written.
+    add("host", host);
+    add("port", std::to_string(port));
+  } else {
+    std::string hosts_list = host;
+    std::string ports = std::to_string(port);
+    // A comma-separated `host` is several servers on `port`: one port each,
+    // or libpq would not match the two lists.
+    const auto in_host = std::count(host.begin(), host.end(), ',') + 1;
+    for (std::ptrdiff_t i = 1; i < in_host; ++i) {
+      ports += "," + std::to_string(port);
+    }
+    for (const HostPort& server : additional_hosts) {
+      hosts_list += "," + server.host;
+      ports += "," + std::to_string(server.port);
+    }
+    add("host", hosts_list);
+    add("port", ports);
+  }
+  if (target_session_attrs != TargetSessionAttrs::any) {
+    add("target_session_attrs", to_string(target_session_attrs));
+  }
+  if (load_balance_hosts != LoadBalanceHosts::disable) {
+    add("load_balance_hosts", to_string(load_balance_hosts));
+  }
   add("dbname", dbname);
   if (!user.empty()) add("user", user);
   add("sslmode", to_string(effective_sslmode()));

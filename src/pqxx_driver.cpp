@@ -38,9 +38,16 @@ struct RawConnectionAccess {
   friend const PGconn* raw_pgconn(const pqxx::connection& connection) {
     return static_cast<const PGconn*>((connection.*RawConnection)());
   }
+  // For closed_by_server(), which lets libpq read what arrived on an idle
+  // connection (libpqxx reads through the same PGconn and caches nothing of
+  // its input).
+  friend PGconn* mutable_pgconn(pqxx::connection& connection) {
+    return const_cast<PGconn*>(static_cast<const PGconn*>((connection.*RawConnection)()));
+  }
 };
 template struct RawConnectionAccess<&pqxx::connection::raw_connection>;
 const PGconn* raw_pgconn(const pqxx::connection& connection);
+PGconn* mutable_pgconn(pqxx::connection& connection);
 
 // --- connect errors --------------------------------------------------------
 
@@ -100,7 +107,10 @@ std::optional<detail::ConnectFailure> english_failure(const std::string& text) {
                  "server closed the connection unexpectedly", "the database system is starting up",
                  "the database system is shutting down", "the database system is in recovery mode",
                  "the database system is not yet accepting connections",
-                 "the database system is not accepting connections"})) {
+                 "the database system is not accepting connections",
+                 // target_session_attrs: no server of the list was of the kind asked for
+                 "session is read-only", "session is not read-only",
+                 "server is in hot standby mode", "server is not in hot standby mode"})) {
     return detail::ConnectFailure::unavailable;
   }
   // libpqxx's own texts (never translated): the connection was lost right
@@ -125,9 +135,13 @@ std::string tls_verification_advice(const std::string& text, const ConnectionPar
   if (contains_any(text, {"does not match host name",
                           "could not get server's host name from server certificate",
                           "host name must be specified for a verified ssl connection"})) {
-    return "TLS host-name verification failed: the server's certificate is not for host '" +
-           params.host +
-           "'. Connect with a host name the certificate lists (PGHOST / JSON key 'host'), or set "
+    // With several servers, libpq's text above names the one that failed.
+    const std::string which =
+        params.additional_hosts.empty() && params.host.find(',') == std::string::npos
+            ? "host '" + params.host + "'"
+            : "the host connected to (one of " + params.hosts_text() + ")";
+    return "TLS host-name verification failed: the server's certificate is not for " + which +
+           ". Connect with a host name the certificate lists (PGHOST / JSON key 'host'), or set "
            "sslmode (PGSSLMODE) to verify-ca to check the certificate's CA only";
   }
   if (contains_any(text, {"certificate verify failed"})) {
@@ -256,8 +270,12 @@ void throw_connect_error(std::string_view libpq_message, const ConnectionParams&
     replace_all(detail, quoted, kRedacted);
     replace_all(detail, password.reveal(), kRedacted);
   }
-  std::string message = "could not connect to " + params.host + ":" + std::to_string(params.port) +
-                        " database '" + params.dbname + "' as '" + params.user + "': " + detail;
+  // Every server tried: libpq's text says what each one answered.
+  const bool several =
+      !params.additional_hosts.empty() || params.host.find(',') != std::string::npos;
+  std::string message = "could not connect to " + std::string(several ? "any of " : "") +
+                        params.hosts_text() + " database '" + params.dbname + "' as '" +
+                        params.user + "': " + detail;
   const std::string lowered = lowercase(detail);
   if (const std::string advice = tls_verification_advice(lowered, params); !advice.empty()) {
     throw TlsVerificationFailed(message + ". " + advice);
@@ -353,6 +371,31 @@ ConnectionState PqxxDriver::state(pqxx::connection& connection) const noexcept {
       break;
   }
   return ConnectionState::broken;
+}
+
+bool PqxxDriver::closed_by_server(pqxx::connection& connection) const noexcept {
+  PGconn* handle = mutable_pgconn(connection);
+  if (handle == nullptr || PQstatus(handle) != CONNECTION_OK) return true;
+  const int fd = PQsocket(handle);
+  if (fd < 0) return true;
+  // An idle connection receives nothing unless the server has something to
+  // say of its own: its last words before closing the session (a FATAL
+  // ErrorResponse: shutdown, pg_terminate_backend, idle_session_timeout) and
+  // then end-of-file, or a NOTIFY or ParameterStatus. A few rounds read the
+  // last words and then find the end; a connection that keeps receiving
+  // notifications is alive.
+  for (int round = 0; round < 4; ++round) {
+    pollfd look{fd, POLLIN, 0};
+    const int ready = ::poll(&look, 1, 0);
+    if (ready == 0) return false;  // nothing arrived: the usual case, one system call
+    if (ready < 0) return false;   // cannot look (EINTR, ENOMEM): lend as before
+    if ((look.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) return true;
+    // Non-blocking; 0 when the read failed or found end-of-file, after which
+    // libpq has marked the connection bad.
+    if (PQconsumeInput(handle) == 0) return true;
+    if (PQstatus(handle) != CONNECTION_OK) return true;
+  }
+  return false;
 }
 
 bool PqxxDriver::rollback(pqxx::connection& connection) const noexcept {

@@ -31,7 +31,7 @@ bool connection_limit_mode(const Value& v) {
   v.reject("\"auto\" or \"off\"");
 }
 
-constexpr std::array<Field, 11> kFields{{
+constexpr std::array<Field, 12> kFields{{
     {"PGOBO_USER_POOL_MAX_SIZE", "user_pool_max_size", false,
      [](RoutingConfig& c, const Value& v) { c.user_pool.max_size = v.pool_size(1); }},
     {"PGOBO_USER_POOL_IDLE_TIMEOUT_MS", "user_pool_idle_timeout_ms", false,
@@ -67,6 +67,27 @@ constexpr std::array<Field, 11> kFields{{
            "a table name, 'name' or 'schema.name' (letters, digits and _, at most 63 bytes each)";
        c.connection_limit.table = v.non_empty_string(expected);
        if (!ConnectionLimitOptions::is_table_name(c.connection_limit.table)) v.reject(expected);
+     }},
+    // Read after the service's settings: a replica without a port gets PGPORT's (first).
+    {"PGOBO_READ_HOSTS", "read_hosts", false,
+     [](RoutingConfig& c, const Value& v) {
+       const std::uint16_t port = c.service.pool.connection.port;
+       c.read_hosts.clear();
+       if (v.json() && v.json()->is_array()) {
+         if (v.json()->empty()) v.reject("an array of \"host[:port]\" strings");
+         for (const auto& item : *v.json()) {
+           if (!item.is_string()) v.reject("an array of \"host[:port]\" strings");
+           const Value element(v.name(), &item, false);
+           for (HostPort& server :
+                parse_host_list(element.non_empty_string("host[:port]"), port, v.name())) {
+             c.read_hosts.push_back(std::move(server));
+           }
+         }
+         return;
+       }
+       c.read_hosts = parse_host_list(
+           v.non_empty_string("host[:port] separated by commas, e.g. replica-1:5433,replica-2"),
+           port, v.name());
      }},
 }};
 

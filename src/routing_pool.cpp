@@ -2,6 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <charconv>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "pgobo/errors.hpp"
 #include "pgobo/log.hpp"
 #include "pgobo/pqxx_replica_directory.hpp"
@@ -47,9 +52,40 @@ std::unique_ptr<RoutingPool> RoutingPool::create(RoutingConfig config) {
   users.credentials_for = std::move(config.user_credentials);
 
   const PqxxDriver user_driver(config.allow_rls_bypass_roles ? RlsBypass::warn : RlsBypass::refuse);
+  std::optional<ReadReplicas> replicas;
+  if (!config.read_hosts.empty()) {
+    for (std::size_t i = 0; i < config.read_hosts.size(); ++i) {
+      const HostPort& server = config.read_hosts[i];
+      if (server.host.empty() || server.port == 0 || server.host.find(',') != std::string::npos) {
+        throw ConfigError("RoutingConfig::read_hosts[" + std::to_string(i) +
+                          "]: expected a host name without commas and a port from 1 to 65535");
+      }
+    }
+    // The same database, roles, credentials and sizes, on the replicas' servers.
+    const auto on_replicas = [&](ConnectionParams& connection) {
+      connection.host = config.read_hosts.front().host;
+      connection.port = config.read_hosts.front().port;
+      connection.additional_hosts.assign(config.read_hosts.begin() + 1, config.read_hosts.end());
+      // Not the primary's read-write or primary: that would refuse every replica.
+      connection.target_session_attrs = TargetSessionAttrs::any;
+    };
+    ReadReplicas read;
+    PoolOptions read_service = service_options;
+    read_service.name = service_options.name + "-read";
+    on_replicas(read_service.connection);
+    read.service = std::make_shared<Pool>(std::move(read_service));
+    read.users = users;
+    // The automatic limit divides the primary's max_connections; the
+    // replicas are other servers: their user pools keep the fixed limit.
+    read.users.max_total_connections = config.max_total_connections;
+    read.users.max_total_connections_adjustable = false;
+    on_replicas(read.users.user_pool.connection);
+    replicas = std::move(read);
+  }
   const std::shared_ptr<PoolObserver> observer = service_options.observer;
   auto service = std::make_shared<Pool>(std::move(service_options));
-  auto router = std::make_unique<RoutingPool>(service, std::move(users), user_driver);
+  auto router =
+      std::make_unique<RoutingPool>(service, std::move(users), user_driver, std::move(replicas));
   if (automatic) {
     PoolManager& manager = router->manager();
     ConnectionLimitCoordinator::Target target{
@@ -61,6 +97,54 @@ std::unique_ptr<RoutingPool> RoutingPool::create(RoutingConfig config) {
         observer));
   }
   return router;
+}
+
+std::vector<HostPort> parse_host_list(std::string_view text, std::uint16_t default_port,
+                                      std::string_view what) {
+  const auto bad = [&](std::string_view why) {
+    throw ConfigError(std::string(what) + ": " + std::string(why) +
+                      " (expected host[:port] separated by commas, e.g. "
+                      "\"replica-1:5433,replica-2:5433\"; an IPv6 address in brackets)");
+  };
+  std::vector<HostPort> out;
+  for (;;) {
+    const auto comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    HostPort server{{}, default_port};
+    std::string_view port;
+    if (item.starts_with('[')) {
+      const auto close = item.find(']');
+      if (close == std::string_view::npos) bad("an IPv6 address without its closing ']'");
+      server.host = std::string(item.substr(1, close - 1));
+      const std::string_view rest = item.substr(close + 1);
+      if (!rest.empty()) {
+        if (!rest.starts_with(':')) bad("text after an IPv6 address's ']' that is not :port");
+        port = rest.substr(1);
+        if (port.empty()) bad("an empty port after ':'");
+      }
+    } else if (const auto colon = item.rfind(':'); colon != std::string_view::npos &&
+                                                   !item.starts_with('/') &&
+                                                   item.find(':') == colon) {
+      server.host = std::string(item.substr(0, colon));
+      port = item.substr(colon + 1);
+      if (port.empty()) bad("an empty port after ':'");
+    } else {
+      server.host = std::string(item);  // a name, a bare IPv6 address or a socket directory
+    }
+    if (server.host.empty()) bad("an empty host name");
+    if (server.host.find('\0') != std::string::npos) bad("a NUL byte");
+    if (!port.empty()) {
+      unsigned value = 0;
+      const auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), value);
+      if (error != std::errc() || end != port.data() + port.size() || value < 1 || value > 65535) {
+        bad("a port that is not a number from 1 to 65535");
+      }
+      server.port = static_cast<std::uint16_t>(value);
+    }
+    out.push_back(std::move(server));
+    if (comma == std::string_view::npos) return out;
+    text.remove_prefix(comma + 1);
+  }
 }
 
 void to_json(nlohmann::json& out, const RoutingStats& s) {

@@ -171,8 +171,8 @@ int main(int argc, char** argv) {
   try {
     db->query("SELECT 1");
   } catch (const std::exception& e) {
-    spdlog::error("cannot reach the database at {}:{}/{} as {}: {}", where.host, where.port,
-                  where.dbname, where.user, e.what());
+    spdlog::error("cannot reach the database at {}/{} as {}: {}", where.hosts_text(), where.dbname,
+                  where.user, e.what());
     return 1;
   }
 
@@ -199,8 +199,8 @@ int main(int argc, char** argv) {
     server.stop();
   });
 
-  spdlog::info("notes service on http://{}:{}, database {}:{}/{} as {}; user credentials: {}{}",
-               kListenHost, port, where.host, where.port, where.dbname, where.user,
+  spdlog::info("notes service on http://{}:{}, database {}/{} as {}; user credentials: {}{}",
+               kListenHost, port, where.hosts_text(), where.dbname, where.user,
                settings.user_credentials,
                settings.development_fallback
                    ? "; DEVELOPMENT FALLBACK ON: requests without a token run as the service"

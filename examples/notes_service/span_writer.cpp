@@ -114,11 +114,15 @@ void SpanWriter::on_query_ended(const pgobo::QueryEnded& query) noexcept {
     nlohmann::json attributes = nlohmann::json::array({
         string_attribute("db.system.name", "postgresql"),
         string_attribute("db.namespace", query.connection.dbname),
-        string_attribute("server.address", query.connection.host),
-        int_attribute("server.port", query.connection.port),
         string_attribute("db.query.text", query.sql),
         string_attribute("db.client.connection.pool.name", query.pool),
     });
+    // The server, when there is only one: with several (failover), the
+    // observer is told the list, not the one this statement ran on.
+    if (query.connection.hosts().size() == 1) {
+      attributes.push_back(string_attribute("server.address", query.connection.host));
+      attributes.push_back(int_attribute("server.port", query.connection.port));
+    }
     if (!operation.empty()) attributes.push_back(string_attribute("db.operation.name", operation));
     if (query.rows) attributes.push_back(int_attribute("db.response.returned_rows", *query.rows));
     if (!query.sqlstate.empty()) {

@@ -10,7 +10,8 @@
 //     db.query(...); }                       // a span in that trace
 //
 // The attributes follow OpenTelemetry's database semantic conventions:
-// db.system.name, db.namespace, server.address, server.port,
+// db.system.name, db.namespace, server.address and server.port (with one
+// server; none with several, when the observer cannot know which one ran it),
 // db.operation.name, db.query.text (the statement as written, its parameters
 // are never given to observers), db.response.status_code and error.type (the
 // SQLSTATE or the exception type), db.response.returned_rows, and

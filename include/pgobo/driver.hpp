@@ -56,6 +56,13 @@
 //                                   the SQL policy, so the server refuses any
 //                                   write the policy missed.
 //
+// One member is optional, closed_by_server(c) noexcept -> bool: looked at
+// before an idle connection is lent, without a round trip; true when the
+// server has closed it (its socket found at end-of-file), so the pool closes
+// it and lends another instead of one whose first statement would fail. It
+// must be cheap: it runs on every lend of an idle connection. Without it,
+// only validate_idle_after's ping (a round trip) finds such a connection.
+//
 // query and query_read_only are variadic templates (any parameter types the
 // driver can bind); the concept checks them with no parameters.
 //
@@ -99,6 +106,14 @@ concept PoolDriver = std::copy_constructible<D> &&
   noexcept->std::same_as<bool>;
   driver.query(connection, statement);
   driver.query_read_only(connection, statement);
+};
+
+// Whether D has the optional closed_by_server(c) (see above).
+template <class D>
+concept DriverSeesClosedConnections = requires(const D& driver,
+                                               typename D::Connection& connection) {
+  { driver.closed_by_server(connection) }
+  noexcept->std::same_as<bool>;
 };
 
 }  // namespace pgobo

@@ -51,7 +51,7 @@ namespace pgobo {
 enum class CloseReason {
   idle_timeout,       // idle longer than idle_timeout
   max_lifetime,       // older than max_lifetime (with jitter)
-  broken,             // found closed or unusable on release
+  broken,             // found closed or unusable on release, or closed by the server while idle
   rollback_failed,    // returned inside a transaction that would not roll back
   reset_failed,       // the session reset or reset_query failed on release
   validation_failed,  // failed the check before lending
@@ -79,7 +79,8 @@ using Duration = std::chrono::nanoseconds;
 // A pool begins to open a connection (a credential fetch, then the login).
 struct ConnectionOpening {
   std::string_view pool;
-  const ConnectionParams& connection;  // where and as whom; never a password
+  // Where and as whom (every server of a failover list); never a password.
+  const ConnectionParams& connection;
 };
 
 struct ConnectionOpened {
@@ -181,9 +182,11 @@ struct PoolChanged {
 
 // A RoutingPool's query() or query_read_only().
 struct QueryStarted {
-  std::string_view pool;               // the pool it runs on: the service's or "user:<key>"
-  const ConnectionParams& connection;  // host, port, dbname, user
-  std::string_view sql;                // the statement as given (parameters are not passed)
+  std::string_view pool;  // the pool it runs on: the service's or "user:<key>"
+  // host, port, dbname, user: the pool's, so with several servers
+  // (additional_hosts) all of them, not the one the statement ran on.
+  const ConnectionParams& connection;
+  std::string_view sql;  // the statement as given (parameters are not passed)
   bool read_only;
 };
 

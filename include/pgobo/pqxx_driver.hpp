@@ -60,6 +60,16 @@ class PqxxDriver {
 
   // From libpq's own status (PQstatus, PQtransactionStatus): no round trip.
   [[nodiscard]] ConnectionState state(pqxx::connection& connection) const noexcept;
+  // Before an idle connection is lent: whether the server has closed it
+  // (shut down, failed over, pg_terminate_backend), seen locally. One
+  // poll() of its socket with no wait (about a microsecond) when nothing
+  // arrived, which is the usual case; when something did, libpq reads it
+  // without blocking (PQconsumeInput): the server's last words and
+  // end-of-file mean closed, a NOTIFY or ParameterStatus does not. Cannot
+  // see a server that vanished without closing its sockets (a host or
+  // network lost): that takes a round trip (PoolOptions::validate_idle_after)
+  // or TCP keepalives.
+  [[nodiscard]] bool closed_by_server(pqxx::connection& connection) const noexcept;
   // "ROLLBACK"; false if it failed.
   [[nodiscard]] bool rollback(pqxx::connection& connection) const noexcept;
   // Runs `sql` outside a transaction; false (and a warning) if it failed.

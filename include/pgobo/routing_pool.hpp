@@ -20,6 +20,12 @@
 // service principal's pool, a user means that user's pool in the PoolManager.
 // close() closes both. Counts report the pool the caller would be routed to;
 // stats() reports all of them.
+//
+// Read replicas (optional): with RoutingConfig::read_hosts
+// (PGOBO_READ_HOSTS="replica-1:5433,replica-2:5433"), query_read_only() runs
+// on a pool of the replicas (the service principal's, or the user's, logged
+// in with the same role and credentials) and on the primary when no replica
+// answers; query() and connect() always use the primary.
 #pragma once
 
 #include <chrono>
@@ -30,11 +36,14 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
+
 #include "pgobo/source_location.hpp"
 
 #include "pgobo/config.hpp"
 #include "pgobo/connection_limit.hpp"
 #include "pgobo/context.hpp"
+#include "pgobo/errors.hpp"
 #include "pgobo/identity.hpp"
 #include "pgobo/observer.hpp"
 #include "pgobo/pool.hpp"
@@ -75,20 +84,29 @@ struct RoutingConfig {
   // (SUPERUSER or BYPASSRLS), with a warning. Off: such a login fails with
   // UnsafeRole.
   bool allow_rls_bypass_roles = false;
+  // Read replicas for query_read_only() (PGOBO_READ_HOSTS / JSON read_hosts),
+  // tried in order as one failover list. Empty: off, every statement goes to
+  // `service`'s servers. Set: query_read_only() runs on a second set of
+  // pools over these servers (same database, roles, credentials, sslmode and
+  // sizes; target_session_attrs `any`), and on the primary's pools when no
+  // replica answers (ServerUnavailable, TooManyConnections); an SQL error is
+  // never retried elsewhere. The replicas' user pools have limits of their own:
+  // max_total_connections and max_pools apply to each set of servers apart.
+  std::vector<HostPort> read_hosts;
 
   // PoolConfig::from_env() plus PGOBO_USER_POOL_MAX_SIZE,
   // PGOBO_USER_POOL_IDLE_TIMEOUT_MS, PGOBO_MAX_TOTAL_CONNECTIONS,
   // PGOBO_MAX_POOLS, PGOBO_SWEEP_INTERVAL_MS, PGOBO_ALLOW_RLS_BYPASS_ROLES,
   // PGOBO_CONNECTION_LIMIT (auto|off) and PGOBO_CONNECTION_LIMIT_RESERVE,
-  // _INTERVAL_MS, _DEAD_AFTER_MS, _TABLE (docs/configuration.md). role_for
-  // and user_credentials stay null.
+  // _INTERVAL_MS, _DEAD_AFTER_MS, _TABLE, PGOBO_READ_HOSTS
+  // (docs/configuration.md). role_for and user_credentials stay null.
   [[nodiscard]] static RoutingConfig from_env();
   [[nodiscard]] static RoutingConfig from_env(const EnvLookup& lookup);
   // One JSON object: PoolConfig's keys and user_pool_max_size,
   // user_pool_idle_timeout_ms, max_total_connections, max_pools,
   // sweep_interval_ms, allow_rls_bypass_roles, connection_limit ("auto" or
   // "off"), connection_limit_reserve, connection_limit_interval_ms,
-  // connection_limit_dead_after_ms, connection_limit_table.
+  // connection_limit_dead_after_ms, connection_limit_table, read_hosts.
   [[nodiscard]] static RoutingConfig from_json(const nlohmann::json& json);
   [[nodiscard]] static RoutingConfig from_json_text(std::string_view text);
 };
@@ -102,8 +120,23 @@ struct RoutingStats {
 };
 void to_json(nlohmann::json& out, const RoutingStats& stats);
 
+// Parses "host[:port],host[:port]" (an IPv6 address in brackets:
+// "[::1]:5433"); a server without a port gets `default_port`. Throws
+// ConfigError naming `what` (e.g. "PGOBO_READ_HOSTS").
+[[nodiscard]] std::vector<HostPort> parse_host_list(std::string_view text,
+                                                    std::uint16_t default_port,
+                                                    std::string_view what);
+
 template <PoolDriver Driver>
 class BasicRoutingPool;
+
+// The pools query_read_only() tries first: the service principal's on the
+// replicas, and a manager of user pools on them.
+template <PoolDriver Driver>
+struct BasicReadReplicas {
+  std::shared_ptr<BasicPool<Driver>> service;
+  typename BasicPoolManager<Driver>::Options users;
+};
 
 // A RoutingPool bound to one user, whatever the calling thread's context.
 // Holds a reference to its RoutingPool, which must outlive it.
@@ -164,13 +197,20 @@ class BasicRoutingPool {
   // create() and from_env() build them from a RoutingConfig.
   // `user_driver` opens the user pools' connections (for PqxxDriver: with
   // the row-level-security bypass check).
+  // `replicas`: pools on read replicas for query_read_only() (nullopt: off).
   BasicRoutingPool(std::shared_ptr<Pool> service, typename Manager::Options users,
-                   Driver user_driver = Driver{})
+                   Driver user_driver = Driver{},
+                   std::optional<BasicReadReplicas<Driver>> replicas = std::nullopt)
       : user_driver_(user_driver),
         observer_(service ? service->options().observer : nullptr),
         service_(std::move(service)),
-        manager_(std::make_unique<Manager>(std::move(users), std::move(user_driver))) {
+        manager_(std::make_unique<Manager>(std::move(users), user_driver)) {
     manager_->reap_also(service_);
+    if (replicas && replicas->service) {
+      read_service_ = std::move(replicas->service);
+      read_manager_ = std::make_unique<Manager>(std::move(replicas->users), user_driver);
+      read_manager_->reap_also(read_service_);
+    }
   }
 
   BasicRoutingPool(const BasicRoutingPool&) = delete;
@@ -189,17 +229,27 @@ class BasicRoutingPool {
 
   // The statement must pass the read-only policy (sql_policy.hpp), then runs
   // inside BEGIN READ ONLY … ROLLBACK on one connection of the active pool, so
-  // PostgreSQL refuses any write the policy could not see.
+  // PostgreSQL refuses any write the policy could not see. With read
+  // replicas: on the active identity's replica pool, or on its primary pool
+  // when no replica gives a connection (ServerUnavailable,
+  // TooManyConnections); a failing statement is not run again elsewhere.
   template <class... Params>
   requires requires(Driver& d, typename Driver::Connection& c) { d.query_read_only(c, ""); }
   auto query_read_only(std::string_view sql, const Params&... params) {
+    bool on_replica = false;
     const auto run = [&] {
       check_read_only(sql);
+      if (read_service_) {
+        if (std::optional<Lease> lease = connect_replica()) {
+          on_replica = true;
+          return user_driver_.query_read_only(**lease, sql, params...);
+        }
+      }
       Lease lease = connect(SourceLocation{});  // a statement's lease: not watched
       return user_driver_.query_read_only(*lease, sql, params...);
     };
     if (observer_ == nullptr) return run();
-    return observed(sql, /*read_only=*/true, run);
+    return observed(sql, /*read_only=*/true, run, &on_replica);
   }
 
   // A connection of the active identity's pool. The lease may outlive this
@@ -234,11 +284,26 @@ class BasicRoutingPool {
     return service_->options().connection;
   }
 
-  // Closes the service principal's pool and every user pool; stops the
-  // sweeper and the connection limit's heartbeats (leaving the table).
-  // Idempotent.
+  // Where query_read_only() connects first: the replicas' params when read
+  // replicas are set, else pg_config().
+  [[nodiscard]] ConnectionParams read_pg_config() const {
+    if (!read_service_) return pg_config();
+    if (const UserContext* user = current_user_ptr()) {
+      ConnectionParams params = read_manager_->options().user_pool.connection;
+      params.user = read_manager_->options().role_for ? read_manager_->options().role_for(*user)
+                                                      : user->key();
+      return params;
+    }
+    return read_service_->options().connection;
+  }
+
+  // Closes the service principal's pool and every user pool (and those on
+  // the read replicas); stops the sweepers and the connection limit's
+  // heartbeats (leaving the table). Idempotent.
   void close() {
     if (limit_) limit_->stop();  // before the service pool it heartbeats through
+    if (read_manager_) read_manager_->close();
+    if (read_service_) read_service_->close();
     manager_->close();
     service_->close();
   }
@@ -272,6 +337,10 @@ class BasicRoutingPool {
 
   [[nodiscard]] Pool& service_pool() noexcept { return *service_; }
   [[nodiscard]] Manager& manager() noexcept { return *manager_; }
+  // The pools on the read replicas (their statistics are not in stats());
+  // null without read replicas.
+  [[nodiscard]] Pool* read_service_pool() noexcept { return read_service_.get(); }
+  [[nodiscard]] Manager* read_manager() noexcept { return read_manager_.get(); }
 
  private:
   template <class... Params>
@@ -287,17 +356,45 @@ class BasicRoutingPool {
     return service_->query(sql, params...);
   }
 
+  // A lease of the active identity's pool on the read replicas, or nullopt
+  // when none answers: the pool could not open a connection (refused, down,
+  // out of slots) and had none to lend.
+  std::optional<Lease> connect_replica() {
+    try {
+      if (const UserContext* user = current_user_ptr()) {
+        return read_manager_->connect(*user, SourceLocation{});
+      }
+      return read_service_->connect(SourceLocation{});
+    } catch (const ServerUnavailable&) {
+      return std::nullopt;
+    } catch (const TooManyConnections&) {
+      return std::nullopt;
+    }
+  }
+
   // Runs `run` between on_query_started and on_query_ended. Only with an
-  // observer: naming the pool and its connection allocates.
+  // observer: naming the pool and its connection allocates. `on_replica`
+  // (query_read_only): where it is meant to run, and after `run`, where it
+  // ran (the replicas, or the primary after a fallback).
   template <class Run>
-  auto observed(std::string_view sql, bool read_only, const Run& run) {
+  auto observed(std::string_view sql, bool read_only, const Run& run,
+                const bool* on_replica = nullptr) {
     const UserContext* user = current_user_ptr();
-    const std::string pool = user ? Manager::user_pool_name(user->key()) : service_->options().name;
-    const ConnectionParams connection = pg_config();
+    const bool replicas = on_replica != nullptr && read_service_ != nullptr;
+    std::string pool = user ? Manager::user_pool_name(user->key())
+                            : (replicas ? read_service_->options().name : service_->options().name);
+    ConnectionParams connection = replicas ? read_pg_config() : pg_config();
     const auto started = std::chrono::steady_clock::now();
     observer_->on_query_started(QueryStarted{pool, connection, sql, read_only});
+    // A fallback to the primary: the end event names the primary.
+    const auto ran_on = [&] {
+      if (!replicas || *on_replica) return;
+      connection = pg_config();
+      if (user == nullptr) pool = service_->options().name;
+    };
     try {
       auto result = run();
+      ran_on();
       std::optional<std::size_t> rows;
       if constexpr (requires { result.size(); }) rows = static_cast<std::size_t>(result.size());
       observer_->on_query_ended(QueryEnded{pool,
@@ -310,6 +407,7 @@ class BasicRoutingPool {
                                            {}});
       return result;
     } catch (...) {
+      ran_on();
       const ErrorDescription error = describe_current_exception();
       observer_->on_query_ended(QueryEnded{pool, connection, sql, read_only,
                                            std::chrono::steady_clock::now() - started, std::nullopt,
@@ -333,6 +431,9 @@ class BasicRoutingPool {
   std::shared_ptr<Pool> service_;
   std::unique_ptr<Manager> manager_;
   std::unique_ptr<ConnectionLimitCoordinator> limit_;  // automatic connection limit, or null
+  // On the read replicas (RoutingConfig::read_hosts); null when off.
+  std::shared_ptr<Pool> read_service_;
+  std::unique_ptr<Manager> read_manager_;
 };
 
 // The router over libpqxx, built from configuration.
@@ -347,5 +448,6 @@ class RoutingPool : public BasicRoutingPool<PqxxDriver> {
 };
 
 using UserHandle = BasicUserHandle<PqxxDriver>;
+using ReadReplicas = BasicReadReplicas<PqxxDriver>;
 
 }  // namespace pgobo

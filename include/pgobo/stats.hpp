@@ -21,7 +21,7 @@ namespace pgobo {
 struct PoolCloseCounts {
   std::uint64_t idle_timeout = 0;       // idle longer than idle_timeout
   std::uint64_t max_lifetime = 0;       // older than max_lifetime (with jitter)
-  std::uint64_t broken = 0;             // found closed or unusable on release
+  std::uint64_t broken = 0;             // unusable on release, or closed by the server while idle
   std::uint64_t rollback_failed = 0;    // returned inside a transaction that would not roll back
   std::uint64_t reset_failed = 0;       // reset_query failed on release
   std::uint64_t validation_failed = 0;  // failed the check before lending

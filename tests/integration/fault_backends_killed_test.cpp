@@ -12,9 +12,11 @@
 //
 // With validate_idle_after = 0 the pools check an idle connection before
 // lending it, so no connection the kill ended is ever lent. Without it (the
-// default) a pool cannot know that an idle connection died: the first query
-// on it fails, once; the second test proves that it is exactly the killed
-// connections that fail, each at most once, and that none is lent again.
+// default) a pool still sees locally that the server closed an idle
+// connection (PqxxDriver::closed_by_server) and does not lend it; what it
+// could not see would fail its first query, once: the second test proves that
+// only killed connections ever fail, each at most once, and that none is lent
+// again.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 

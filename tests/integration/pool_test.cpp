@@ -116,13 +116,12 @@ TEST_F(PoolIntegration, TerminatedBackendIsReplacedAndNeverLentAgain) {
   {
     Lease lease = pool.connect();
     killed_pid = lease->backendpid();
+    terminate_backend(killed_pid);
+    ASSERT_TRUE(eventually([&] { return backends_of(kAlice) == 0; }));
+    // Killed while leased: the next statement finds out, and the broken
+    // connection is closed when its lease ends.
+    EXPECT_THROW((void)pqxx::nontransaction(*lease).exec("SELECT 1"), pqxx::broken_connection);
   }
-  terminate_backend(killed_pid);
-  ASSERT_TRUE(eventually([&] { return backends_of(kAlice) == 0; }));
-
-  // The pool cannot know yet; the first statement finds out, and the broken
-  // connection is closed when its lease ends.
-  EXPECT_THROW((void)pool.query("SELECT 1"), pqxx::broken_connection);
   Lease lease = pool.connect();
   const pqxx::result rows = pqxx::nontransaction(*lease).exec("SELECT pg_backend_pid()");
 
@@ -131,23 +130,30 @@ TEST_F(PoolIntegration, TerminatedBackendIsReplacedAndNeverLentAgain) {
   EXPECT_EQ(pool.total_count(), 1U);
 }
 
-TEST_F(PoolIntegration, ValidationBeforeLendingReplacesATerminatedBackendUnnoticed) {
-  auto options = options_for(kAlice);
-  options.max_size = 1;
-  options.validate_idle_after = 0ms;
-  Pool pool(options);
-  int killed_pid = 0;
-  {
-    Lease lease = pool.connect();
-    killed_pid = lease->backendpid();
+// Killed while idle: before lending it the pool sees locally that the server
+// closed it (PqxxDriver::closed_by_server, no ping), with or without
+// validate_idle_after, and lends a new connection instead.
+TEST_F(PoolIntegration, AnIdleTerminatedBackendIsSeenBeforeALendAndReplaced) {
+  for (const bool validate : {false, true}) {
+    SCOPED_TRACE(validate ? "validate_idle_after = 0" : "no validation");
+    auto options = options_for(kAlice);
+    options.max_size = 1;
+    if (validate) options.validate_idle_after = 0ms;
+    Pool pool(options);
+    int killed_pid = 0;
+    {
+      Lease lease = pool.connect();
+      killed_pid = lease->backendpid();
+    }
+    terminate_backend(killed_pid);
+    ASSERT_TRUE(eventually([&] { return backends_of(kAlice) == 0; }));
+
+    const pqxx::result rows = pool.query("SELECT pg_backend_pid()");
+
+    EXPECT_NE(rows[0][0].as<int>(), killed_pid);
+    EXPECT_EQ(pool.stats().closed.broken, 1U);
+    EXPECT_EQ(pool.stats().closed.validation_failed, 0U) << "seen before any ping";
   }
-  terminate_backend(killed_pid);
-  ASSERT_TRUE(eventually([&] { return backends_of(kAlice) == 0; }));
-
-  const pqxx::result rows = pool.query("SELECT pg_backend_pid()");
-
-  EXPECT_NE(rows[0][0].as<int>(), killed_pid);
-  EXPECT_EQ(pool.stats().closed.validation_failed, 1U);
 }
 
 TEST_F(PoolIntegration, WrongPasswordIsAuthenticationFailedWithoutThePassword) {

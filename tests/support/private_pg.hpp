@@ -7,6 +7,7 @@
 //   pg.stop();                                 // pg_ctl stop -m fast: refused from now on
 //   pg.start();                                // same port, same options
 //                                              // ~PrivatePg: scripts/pg stop ROOT
+//   auto standby = PrivatePg::standby_of(pg);  // a streaming replica of pg on its own port
 //
 // The destructor stops the server and deletes its directory however the test
 // ends (an ASSERT returning early included), so no server outlives its test.
@@ -23,6 +24,7 @@
 #include <fstream>
 #include <memory>
 #include <pqxx/pqxx>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -74,6 +76,16 @@ class PrivatePg {
   }
 
   ~PrivatePg() { remove(); }
+
+  // A hot standby streaming from `primary`: pg_basebackup -R (fast
+  // checkpoint, WAL streamed) into a directory of its own, started on
+  // another free port with the options scripts/pg gives every server. Roles
+  // and passwords are the primary's. Stopped and deleted like any PrivatePg.
+  static std::unique_ptr<PrivatePg> standby_of(const PrivatePg& primary) {
+    std::unique_ptr<PrivatePg> standby(new PrivatePg(Standby{}));
+    standby->make_standby(primary);
+    return standby;
+  }
 
   PrivatePg(const PrivatePg&) = delete;
   PrivatePg& operator=(const PrivatePg&) = delete;
@@ -138,6 +150,62 @@ class PrivatePg {
   }
 
  private:
+  struct Standby {};
+  explicit PrivatePg(Standby /*unused*/) {}
+
+  void make_standby(const PrivatePg& primary) {
+    try {
+      root_ = trimmed(run("mktemp -d /tmp/pgobo-pg.XXXXXX"));
+      const std::string as_server = geteuid() == 0 ? "runuser -u postgres -- " : "";
+      run("chmod 755 " + shell_quote(root_) + " && mkdir -p " + shell_quote(root_ + "/sock") +
+          (geteuid() == 0 ? " && chown -R postgres:postgres " + shell_quote(root_) : ""));
+      run("cd " + shell_quote(root_) + " && " + as_server +
+          shell_quote(pg_bin() + "/pg_basebackup") + " -h " +
+          shell_quote(primary.server().socket_dir) + " -p " +
+          std::to_string(primary.server().port) + " -U postgres -D " +
+          shell_quote(root_ + "/data") + " -R -X stream -c fast --no-sync 2>&1");
+      run("chmod 700 " + shell_quote(root_ + "/data"));
+      server_ = primary.server();
+      server_.socket_dir = root_ + "/sock";
+      // A free port, as scripts/pg picks one: try a few at random.
+      std::string last_error;
+      for (int attempt = 0; attempt < 8; ++attempt) {
+        const int port = 20000 + static_cast<int>(std::random_device{}() % 40000);
+        try {
+          pg_ctl("-l " + shell_quote(root_ + "/server.log") + " -w -t 30 -o " +
+                 shell_quote("-p " + std::to_string(port) + " -k " + root_ +
+                             "/sock -c listen_addresses=127.0.0.1 -c fsync=off -c "
+                             "max_connections=150 -c password_encryption=scram-sha-256") +
+                 " start");
+          server_.port = port;
+          break;
+        } catch (const std::exception& e) {
+          last_error = e.what();
+        }
+      }
+      if (server_.port == primary.server().port) {
+        throw std::runtime_error("PrivatePg: the standby did not start: " + last_error);
+      }
+      std::ifstream opts(root_ + "/data/postmaster.opts");
+      std::string line;
+      std::getline(opts, line);
+      postgres_args_ = line.substr(line.find(' ') + 1);
+    } catch (...) {
+      remove();
+      throw;
+    }
+  }
+
+  static std::string trimmed(std::string text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    return text;
+  }
+
+  static std::string pg_bin() {
+    const char* bin = std::getenv("PGOBO_PGBIN");
+    return std::string(bin != nullptr ? bin : "/usr/lib/postgresql/15/bin");
+  }
+
   void remove() noexcept {
     if (root_.empty()) return;
     const std::string command =
@@ -164,15 +232,11 @@ class PrivatePg {
   }
 
   void pg_ctl(const std::string& arguments) const {
-    const std::string pg_bin = [] {
-      const char* bin = std::getenv("PGOBO_PGBIN");
-      return std::string(bin != nullptr ? bin : "/usr/lib/postgresql/15/bin");
-    }();
     // As scripts/pg: the server's own user when we are root, from a directory
     // that user can read.
     const std::string as_server = geteuid() == 0 ? "runuser -u postgres -- " : "";
-    run("cd " + shell_quote(root_) + " && " + as_server + shell_quote(pg_bin + "/pg_ctl") + " -D " +
-        shell_quote(root_ + "/data") + " " + arguments + " 2>&1");
+    run("cd " + shell_quote(root_) + " && " + as_server + shell_quote(pg_bin() + "/pg_ctl") +
+        " -D " + shell_quote(root_ + "/data") + " " + arguments + " 2>&1");
   }
 
   // Lines of the form export NAME='value' or export NAME=value.

@@ -59,6 +59,8 @@ class PoolCore {
   using Connection = typename Driver::Connection;
   using time_point = typename Clock::time_point;
   using Lease = PoolLease<PoolCore>;
+  // The driver can tell, locally, that the server closed an idle connection.
+  static constexpr bool kSeesClosed = DriverSeesClosedConnections<Driver>;
 
   // Throws ConfigError if options.validate() does. `budget`: a limit shared
   // with other pools (PoolManager's max_total_connections), or null.
@@ -305,13 +307,23 @@ class PoolCore {
             continue;
           }
           ++leased_;
-          if (needs_validation(*pooled, now)) {
+          // Ours alone now (counted as leased): checked without the lock. A
+          // connection the server closed while it sat idle (a shutdown, a
+          // failover) is seen locally and replaced, never lent to fail.
+          const bool validate = needs_validation(*pooled, now);
+          if (validate || kSeesClosed) {
             lock.unlock();
-            const bool alive = driver_.ping(*pooled->connection);
+            std::optional<CloseReason> dead;
+            if constexpr (kSeesClosed) {
+              if (driver_.closed_by_server(*pooled->connection)) dead = CloseReason::broken;
+            }
+            if (!dead && validate && !driver_.ping(*pooled->connection)) {
+              dead = CloseReason::validation_failed;
+            }
             lock.lock();
-            if (!alive) {
+            if (dead) {
               --leased_;
-              close_and_unlock(lock, pooled, CloseReason::validation_failed, now);
+              close_and_unlock(lock, pooled, *dead, now);
               lock.lock();
               continue;
             }
