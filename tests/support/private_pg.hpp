@@ -178,6 +178,7 @@ class PrivatePg {
                              "max_connections=150 -c password_encryption=scram-sha-256") +
                  " start");
           server_.port = port;
+          server_.pool_port = port;  // pools connect to the standby itself
           break;
         } catch (const std::exception& e) {
           last_error = e.what();
