@@ -200,7 +200,7 @@ void ConnectionLimitCoordinator::heartbeat() noexcept {
     {
       const std::lock_guard lock(mutex_);
       ++stats_.heartbeats;
-      if (decided && decided->share < service_pool_size_) ++stats_.share_below_service_pool;
+      if (decided && decided->fair < service_pool_size_) ++stats_.share_below_service_pool;
     }
     // Raised only now that the claim is committed: the others see it before
     // this replica opens anything under it. Not if this heartbeat took so
@@ -217,20 +217,23 @@ void ConnectionLimitCoordinator::heartbeat() noexcept {
 }
 
 void ConnectionLimitCoordinator::warn_if_short(const detail::Share& share) noexcept {
-  const bool is_short = share.share < service_pool_size_;
+  // The fair share, not what the others leave now: a newcomer's share is 0
+  // for a heartbeat or two, which is how it joins, not a misconfiguration.
+  const bool is_short = share.fair < service_pool_size_;
   if (is_short == short_share_warned_) return;
   short_share_warned_ = is_short;
   try {
     if (is_short) {
       logger()->warn(
-          "connection limit: this replica's share ({} of {} for {} replicas) is below its service "
+          "connection limit: this replica's fair share ({} of {} for {} replicas) is below its "
+          "service "
           "pool's size ({}): the user pools get 0 and the service pool may hold more than the "
           "share (the reserve absorbs it). Lower PGOBO_MAX_SIZE, run fewer replicas or raise "
           "max_connections",
-          share.share, share.capacity, share.replicas, service_pool_size_);
+          share.fair, share.capacity, share.replicas, service_pool_size_);
     } else {
-      logger()->info("connection limit: the share ({}) covers the service pool ({}) again",
-                     share.share, service_pool_size_);
+      logger()->info("connection limit: the fair share ({}) covers the service pool ({}) again",
+                     share.fair, service_pool_size_);
     }
   } catch (...) {  // NOLINT(bugprone-empty-catch): a log line is not worth the heartbeat
   }

@@ -103,7 +103,7 @@ constexpr Metric kLimitChanges{"pgobo_connection_limit_changes_total", "counter"
                                "Times this replica's user pool limit moved."};
 constexpr Metric kLimitShort{
     "pgobo_connection_limit_share_below_service_pool_total", "counter",
-    "Heartbeats whose share was below the service pool's max_size: the user pools got 0."};
+    "Heartbeats whose fair share was below the service pool's max_size: the user pools got 0."};
 constexpr Metric kLimitFenced{
     "pgobo_connection_limit_fenced_total", "counter",
     "Times this replica dropped its user pools to 0 because its heartbeats were late."};

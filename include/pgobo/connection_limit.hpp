@@ -78,7 +78,8 @@ struct ConnectionLimitStats {
   std::uint64_t heartbeats = 0;
   std::uint64_t heartbeat_errors = 0;
   std::uint64_t changes = 0;  // times user_limit moved
-  // Heartbeats whose share was below the service pool's size: the service
+  // Heartbeats whose fair share (capacity / replicas) was below the service
+  // pool's size, not a newcomer's transient 0: the service
   // pool alone may hold more than this replica's share (the reserve absorbs
   // it) and the user pools get 0. Fewer replicas, a smaller PGOBO_MAX_SIZE
   // or a larger max_connections fixes it (docs/operations.md).

@@ -195,6 +195,7 @@ TEST_F(Coordinator, StartsWithNothingAndJoinsWithWhatTheOthersLeave) {
   EXPECT_EQ(c->stats().capacity, 24U);
   EXPECT_EQ(c->stats().heartbeats, 2U);
   EXPECT_EQ(c->stats().changes, 1U);
+  EXPECT_EQ(c->stats().share_below_service_pool, 0U);  // its first 0 was joining, fair 12
   EXPECT_EQ(limits, (std::vector<std::size_t>{0, 10}));
   EXPECT_EQ(directory->claims.back(), 12U);
 }
