@@ -3,11 +3,14 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <pqxx/pqxx>
 #include <random>
 #include <utility>
 
+#include "pgobo/detail/pool_manager_gate.hpp"
 #include "pgobo/errors.hpp"
 #include "pgobo/log.hpp"
 #include "pgobo/pqxx_compat.hpp"
@@ -21,6 +24,7 @@ class PqxxReplicaDirectory final : public ReplicaDirectory {
                        std::string replica_id)
       : service_(std::move(service)),
         table_(options.table),
+        interval_(options.interval),
         interval_ms_(options.interval.count()),
         dead_after_s_(static_cast<double>(options.dead_replica_timeout.count()) / 1000.0),
         replica_id_(std::move(replica_id)) {}
@@ -40,13 +44,10 @@ class PqxxReplicaDirectory final : public ReplicaDirectory {
 
  private:
   void heartbeat_once(const Decide& decide) {
-    Lease lease = service_->connect(SourceLocation{});
+    Lease lease = connect_within_interval();
     pqxx::work tx(*lease);
     const std::string table = quoted_table(tx);
-    // Bounded: a heartbeat that cannot get the table within an interval
-    // fails and is retried at the next one.
-    tx.exec(fmt::format("SET LOCAL lock_timeout = {}", interval_ms_));
-    tx.exec(fmt::format("SET LOCAL statement_timeout = {}", interval_ms_));
+    bound(tx);
     // Excludes the other replicas' heartbeats (the mode conflicts with
     // itself), not plain reads: each replica decides on the latest claims.
     tx.exec("LOCK TABLE " + table + " IN SHARE ROW EXCLUSIVE MODE");
@@ -87,8 +88,11 @@ class PqxxReplicaDirectory final : public ReplicaDirectory {
  public:
   void leave() noexcept override {
     try {
-      Lease lease = service_->connect(SourceLocation{});
+      Lease lease = connect_within_interval();
       pqxx::work tx(*lease);
+      // Bounded as a heartbeat: a shutdown must not wait behind another
+      // replica's lock (the row then expires after the timeout).
+      bound(tx);
       pqxx_compat::exec_params(tx, "DELETE FROM " + quoted_table(tx) + " WHERE replica_id = $1",
                                replica_id_);
       tx.commit();
@@ -105,6 +109,28 @@ class PqxxReplicaDirectory final : public ReplicaDirectory {
   }
 
  private:
+  // A service connection, waiting at most one interval for one (not the
+  // service pool's acquire_timeout: a heartbeat must end in time to count).
+  [[nodiscard]] Lease connect_within_interval() {
+    // The gate: BasicPool's connect(deadline) is not public API.
+    return detail::PoolManagerGate<Pool>(*service_).connect(
+        std::chrono::steady_clock::now() + interval_, SourceLocation{});
+  }
+
+  // Each statement and the wait for the table's lock are bounded by one
+  // interval, the time the transaction may sit idle by half of one. The
+  // last one is what frees the table when this process stops between
+  // statements (SIGSTOP, a blackholed network, a slow `decide`): the server
+  // ends the session instead of keeping every other replica's heartbeat
+  // waiting until TCP keepalive notices (hours). Half: another replica that
+  // began waiting for the lock then still gets it within its lock_timeout.
+  void bound(pqxx::work& tx) const {
+    tx.exec(fmt::format("SET LOCAL idle_in_transaction_session_timeout = {}",
+                        std::max(interval_ms_ / 2, 1LL)));
+    tx.exec(fmt::format("SET LOCAL lock_timeout = {}", interval_ms_));
+    tx.exec(fmt::format("SET LOCAL statement_timeout = {}", interval_ms_));
+  }
+
   [[nodiscard]] std::string quoted_table(pqxx::transaction_base& tx) const {
     const auto dot = table_.find('.');
     if (dot == std::string::npos) return tx.quote_name(table_);
@@ -118,6 +144,7 @@ class PqxxReplicaDirectory final : public ReplicaDirectory {
 
   std::shared_ptr<Pool> service_;
   std::string table_;
+  std::chrono::milliseconds interval_;
   long long interval_ms_;
   double dead_after_s_;
   std::string replica_id_;

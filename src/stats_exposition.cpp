@@ -101,6 +101,12 @@ constexpr Metric kLimitHeartbeats{"pgobo_connection_limit_heartbeats_total", "co
                                   "Heartbeats into the replicas' table, by outcome."};
 constexpr Metric kLimitChanges{"pgobo_connection_limit_changes_total", "counter",
                                "Times this replica's user pool limit moved."};
+constexpr Metric kLimitShort{
+    "pgobo_connection_limit_share_below_service_pool_total", "counter",
+    "Heartbeats whose fair share was below the service pool's max_size: the user pools got 0."};
+constexpr Metric kLimitFenced{
+    "pgobo_connection_limit_fenced_total", "counter",
+    "Times this replica dropped its user pools to 0 because its heartbeats were late."};
 
 // The label every series has: which pool ("service", "users", or the name
 // given to stats_to_prometheus for one pool), never a user's key.
@@ -311,6 +317,8 @@ void add_connection_limit(Exposition& out, const ConnectionLimitStats& s) {
   out.add(kLimitHeartbeats, {{kPoolLabel, pool}, {"outcome", "ok"}}, s.heartbeats);
   out.add(kLimitHeartbeats, {{kPoolLabel, pool}, {"outcome", "error"}}, s.heartbeat_errors);
   out.add(kLimitChanges, {{kPoolLabel, pool}}, s.changes);
+  out.add(kLimitShort, {{kPoolLabel, pool}}, s.share_below_service_pool);
+  out.add(kLimitFenced, {{kPoolLabel, pool}}, s.fenced);
 }
 
 }  // namespace

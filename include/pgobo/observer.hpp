@@ -209,7 +209,7 @@ struct ConnectionLimitChanged {
   std::size_t previous_user_limit;  // and before
   std::size_t replicas;             // live replicas seen, this one included (0: unknown)
   std::size_t capacity;             // what the replicas divide
-  std::string_view reason;          // "heartbeat" or "heartbeats failing"
+  std::string_view reason;          // "heartbeat" or "heartbeats late" (fenced)
 };
 
 // Override what you need; every hook defaults to doing nothing.

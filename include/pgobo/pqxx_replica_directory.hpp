@@ -7,7 +7,12 @@
 //
 // Each heartbeat is one transaction that locks the table against the other
 // replicas' heartbeats (SHARE ROW EXCLUSIVE, waiting at most one interval),
-// so each replica decides on the others' latest claims. The table (columns
+// so each replica decides on the others' latest claims. It waits at most one
+// interval for a service connection, each statement runs under a
+// statement_timeout of one interval, and the server ends the transaction if
+// it sits idle for half an interval (a replica stopped while it holds the
+// lock must not hold every other one's heartbeat). leave() is bounded the
+// same way. The table (columns
 // replica_id text primary key, claimed integer, seen_at timestamptz) is
 // created once by an operator, who grants the service role SELECT, INSERT,
 // UPDATE and DELETE on it: the SQL is in docs/operations.md, "One limit for

@@ -301,10 +301,15 @@ class BasicRoutingPool {
   // the read replicas); stops the sweepers and the connection limit's
   // heartbeats (leaving the table). Idempotent.
   void close() {
-    if (limit_) limit_->stop();  // before the service pool it heartbeats through
+    // No heartbeat may raise the limit while the user pools close; the claim
+    // stays published until their connections are gone (close() waits for
+    // leases), then the replica leaves, through the service pool, which
+    // closes last.
+    if (limit_) limit_->stop_heartbeats();
     if (read_manager_) read_manager_->close();
     if (read_service_) read_service_->close();
     manager_->close();
+    if (limit_) limit_->leave();
     service_->close();
   }
 

@@ -7,6 +7,9 @@
 // reserve (sampled from pg_stat_activity while they run), that a replica
 // killed with SIGKILL stops counting after the timeout and its share goes to
 // the others, and that no request fails while the shares move.
+//
+// ConnectionLimitTable: the heartbeat table itself, two directories in one
+// process (a replica stuck while it holds the table's lock).
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -19,6 +22,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <latch>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,6 +34,8 @@
 #include <vector>
 
 #include "pg_fixture.hpp"
+#include "pgobo/pqxx_pool.hpp"
+#include "pgobo/pqxx_replica_directory.hpp"
 #include "private_pg.hpp"
 #include "wait.hpp"
 
@@ -321,6 +327,113 @@ TEST_F(ConnectionLimit, ReplicasShareTheServerAndADeadOnesShareGoesToTheOthers) 
   EXPECT_LE(sampler.peak(), kCapacity);
   // The load wants 12 connections per replica: the shares were what held it.
   EXPECT_GE(sampler.peak(), 2 * static_cast<int>(kFairUsers3));
+}
+
+class ConnectionLimitTable : public PgTest {
+ protected:
+  static constexpr const char* kTable = "connlimit_stuck_replicas";
+
+  void SetUp() override {
+    PgTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    auto conn = superuser();
+    pqxx::work tx(conn);
+    tx.exec(std::string("DROP TABLE IF EXISTS ") + kTable);
+    tx.exec(std::string("CREATE TABLE ") + kTable +
+            " (replica_id text PRIMARY KEY, claimed integer NOT NULL, seen_at timestamptz NOT "
+            "NULL)");
+    tx.exec(std::string("GRANT SELECT, INSERT, UPDATE, DELETE ON ") + kTable + " TO " +
+            kServiceRole);
+    tx.commit();
+  }
+
+  [[nodiscard]] std::shared_ptr<Pool> service_pool(const std::string& name) const {
+    PoolOptions options;
+    options.name = name;
+    options.connection.host = server().pool_host;
+    options.connection.port = static_cast<std::uint16_t>(server().pool_port);
+    options.connection.dbname = server().database;
+    options.connection.user = kServiceRole;
+    options.connection.sslmode = SslMode::disable;
+    options.connection.connect_timeout = 5s;
+    options.credentials = std::make_shared<StaticPassword>(Secret{password_for(kServiceRole)});
+    options.max_size = 1;
+    return std::make_shared<Pool>(std::move(options));
+  }
+
+  [[nodiscard]] std::vector<std::string> rows() const {
+    auto conn = superuser();
+    pqxx::nontransaction tx(conn);
+    std::vector<std::string> ids;
+    for (const auto& row :
+         tx.exec(std::string("SELECT replica_id FROM ") + kTable + " ORDER BY replica_id")) {
+      ids.push_back(row[0].as<std::string>());
+    }
+    return ids;
+  }
+};
+
+TEST_F(ConnectionLimitTable, AReplicaStuckHoldingTheLockDoesNotStopTheOthersHeartbeats) {
+  ConnectionLimitOptions options;
+  options.automatic = true;
+  options.interval = 1000ms;
+  options.dead_replica_timeout = 3000ms;
+  options.table = kTable;
+  auto stuck_pool = service_pool("stuck");
+  auto live_pool = service_pool("live");
+  auto stuck = make_pqxx_replica_directory(stuck_pool, options, "a-stuck");
+  auto live = make_pqxx_replica_directory(live_pool, options, "b-live");
+
+  // "a-stuck" stops (SIGSTOP, a blackholed network, a slow client) between
+  // its statements, the table locked: here, inside its `decide`.
+  std::latch locked(1);
+  std::latch release(1);
+  std::atomic<bool> stuck_failed{false};
+  std::thread stuck_thread([&] {
+    try {
+      stuck->heartbeat([&](const ReplicaDirectory::View&) {
+        locked.count_down();
+        release.wait();
+        return std::size_t{5};
+      });
+    } catch (const std::exception&) {
+      stuck_failed = true;  // its session was ended under it
+    }
+  });
+  locked.wait();
+
+  // The other replica's heartbeat gets the table once the server has ended
+  // the stuck session (idle in transaction for half an interval), within
+  // its own lock wait of one interval: its first attempt succeeds.
+  const auto began = std::chrono::steady_clock::now();
+  ReplicaDirectory::View seen;
+  EXPECT_NO_THROW(live->heartbeat([&](const ReplicaDirectory::View& view) {
+    seen = view;
+    return std::size_t{3};
+  }));
+  const auto waited = std::chrono::steady_clock::now() - began;
+  EXPECT_LT(waited, options.interval + 500ms);
+  EXPECT_EQ(seen.others, 0U);  // the stuck one never published a claim
+
+  release.count_down();
+  stuck_thread.join();
+  EXPECT_TRUE(stuck_failed.load());
+  EXPECT_EQ(rows(), (std::vector<std::string>{"b-live"}));
+  std::cout << "[connection limit] a heartbeat behind a stuck replica's lock took "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count()
+            << " ms (interval " << options.interval.count() << " ms)\n";
+
+  // Leaving is bounded too: behind a lock held by another session it gives
+  // up after about an interval instead of holding a shutdown.
+  auto admin = superuser();
+  pqxx::work holder(admin);
+  holder.exec(std::string("LOCK TABLE ") + kTable + " IN ACCESS EXCLUSIVE MODE");
+  const auto leave_began = std::chrono::steady_clock::now();
+  live->leave();  // logs that it failed
+  const auto left_in = std::chrono::steady_clock::now() - leave_began;
+  EXPECT_LT(left_in, options.interval + 1000ms);
+  holder.abort();
+  EXPECT_EQ(rows(), (std::vector<std::string>{"b-live"}));  // the row expires instead
 }
 
 }  // namespace

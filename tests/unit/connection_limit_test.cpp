@@ -3,13 +3,17 @@
 // plays the other replicas, and its settings.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
+#include <latch>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "pgobo/connection_limit.hpp"
@@ -114,14 +118,26 @@ class FakeDirectory final : public ReplicaDirectory {
     View view;
     bool fail = false;
     std::vector<std::size_t> claims;
-    std::vector<std::size_t> limit_during_decide;  // the user limit when decide ran
+    // When decide has returned and the claim is about to be published (the
+    // table still locked): the target's user limit, and how many changes
+    // the observer had been told of.
+    std::vector<std::size_t> limit_during_decide;
+    std::vector<std::size_t> told_during_decide;
+    std::function<std::size_t()> current_limit;
+    std::function<std::size_t()> changes_told;
+    // Runs inside the heartbeat before anything else: a gate, a clock step.
+    std::function<void()> during;
     int leaves = 0;
   };
   explicit FakeDirectory(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
   void heartbeat(const Decide& decide) override {
+    if (state_->during) state_->during();
     if (state_->fail) throw std::runtime_error("server unreachable");
-    state_->claims.push_back(decide(state_->view));
+    const std::size_t claim = decide(state_->view);
+    if (state_->current_limit) state_->limit_during_decide.push_back(state_->current_limit());
+    if (state_->changes_told) state_->told_during_decide.push_back(state_->changes_told());
+    state_->claims.push_back(claim);
   }
   void leave() noexcept override { ++state_->leaves; }
 
@@ -133,18 +149,21 @@ class Coordinator : public ::testing::Test {
  protected:
   Coordinator() {
     directory->view.server = {30, 3, 0};
+    directory->current_limit = [this] { return limits.back(); };
+    directory->changes_told = [this] { return observer->changes.size(); };
     options.automatic = true;
     options.reserve = 3;
     options.interval = 100ms;
-    options.dead_replica_timeout = 200ms;
+    options.dead_replica_timeout = 300ms;  // fenced 200 ms after a heartbeat began
   }
 
   std::unique_ptr<ConnectionLimitCoordinator> make(std::size_t cap = 0) {
     ConnectionLimitCoordinator::Target target{[this](std::size_t n) { limits.push_back(n); },
                                               [this] { return in_use; }};
-    return std::make_unique<ConnectionLimitCoordinator>(options, /*service_pool_size=*/2, cap,
-                                                        std::make_unique<FakeDirectory>(directory),
-                                                        std::move(target), observer);
+    return std::make_unique<ConnectionLimitCoordinator>(
+        options, /*service_pool_size=*/2, cap, std::make_unique<FakeDirectory>(directory),
+        std::move(target), observer,
+        [this] { return base + std::chrono::milliseconds(now_ms.load()); });
   }
 
   std::shared_ptr<FakeDirectory::State> directory = std::make_shared<FakeDirectory::State>();
@@ -152,6 +171,9 @@ class Coordinator : public ::testing::Test {
   std::vector<std::size_t> limits;  // every limit applied, in order
   std::size_t in_use = 0;
   std::shared_ptr<LimitObserver> observer = std::make_shared<LimitObserver>();
+  // The coordinator's clock: base + now_ms.
+  const std::chrono::steady_clock::time_point base = std::chrono::steady_clock::now();
+  std::atomic<long long> now_ms{0};
 };
 
 TEST_F(Coordinator, StartsWithNothingAndJoinsWithWhatTheOthersLeave) {
@@ -173,6 +195,7 @@ TEST_F(Coordinator, StartsWithNothingAndJoinsWithWhatTheOthersLeave) {
   EXPECT_EQ(c->stats().capacity, 24U);
   EXPECT_EQ(c->stats().heartbeats, 2U);
   EXPECT_EQ(c->stats().changes, 1U);
+  EXPECT_EQ(c->stats().share_below_service_pool, 0U);  // its first 0 was joining, fair 12
   EXPECT_EQ(limits, (std::vector<std::size_t>{0, 10}));
   EXPECT_EQ(directory->claims.back(), 12U);
 }
@@ -191,6 +214,25 @@ TEST_F(Coordinator, ShrinksWhenAReplicaJoinsAndClaimsWhatLeasesStillHold) {
   EXPECT_EQ(limits.back(), 6U);
   // The claim published covers the 15 still out, not just the new limit.
   EXPECT_EQ(directory->claims.back(), 2U + 15U);
+  // The lowered limit was in force before the claim was published, and the
+  // observers heard of it only after the heartbeat (the table's lock held
+  // no longer than needed).
+  EXPECT_EQ(directory->limit_during_decide.back(), 6U);
+  EXPECT_EQ(directory->told_during_decide.back(), 1U);  // only the first change, to 22
+  ASSERT_EQ(observer->changes.size(), 2U);
+  EXPECT_EQ(observer->changes.back().user_limit, 6U);
+}
+
+TEST_F(Coordinator, ARaisedLimitComesOnlyAfterTheClaimIsPublished) {
+  directory->view.others = 1;
+  directory->view.others_claimed = 24;
+  auto c = make();
+  c->heartbeat();
+  directory->view.others_claimed = 12;
+  c->heartbeat();
+  EXPECT_EQ(directory->limit_during_decide.back(), 0U);  // still 0 while the claim of 12 is written
+  EXPECT_EQ(directory->claims.back(), 12U);
+  EXPECT_EQ(limits.back(), 10U);
 }
 
 TEST_F(Coordinator, GrowsIntoADeadReplicasShare) {
@@ -219,30 +261,131 @@ TEST_F(Coordinator, MaxTotalConnectionsCapsTheShare) {
   EXPECT_EQ(directory->claims.back(), 6U);
 }
 
-TEST_F(Coordinator, AFailedHeartbeatKeepsTheShareUntilTheTimeoutThenDropsToNothing) {
+TEST_F(Coordinator, AFailedHeartbeatKeepsTheShareUntilTheFenceThenDropsToNothing) {
   auto c = make();
-  c->heartbeat();
+  c->heartbeat();  // began at 0
   ASSERT_EQ(c->stats().user_limit, 22U);
   directory->fail = true;
 
+  now_ms = 100;
   c->heartbeat();
   EXPECT_EQ(c->stats().heartbeat_errors, 1U);
-  EXPECT_EQ(c->stats().user_limit, 22U);  // within the timeout: kept
+  EXPECT_EQ(c->stats().user_limit, 22U);  // within the margin: kept
+  now_ms = 199;
+  c->heartbeat();
+  EXPECT_EQ(c->stats().user_limit, 22U);
 
-  // Past dead_replica_timeout without a heartbeat, the others have stopped
-  // counting this replica: it must not hold its old share.
-  ASSERT_TRUE(test::poll_until(
-      [&] {
-        c->heartbeat();
-        return c->stats().user_limit == 0U;
-      },
-      5s, 50ms));
+  // dead_replica_timeout - interval after the last successful heartbeat
+  // began: the others may stop counting this replica before its next tick.
+  now_ms = 200;
+  c->heartbeat();
+  EXPECT_EQ(c->stats().user_limit, 0U);
+  EXPECT_EQ(c->stats().fenced, 1U);
   EXPECT_EQ(limits.back(), 0U);
-  EXPECT_EQ(observer->changes.back().reason, "heartbeats failing");
+  EXPECT_EQ(observer->changes.back().reason, "heartbeats late");
 
   directory->fail = false;
   c->heartbeat();
   EXPECT_EQ(c->stats().user_limit, 22U);
+}
+
+TEST_F(Coordinator, ATickPastTheMarginFencesBeforeItsAttemptNotOnlyAfterAFailure) {
+  auto c = make();
+  c->heartbeat();  // began at 0
+  ASSERT_EQ(c->stats().user_limit, 22U);
+  std::vector<std::size_t> at_attempt;
+  directory->during = [&] { at_attempt.push_back(limits.back()); };
+  now_ms = 200;  // the thread was late (a slow earlier attempt)
+  c->heartbeat();
+  ASSERT_EQ(at_attempt.size(), 1U);
+  EXPECT_EQ(at_attempt.front(), 0U);      // fenced while the attempt ran
+  EXPECT_EQ(c->stats().user_limit, 22U);  // it succeeded, begun now: raised again
+  EXPECT_EQ(c->stats().fenced, 1U);
+  EXPECT_EQ(limits, (std::vector<std::size_t>{0, 22, 0, 22}));
+}
+
+TEST_F(Coordinator, AHeartbeatStuckInIoDoesNotKeepTheShare) {
+  auto c = make();
+  c->heartbeat();  // began at 0
+  ASSERT_EQ(c->stats().user_limit, 22U);
+  std::latch entered(1);
+  std::latch release(1);
+  directory->during = [&] {
+    entered.count_down();
+    release.wait();  // a blackholed socket, an acquire timeout
+  };
+  now_ms = 50;
+  std::thread stuck([&] { c->heartbeat(); });  // begins at 50 and hangs
+  entered.wait();
+
+  now_ms = 199;
+  EXPECT_FALSE(c->fence_if_late());
+  EXPECT_EQ(c->stats().user_limit, 22U);
+  now_ms = 200;  // what the watchdog does, while the heartbeat still hangs
+  EXPECT_TRUE(c->fence_if_late());
+  EXPECT_EQ(c->stats().user_limit, 0U);
+  EXPECT_EQ(c->stats().fenced, 1U);
+
+  // It comes back 250 ms after it began: its claim went in, but the others
+  // may have dropped this replica meanwhile; no raise on it.
+  now_ms = 300;
+  release.count_down();
+  stuck.join();
+  EXPECT_EQ(c->stats().user_limit, 0U);
+  EXPECT_EQ(c->stats().heartbeats, 2U);
+
+  directory->during = nullptr;
+  c->heartbeat();  // begins at 300, in time
+  EXPECT_EQ(c->stats().user_limit, 22U);
+  EXPECT_EQ(limits, (std::vector<std::size_t>{0, 22, 0, 22}));
+  EXPECT_EQ(observer->changes[1].reason, "heartbeats late");
+}
+
+TEST_F(Coordinator, ASuccessfulButSlowHeartbeatFencesInsteadOfRaising) {
+  directory->view.others = 1;
+  directory->view.others_claimed = 24;
+  auto c = make();
+  c->heartbeat();
+  directory->view.others_claimed = 12;
+  directory->during = [&] { now_ms += 200; };  // began at 0, committed at 200
+  c->heartbeat();
+  EXPECT_EQ(c->stats().user_limit, 0U);
+  EXPECT_EQ(limits, (std::vector<std::size_t>{0}));
+  directory->during = nullptr;
+  c->heartbeat();
+  EXPECT_EQ(c->stats().user_limit, 10U);
+}
+
+TEST_F(Coordinator, AShareBelowTheServicePoolIsCounted) {
+  directory->view.others = 15;  // 24 / 16 = 1 < a service pool of 2
+  directory->view.others_claimed = 15;
+  auto c = make();
+  c->heartbeat();
+  EXPECT_EQ(c->stats().share, 1U);
+  EXPECT_EQ(c->stats().user_limit, 0U);
+  EXPECT_EQ(c->stats().share_below_service_pool, 1U);
+  EXPECT_EQ(directory->claims.back(), 2U);  // the service pool, over the share of 1
+  directory->view.others = 1;
+  directory->view.others_claimed = 12;
+  c->heartbeat();
+  EXPECT_EQ(c->stats().share_below_service_pool, 1U);
+  EXPECT_EQ(c->stats().user_limit, 10U);
+  EXPECT_EQ(nlohmann::json(c->stats()).at("share_below_service_pool"), 1);
+}
+
+TEST_F(Coordinator, StoppingHeartbeatsKeepsTheClaimUntilLeave) {
+  auto c = make();
+  c->start();
+  ASSERT_TRUE(test::eventually([&] { return c->stats().heartbeats >= 1U; }));
+  c->stop_heartbeats();
+  const auto beats = c->stats().heartbeats;
+  c->heartbeat();  // after stop: nothing
+  EXPECT_EQ(c->stats().heartbeats, beats);
+  EXPECT_EQ(directory->leaves, 0);  // the user pools may still hold connections
+  c->leave();
+  c->leave();
+  c->stop();
+  EXPECT_EQ(directory->leaves, 1);
 }
 
 TEST_F(Coordinator, StopLeavesTheDirectoryOnceAndEndsHeartbeats) {
@@ -264,22 +407,34 @@ TEST(ConnectionLimitOptions, BadSettingsGiveAConfigErrorNamingThem) {
   o.interval = 0ms;
   EXPECT_THROW(o.validate(), ConfigError);
   o.interval = 1000ms;
-  o.dead_replica_timeout = 1500ms;
+  o.dead_replica_timeout = 2999ms;
   try {
     o.validate();
-    FAIL() << "a timeout under two intervals was accepted";
+    FAIL() << "a timeout under three intervals was accepted";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("PGOBO_CONNECTION_LIMIT_DEAD_AFTER_MS"),
               std::string::npos);
   }
-  o.dead_replica_timeout = 2000ms;
+  o.dead_replica_timeout = 3000ms;
   for (const char* bad : {"", "a b", "1table", "x.y.z", "t;DROP", "\"t\"", "a."}) {
     o.table = bad;
     EXPECT_THROW(o.validate(), ConfigError) << bad;
   }
-  for (const char* good : {"pgobo_replicas", "ops.pgobo_replicas", "_T1"}) {
+  for (const char* good : {"pgobo_replicas", "ops.pgobo_replicas", "_t1"}) {
     o.table = good;
     EXPECT_NO_THROW(o.validate()) << good;
+  }
+  // Upper case: the server folds an unquoted CREATE TABLE Ops.Replicas to
+  // ops.replicas, while the replicas quote the name (case kept): refused,
+  // saying so, rather than a table that is never found.
+  for (const char* upper : {"Ops.Replicas", "ops.Replicas", "_T1"}) {
+    o.table = upper;
+    try {
+      o.validate();
+      ADD_FAILURE() << upper << " was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("lower case"), std::string::npos) << e.what();
+    }
   }
 }
 
@@ -344,7 +499,7 @@ TEST(ConnectionLimitConfig, ANumberPointsToMaxTotalConnections) {
     if (name == "PGHOST") return "db.example.com";
     if (name == "PGDATABASE") return "app";
     if (name == "PGUSER") return "svc";
-    if (name == "PGOBO_CONNECTION_LIMIT_INTERVAL_MS") return "10001";  // > 20000 / 2
+    if (name == "PGOBO_CONNECTION_LIMIT_INTERVAL_MS") return "10001";  // > 20000 / 3
     return std::nullopt;
   };
   EXPECT_THROW((void)RoutingConfig::from_env(short_dead), ConfigError);

@@ -2,6 +2,8 @@
 // against a real server (with RLS) is in tests/integration/routing_*_test.cpp.
 #include <gtest/gtest.h>
 
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -9,6 +11,7 @@
 #include "pgobo/context.hpp"
 #include "pgobo/routing_pool.hpp"
 #include "test_users.hpp"
+#include "wait.hpp"
 
 namespace pgobo::test {
 namespace {
@@ -139,6 +142,68 @@ TEST_F(RoutingPoolTest, CloseClosesTheServicePoolAndEveryUserPool) {
   EXPECT_THROW(router->query("SELECT 1"), PoolClosed);
   EXPECT_THROW(router->as_user(user_context("alice@example.com")).query("SELECT 1"), PoolClosed);
   router->close();  // idempotent
+}
+
+// Gives the replica the whole capacity; records what was open when it left.
+class LeavingDirectory final : public ReplicaDirectory {
+ public:
+  explicit LeavingDirectory(std::function<void()> on_leave) : on_leave_(std::move(on_leave)) {}
+  void heartbeat(const Decide& decide) override {
+    View view;
+    view.server = {100, 3, 0};
+    (void)decide(view);
+  }
+  void leave() noexcept override { on_leave_(); }
+
+ private:
+  std::function<void()> on_leave_;
+};
+
+TEST_F(RoutingPoolTest, UnderTheConnectionLimitTheClaimIsWithdrawnOnlyOnceTheUserPoolsClosed) {
+  PoolOptions service = fake_pool_options(2);
+  service.name = "service";
+  service.connection.user = "pgobo_service";
+  Router::Manager::Options users;
+  users.user_pool = fake_pool_options(3);
+  users.sweep_interval = 0ms;
+  users.max_total_connections_adjustable = true;
+  users.credentials_for = [](const UserContext& u) {
+    return std::make_shared<StaticPassword>(Secret("pw-" + u.key()));
+  };
+  auto router = std::make_unique<Router>(std::make_shared<Router::Pool>(service, driver),
+                                         std::move(users), driver);
+  Router::Manager& manager = router->manager();
+  ConnectionLimitOptions limit;
+  limit.automatic = true;
+  limit.interval = 1h;  // one heartbeat, at start
+  limit.dead_replica_timeout = 3h;
+  std::size_t open_at_leave = 99;
+  std::size_t user_permits_at_leave = 99;
+  bool service_open_at_leave = false;
+  auto directory = std::make_unique<LeavingDirectory>([&] {
+    open_at_leave = driver.open_now();
+    user_permits_at_leave = manager.budget_in_use();
+    service_open_at_leave = router->service_pool().total_count() == 1;
+  });
+  router->attach_connection_limit(std::make_unique<ConnectionLimitCoordinator>(
+      limit, 2, 0, std::move(directory),
+      ConnectionLimitCoordinator::Target{
+          [&manager](std::size_t n) { manager.set_max_total_connections(n); },
+          [&manager] { return manager.budget_in_use(); }}));
+  ASSERT_TRUE(eventually([&] { return router->stats().connection_limit.user_limit > 0U; }));
+  router->query("SELECT 1");
+  router->as_user(user_context("alice@example.com")).query("SELECT 1");
+  ASSERT_EQ(driver.open_now(), 2U);
+
+  router->close();
+
+  // The user pools' connections were gone when the row was deleted (the
+  // others may take them only then), and the service pool it was deleted
+  // through still open.
+  EXPECT_EQ(user_permits_at_leave, 0U);
+  EXPECT_EQ(open_at_leave, 1U);
+  EXPECT_TRUE(service_open_at_leave);
+  EXPECT_EQ(driver.open_now(), 0U);
 }
 
 TEST_F(RoutingPoolTest, EndIsCloseUnderAppKitsName) {

@@ -416,7 +416,7 @@ TEST(StatsExposition, TheAutomaticConnectionLimitIsExposedWhenOn) {
 
   stats.users.max_total_connections = 0;  // nothing yet is a limit, not "none"
   stats.users.max_total_connections_adjustable = true;
-  stats.connection_limit = {true, 8, 6, 3, 24, 41, 2, 5};
+  stats.connection_limit = {true, 8, 6, 3, 24, 41, 2, 5, 7, 1};
   const ParsedExposition parsed = parse_exposition(stats_to_prometheus(stats));
   ASSERT_EQ(parsed.error, "");
   // A missing series fails with its name (map::at would not say which).
@@ -429,6 +429,8 @@ TEST(StatsExposition, TheAutomaticConnectionLimitIsExposedWhenOn) {
   EXPECT_EQ(v("pgobo_connection_limit_replicas" + users), "3");
   EXPECT_EQ(v("pgobo_connection_limit_capacity" + users), "24");
   EXPECT_EQ(v("pgobo_connection_limit_changes_total" + users), "5");
+  EXPECT_EQ(v("pgobo_connection_limit_share_below_service_pool_total" + users), "7");
+  EXPECT_EQ(v("pgobo_connection_limit_fenced_total" + users), "1");
   EXPECT_EQ(
       v(R"(pgobo_connection_limit_heartbeats_total{db_client_connection_pool_name="users",outcome="error"})"),
       "2");

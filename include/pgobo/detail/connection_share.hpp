@@ -17,8 +17,13 @@
 // publishes its claim (claim_of: its service pool plus the larger of its
 // user limit and what its user pools hold now), and takes at most what the
 // others' claims leave. Heartbeats are serialized at the server, so the
-// claims never add up to more than the capacity: a newcomer starts small and
-// grows once the others have seen it and given back.
+// user pools' claims never add up to more than the capacity: a newcomer
+// starts small and grows once the others have seen it and given back. The
+// service pools are the exception: each is claimed whole, also when the share
+// is smaller (capacity / replicas < service_pool_size; e.g. PGOBO_MAX_SIZE 10,
+// capacity 92, 10 replicas), so the claims may then exceed the capacity by
+// that difference, which comes out of the reserve. The coordinator counts
+// and warns about it (ConnectionLimitStats::share_below_service_pool).
 #pragma once
 
 #include <algorithm>
