@@ -182,8 +182,9 @@ std::string pooler_advice(const std::string& text, const ConnectionParams& param
                     "statement_timeout = '5s'), which applies to the pooler's own server "
                     "connections";
   } else {
-    advice += ": remove it from the connection's settings or environment, or list it in "
-              "PgBouncer's ignore_startup_parameters";
+    advice +=
+        ": remove it from the connection's settings or environment, or list it in "
+        "PgBouncer's ignore_startup_parameters";
   }
   return advice;
 }

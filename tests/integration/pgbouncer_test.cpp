@@ -210,9 +210,10 @@ TEST_F(PgBouncer, SessionStateOneUserLeavesNeverReachesAnotherUser) {
     }
   }
   EXPECT_GT(alice_saw, 0) << "the leftover stayed on alice's server connections";
-  report("alice's later statements that saw her own leftover setting: " +
-         std::to_string(alice_saw) + " of 20 (PgBouncer does not reset sessions in transaction "
-         "mode; bob saw it in 0 of 20)");
+  report(
+      "alice's later statements that saw her own leftover setting: " + std::to_string(alice_saw) +
+      " of 20 (PgBouncer does not reset sessions in transaction "
+      "mode; bob saw it in 0 of 20)");
 }
 
 // Three routers, as three replicas of one service, each with per-user pools
@@ -266,9 +267,8 @@ TEST_F(PgBouncer, ManyRoutersBehindOnePgBouncerStayWithinItsServerLimit) {
         for (int i = 0; i < kQueriesPerThread; ++i) {
           const UserPtr& user = users[static_cast<std::size_t>((t * 7 + i) % kUsers)];
           try {
-            const auto rows =
-                routers[static_cast<std::size_t>(r)]->as_user(user).query(
-                    "SELECT current_user, pg_sleep(0.002)");
+            const auto rows = routers[static_cast<std::size_t>(r)]->as_user(user).query(
+                "SELECT current_user, pg_sleep(0.002)");
             if (rows[0][0].as<std::string>() != user->key()) ++mismatches;
           } catch (const std::exception& e) {
             if (failures++ == 0) {
@@ -296,8 +296,8 @@ TEST_F(PgBouncer, ManyRoutersBehindOnePgBouncerStayWithinItsServerLimit) {
          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()) +
          " ms; pgobo's connections to PgBouncer at most " + std::to_string(client_peak) +
          ", the server's backends at most " + std::to_string(server_peak) +
-         " (max_db_connections " + std::to_string(kMaxDbConnections) + "); user connections open at the end " +
-         std::to_string(open));
+         " (max_db_connections " + std::to_string(kMaxDbConnections) +
+         "); user connections open at the end " + std::to_string(open));
 }
 
 }  // namespace

@@ -181,8 +181,7 @@ TEST_F(SecurityIsolation, ManyThreadsAndUsersInRandomOrderNeverSeeAnotherIdentit
   }
   auto db = RoutingPool::create(config());
   WorkerThreads workers(4);
-  Peaks peaks(server().census(), "iso",
-              [&db] { return db->stats().users.connections; });
+  Peaks peaks(server().census(), "iso", [&db] { return db->stats().users.connections; });
 
   std::atomic<long> done{0};
   std::atomic<long> mismatches{0};

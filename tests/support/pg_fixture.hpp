@@ -151,10 +151,10 @@ struct PgServer {
       s.via_pgbouncer = true;
       const std::string admin_password = env("PGOBO_PGBOUNCER_ADMIN_PASSWORD");
       if (admin_password.size() >= 8) register_secret(admin_password);
-      s.pgbouncer_admin_conninfo = "host=" + s.pool_host + " port=" + bouncer_port +
-                                   " dbname=pgbouncer user=" +
-                                   quote(env("PGOBO_PGBOUNCER_ADMIN_USER")) +
-                                   " password=" + quote(admin_password);
+      s.pgbouncer_admin_conninfo =
+          "host=" + s.pool_host + " port=" + bouncer_port +
+          " dbname=pgbouncer user=" + quote(env("PGOBO_PGBOUNCER_ADMIN_USER")) +
+          " password=" + quote(admin_password);
     }
     return s;
   }

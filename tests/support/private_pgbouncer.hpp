@@ -23,8 +23,8 @@ class PrivatePgBouncer {
  public:
   // `options` are [pgbouncer] lines separated by ';' (PGOBO_PGBOUNCER_OPTIONS).
   explicit PrivatePgBouncer(const std::string& options) {
-    const std::string command = "PGOBO_PGBOUNCER_OPTIONS=" + PrivatePg::shell_quote(options) +
-                                " " + PrivatePg::shell_quote(script()) + " start";
+    const std::string command = "PGOBO_PGBOUNCER_OPTIONS=" + PrivatePg::shell_quote(options) + " " +
+                                PrivatePg::shell_quote(script()) + " start";
     std::string out;
     {
       const std::unique_ptr<FILE, decltype(&pclose)> pipe(popen(command.c_str(), "r"), &pclose);
