@@ -17,10 +17,10 @@
 //
 // The number of queries is PGOBO_SECURITY_ISOLATION_QUERIES when set, else
 // 100,000; under AddressSanitizer or ThreadSanitizer (detected at compile
-// time), and through PgBouncer, it is 20,000. Measured on the 2-core CI machine: 100,000 queries take
-// ~55 s in the dev build, ~63 s under asan, ~112 s under tsan; 20,000 take
-// ~12 s under asan and ~21 s under tsan. For the full count under a
-// sanitizer, set PGOBO_SECURITY_ISOLATION_QUERIES=100000.
+// time), and through PgBouncer, it is 20,000. Measured on the 2-core CI machine: 100,000 queries
+// take ~55 s in the dev build, ~63 s under asan, ~112 s under tsan; 20,000 take ~12 s under asan
+// and ~21 s under tsan. For the full count under a sanitizer, set
+// PGOBO_SECURITY_ISOLATION_QUERIES=100000.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
