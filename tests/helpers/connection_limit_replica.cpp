@@ -33,9 +33,13 @@
 
 namespace {
 
-volatile std::sig_atomic_t g_stop = 0;
+// Read by the worker threads as well as main: a volatile sig_atomic_t is safe
+// for a handler and the thread it interrupts, not for other threads (TSan
+// reports it); a lock-free atomic is safe for both.
+std::atomic<int> g_stop{0};
+static_assert(std::atomic<int>::is_always_lock_free, "a signal handler may only touch lock-free atomics");
 
-extern "C" void on_term(int /*signal*/) { g_stop = 1; }
+extern "C" void on_term(int /*signal*/) { g_stop.store(1); }
 
 std::string env_or(const char* name, const std::string& fallback) {
   const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): read before threads
