@@ -13,7 +13,9 @@
 
 #include "pgobo/errors.hpp"
 #include "pgobo/log.hpp"
+#include "pgobo/observer.hpp"
 #include "pgobo/pqxx_compat.hpp"
+#include "text.hpp"
 
 namespace pgobo {
 namespace {
@@ -355,6 +357,117 @@ void PqxxDriver::check_rls_bypass(pqxx::connection& connection,
   throw UnsafeRole(what +
                    ", so a user pool refuses it; log users in as roles without SUPERUSER and "
                    "BYPASSRLS, or set allow_rls_bypass_roles to accept this");
+}
+
+// --- acting as a role (set_role mode) ----------------------------------------
+
+namespace {
+
+// `text` quoted by libpq for this connection's encoding: as an identifier
+// ("…") or a literal ('…' or E'…').
+std::string quoted(pqxx::connection& connection, std::string_view text, bool identifier,
+                   std::string_view what) {
+  PGconn* handle = mutable_pgconn(connection);
+  char* out = identifier ? PQescapeIdentifier(handle, text.data(), text.size())
+                         : PQescapeLiteral(handle, text.data(), text.size());
+  if (out == nullptr) {
+    throw AuthenticationError("set_role mode: the " + std::string(what) + " '" +
+                              detail::printable_excerpt(text) +
+                              "' is not valid in the connection's client encoding");
+  }
+  std::string result(out);
+  PQfreemem(out);
+  return result;
+}
+
+}  // namespace
+
+void PqxxDriver::begin_acting_as(pqxx::connection& connection, const ActingAs& who,
+                                 bool read_only) const {
+  std::string sql = read_only ? "BEGIN READ ONLY; SET LOCAL ROLE " : "BEGIN; SET LOCAL ROLE ";
+  sql += quoted(connection, who.role, true, "role");
+  if (!who.claims_setting.empty()) {
+    sql += "; SELECT set_config(" + quoted(connection, who.claims_setting, false, "claims setting") +
+           ", " + quoted(connection, who.claims, false, "claims") + ", true) IS NULL";
+  }
+  if (who.refuse_rls_bypass) {
+    // The role in effect may not bypass RLS; the login role may not be a
+    // SUPERUSER (one RESET ROLE away from everything). Always one row.
+    sql +=
+        "; SELECT coalesce(bool_or(rolsuper) FILTER (WHERE rolname = current_user), false), "
+        "coalesce(bool_or(rolbypassrls) FILTER (WHERE rolname = current_user), false), "
+        "coalesce(bool_or(rolsuper) FILTER (WHERE rolname = session_user), false) "
+        "FROM pg_catalog.pg_roles WHERE rolname IN (current_user, session_user)";
+  }
+  pqxx::result check;
+  try {
+    pqxx::nontransaction tx(connection);
+    check = tx.exec(sql);
+  } catch (const pqxx::sql_error&) {
+    // libpqxx 6.4 leaves some errors' SQLSTATE empty; their class tells it.
+    const std::string state = describe_current_exception().sqlstate;
+    const std::string role = detail::printable_excerpt(who.role);
+    const std::string login = detail::printable_excerpt(connection.username());
+    if (state == "22023" || state == "42704") {
+      throw AuthenticationFailed("set_role mode: role '" + role +
+                                 "' does not exist; create it (CREATE ROLE … NOLOGIN) and grant "
+                                 "it to the authenticator '" +
+                                 login + "' (GRANT … TO " + login + ")");
+    }
+    if (state == "42501") {
+      throw AuthenticationFailed("set_role mode: the authenticator '" + login +
+                                 "' is not a member of role '" + role + "'; GRANT it to " + login);
+    }
+    throw;
+  }
+  if (!who.refuse_rls_bypass) return;
+  if (check.size() != 1 || check[0].size() != 3) {
+    throw Error("set_role mode: the role check returned no row for role '" +
+                detail::printable_excerpt(who.role) + "'");
+  }
+  std::string bypass;
+  if (check[0][0].as<bool>()) bypass = "role '" + detail::printable_excerpt(who.role) + "' is a SUPERUSER";
+  else if (check[0][1].as<bool>()) bypass = "role '" + detail::printable_excerpt(who.role) + "' is BYPASSRLS";
+  else if (check[0][2].as<bool>()) {
+    bypass = "the authenticator '" + detail::printable_excerpt(connection.username()) +
+             "' is a SUPERUSER (any statement could RESET ROLE to it)";
+  }
+  if (bypass.empty()) return;
+  throw UnsafeRole("set_role mode: " + bypass +
+                   ": row-level security would not hold, so the router refuses it; use roles "
+                   "without SUPERUSER and BYPASSRLS, or set allow_rls_bypass_roles to accept this");
+}
+
+void PqxxDriver::end_acting_as(pqxx::connection& connection, bool commit) const {
+  if (state(connection) == ConnectionState::idle) return;  // the statement ended it
+  {
+    pqxx::nontransaction tx(connection);
+    tx.exec(commit ? kEndActingAs : "ROLLBACK");
+  }
+  if (state(connection) != ConnectionState::idle) {
+    throw Error("set_role mode: the transaction did not end (" +
+                std::string(commit ? "COMMIT" : "ROLLBACK") + " left it open)");
+  }
+}
+
+bool PqxxDriver::abandon_acting_as(pqxx::connection& connection) const noexcept {
+  try {
+    switch (state(connection)) {
+      case ConnectionState::idle:
+        return true;
+      case ConnectionState::in_transaction: {
+        {
+          pqxx::nontransaction tx(connection);
+          tx.exec("ROLLBACK");
+        }
+        return state(connection) == ConnectionState::idle;
+      }
+      case ConnectionState::broken:
+        break;
+    }
+  } catch (const std::exception&) {
+  }
+  return false;
 }
 
 ConnectionState PqxxDriver::state(pqxx::connection& connection) const noexcept {

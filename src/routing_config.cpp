@@ -31,7 +31,7 @@ bool connection_limit_mode(const Value& v) {
   v.reject("\"auto\" or \"off\"");
 }
 
-constexpr std::array<Field, 12> kFields{{
+constexpr std::array<Field, 15> kFields{{
     {"PGOBO_USER_POOL_MAX_SIZE", "user_pool_max_size", false,
      [](RoutingConfig& c, const Value& v) { c.user_pool.max_size = v.pool_size(1); }},
     {"PGOBO_USER_POOL_IDLE_TIMEOUT_MS", "user_pool_idle_timeout_ms", false,
@@ -67,6 +67,36 @@ constexpr std::array<Field, 12> kFields{{
            "a table name, 'name' or 'schema.name' (letters, digits and _, at most 63 bytes each)";
        c.connection_limit.table = v.non_empty_string(expected);
        if (!ConnectionLimitOptions::is_table_name(c.connection_limit.table)) v.reject(expected);
+     }},
+    {"PGOBO_ROUTING", "routing", false,
+     [](RoutingConfig& c, const Value& v) {
+       constexpr std::string_view expected = "\"per_user_pools\" or \"set_role\"";
+       std::string text = v.non_empty_string(expected);
+       for (char& ch : text) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+       if (text == "per_user_pools") {
+         c.routing = RoutingMode::per_user_pools;
+       } else if (text == "set_role") {
+         c.routing = RoutingMode::set_role;
+       } else {
+         v.reject(expected);
+       }
+     }},
+    {"PGOBO_CLAIMS_SETTING", "claims_setting", false,
+     [](RoutingConfig& c, const Value& v) {
+       // "none" (or "" in JSON): no claims are set.
+       constexpr std::string_view expected =
+           "a custom setting prefix.name (e.g. request.jwt.claims), or none";
+       std::string text = v.string();
+       if (text == "none" || text == "NONE" || text.empty()) {
+         c.claims_setting.clear();
+         return;
+       }
+       if (!is_claims_setting_name(text)) v.reject(expected);
+       c.claims_setting = std::move(text);
+     }},
+    {"PGOBO_SERVICE_ROLE", "service_role", false,
+     [](RoutingConfig& c, const Value& v) {
+       c.service_role = v.postgres_name("a role name", true);
      }},
     // Read after the service's settings: a replica without a port gets PGPORT's (first).
     {"PGOBO_READ_HOSTS", "read_hosts", false,

@@ -13,7 +13,51 @@
 
 namespace pgobo {
 
+namespace {
+
+// set_role mode's own checks: what would be silently ignored is refused.
+SetRoleRouting set_role_routing(RoutingConfig& config) {
+  const auto refuse = [](const std::string& what) {
+    throw ConfigError("RoutingConfig: set_role mode opens no user pools, so " + what +
+                      " has nothing to limit; the shared pool's max_size "
+                      "(PGOBO_POOL_MAX_SIZE) bounds every connection: unset it");
+  };
+  if (config.max_total_connections > 0) refuse("max_total_connections (PGOBO_MAX_TOTAL_CONNECTIONS)");
+  if (config.max_pools > 0) refuse("max_pools (PGOBO_MAX_POOLS)");
+  if (config.connection_limit.automatic) refuse("the automatic connection limit (PGOBO_CONNECTION_LIMIT)");
+  if (!config.claims_setting.empty() && !is_claims_setting_name(config.claims_setting)) {
+    throw ConfigError("RoutingConfig::claims_setting (PGOBO_CLAIMS_SETTING): '" +
+                      config.claims_setting +
+                      "' is not a custom setting; expected prefix.name (letters, digits, _ and "
+                      "$, e.g. request.jwt.claims), or empty for none");
+  }
+  if (config.service_role.size() > kMaxRoleNameBytes) {
+    throw ConfigError("RoutingConfig::service_role (PGOBO_SERVICE_ROLE): longer than 63 bytes");
+  }
+  SetRoleRouting routing;
+  routing.role_for = config.role_for;
+  routing.claims_setting = config.claims_setting;
+  routing.claims_for = std::move(config.claims_for);
+  routing.service_role = config.service_role;
+  routing.allow_rls_bypass_roles = config.allow_rls_bypass_roles;
+  return routing;
+}
+
+}  // namespace
+
 std::unique_ptr<RoutingPool> RoutingPool::create(RoutingConfig config) {
+  std::optional<SetRoleRouting> set_role;
+  if (config.routing == RoutingMode::set_role) {
+    set_role = set_role_routing(config);
+    // No user pool is ever opened: a manager that would say so if asked.
+    config.user_credentials = [](const UserContext&) -> std::shared_ptr<CredentialProvider> {
+      throw ConfigError("set_role mode opens no user pools");
+    };
+  } else if (!config.service_role.empty()) {
+    throw ConfigError(
+        "RoutingConfig::service_role (PGOBO_SERVICE_ROLE) is for set_role mode "
+        "(PGOBO_ROUTING=set_role); per-user pools run the service's statements as its login");
+  }
   if (!config.user_credentials) {
     throw ConfigError(
         "RoutingConfig: user pools need a password source: set user_credentials (for Lakebase "
@@ -84,8 +128,8 @@ std::unique_ptr<RoutingPool> RoutingPool::create(RoutingConfig config) {
   }
   const std::shared_ptr<PoolObserver> observer = service_options.observer;
   auto service = std::make_shared<Pool>(std::move(service_options));
-  auto router =
-      std::make_unique<RoutingPool>(service, std::move(users), user_driver, std::move(replicas));
+  auto router = std::make_unique<RoutingPool>(service, std::move(users), user_driver,
+                                              std::move(replicas), std::move(set_role));
   if (automatic) {
     PoolManager& manager = router->manager();
     ConnectionLimitCoordinator::Target target{

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -238,6 +239,49 @@ bool set_config_is_local(const nlohmann::json& call) {
   return boolval->value("boolval", false);
 }
 
+// set_config()'s setting name, when it is a string literal (by position or
+// by name); nullopt otherwise.
+std::optional<std::string> set_config_name(const nlohmann::json& call) {
+  const auto args = call.find("args");
+  if (args == call.end() || !args->is_array()) return std::nullopt;
+  const nlohmann::json* name = nullptr;
+  for (std::size_t i = 0; i < args->size(); ++i) {
+    const auto& arg = (*args)[i];
+    if (const auto named = arg.find("NamedArgExpr"); named != arg.end()) {
+      if (named->value("name", std::string()) == "setting_name" && named->contains("arg")) {
+        name = &(*named)["arg"];
+      }
+    } else if (i == 0) {
+      name = &arg;
+    }
+  }
+  if (name == nullptr) return std::nullopt;
+  const auto constant = name->find("A_Const");
+  if (constant == name->end() || !constant->is_object()) return std::nullopt;
+  const auto sval = constant->find("sval");
+  if (sval == constant->end() || !sval->is_object()) return std::nullopt;
+  const auto text = sval->find("sval");
+  if (text == sval->end() || !text->is_string()) return std::nullopt;
+  return text->get<std::string>();
+}
+
+// Settings a statement may not set even for its transaction: who it runs as
+// (role, session_authorization) and custom settings ("prefix.name"), which
+// row-level security policies read (RoutingPool's set_role mode puts the
+// user's claims in request.jwt.claims). An unknown name (an expression) is
+// refused too.
+std::optional<std::string> protected_setting(const nlohmann::json& call) {
+  const std::optional<std::string> name = set_config_name(call);
+  if (!name) return "a setting named by an expression";
+  std::string lower = *name;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "role" || lower == "session_authorization") return "'" + lower + "'";
+  if (lower.find('.') != std::string::npos) {
+    return "the custom setting '" + printable_excerpt(*name, 64) + "'";
+  }
+  return std::nullopt;
+}
+
 // One statement of the parse tree: its kind, then every node below it.
 class StatementCheck {
  public:
@@ -275,9 +319,16 @@ class StatementCheck {
   std::optional<ReadOnlyVerdict> check_function(const std::string& name, const char* how,
                                                 const nlohmann::json* call) const {
     if (name == "set_config") {
-      if (call != nullptr && set_config_is_local(*call)) return std::nullopt;
-      return refused("calls set_config() without the literal TRUE as is_local: " +
-                     std::string(kSessionState));
+      if (call == nullptr || !set_config_is_local(*call)) {
+        return refused("calls set_config() without the literal TRUE as is_local: " +
+                       std::string(kSessionState));
+      }
+      if (const std::optional<std::string> setting = protected_setting(*call)) {
+        return refused("calls set_config() on " + *setting +
+                       ": a read-only statement may not change who it runs as or the custom "
+                       "settings row-level security policies read (e.g. request.jwt.claims)");
+      }
+      return std::nullopt;
     }
     const DeniedFunction* denied = denied_function(name);
     if (denied == nullptr) return std::nullopt;

@@ -31,6 +31,7 @@
 #include "pgobo/driver.hpp"
 #include "pgobo/pqxx_compat.hpp"
 #include "pgobo/secret.hpp"
+#include "pgobo/set_role.hpp"
 
 namespace pgobo {
 
@@ -100,6 +101,49 @@ class PqxxDriver {
                                    const Params&... params) const {
     pqxx::nontransaction tx(connection);
     return pqxx_compat::exec_params(tx, sql, params...);
+  }
+
+  // --- Acting as a role (RoutingPool's set_role mode, pgobo/set_role.hpp) --
+  //
+  // Opens a transaction acting as `who`, in one message (one round trip):
+  //   BEGIN [READ ONLY]; SET LOCAL ROLE <role>;
+  //   [SELECT set_config(<claims_setting>, <claims>, true);] [SELECT <check>]
+  // Names and texts are quoted by libpq (PQescapeIdentifier/PQescapeLiteral).
+  // The check (who.refuse_rls_bypass) reads pg_roles for the role in effect
+  // and the login role: a SUPERUSER or BYPASSRLS role, or a SUPERUSER
+  // authenticator, throws UnsafeRole. A role that does not exist or that
+  // the login role is not a member of throws AuthenticationFailed; other
+  // server errors are thrown as libpqxx throws them. After a throw the
+  // connection may be inside a failed transaction: abandon_acting_as().
+  void begin_acting_as(pqxx::connection& connection, const ActingAs& who, bool read_only) const;
+  // Ends it, one round trip: kEndActingAs when `commit`, else ROLLBACK.
+  // Nothing to do when a statement ended the transaction itself. Throws
+  // what the server said (a deferred constraint at COMMIT), or pgobo::Error
+  // when a transaction is still open afterwards.
+  void end_acting_as(pqxx::connection& connection, bool commit) const;
+  // Undoes, inside the transaction, what a statement may have changed for
+  // the session (SET ROLE, SET …) before COMMIT makes it last.
+  static constexpr const char* kEndActingAs = "RESET ALL; RESET ROLE; COMMIT";
+  // After a failure: ROLLBACK of whatever is open (which also undoes every
+  // SET of the transaction). False when the connection is not idle
+  // afterwards or could not be asked: close it.
+  [[nodiscard]] bool abandon_acting_as(pqxx::connection& connection) const noexcept;
+
+  // One statement as `who`: begin_acting_as(), the statement with the
+  // extended protocol (one statement only, parameters bound as values), then
+  // end_acting_as() (COMMIT, or ROLLBACK when `read_only`). Three round trips.
+  template <class... Params>
+  [[nodiscard]] pqxx::result query_as(pqxx::connection& connection, const ActingAs& who,
+                                      bool read_only, std::string_view sql,
+                                      const Params&... params) const {
+    begin_acting_as(connection, who, read_only);
+    pqxx::result result;
+    {
+      pqxx::nontransaction tx(connection);
+      result = pqxx_compat::exec_params(tx, sql, params...);
+    }
+    end_acting_as(connection, !read_only);
+    return result;
   }
 
   // One statement inside BEGIN READ ONLY … ROLLBACK: PostgreSQL refuses any

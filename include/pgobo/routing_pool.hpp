@@ -21,6 +21,12 @@
 // close() closes both. Counts report the pool the caller would be routed to;
 // stats() reports all of them.
 //
+// Two modes (RoutingConfig::routing, PGOBO_ROUTING): per_user_pools (the
+// default) as above, or set_role: one shared pool (the service principal's,
+// logged in as an authenticator role that is a member of every user role),
+// each user's statement inside BEGIN; SET LOCAL ROLE <user>; … COMMIT
+// (pgobo/set_role.hpp; docs/security.md compares the two).
+//
 // Read replicas (optional): with RoutingConfig::read_hosts
 // (PGOBO_READ_HOSTS="replica-1:5433,replica-2:5433"), query_read_only() runs
 // on a pool of the replicas (the service principal's, or the user's, logged
@@ -29,6 +35,7 @@
 #pragma once
 
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -49,6 +56,7 @@
 #include "pgobo/pool.hpp"
 #include "pgobo/pool_manager.hpp"
 #include "pgobo/pqxx_pool_manager.hpp"
+#include "pgobo/set_role.hpp"
 #include "pgobo/sql_policy.hpp"
 #include "pgobo/stats.hpp"
 
@@ -94,11 +102,31 @@ struct RoutingConfig {
   // max_total_connections and max_pools apply to each set of servers apart.
   std::vector<HostPort> read_hosts;
 
+  // per_user_pools (default): a pool per user, logged in as the user.
+  // set_role: no user pools; `service`'s pool logs in as an authenticator
+  // role that is a member of every user's role, and each routed statement
+  // (and each connect() lease) is one transaction acting as role_for(user)
+  // (pgobo/set_role.hpp). user_credentials is then not needed, and
+  // max_total_connections, max_pools and the automatic connection limit are
+  // refused (ConfigError): the shared pool's max_size bounds everything.
+  RoutingMode routing = RoutingMode::per_user_pools;
+  // set_role mode: the setting the user's claims are set under for the
+  // transaction, as PostgREST does; empty: none.
+  std::string claims_setting = "request.jwt.claims";
+  // set_role mode: the claims' text. Null: default_claims() ({"sub", "email",
+  // "role"}; never the token).
+  std::function<std::string(const UserContext&)> claims_for;
+  // set_role mode: the role statements without a user act as (SET LOCAL
+  // ROLE), so the authenticator itself needs no rights; empty: they run as
+  // the authenticator.
+  std::string service_role;
+
   // PoolConfig::from_env() plus PGOBO_USER_POOL_MAX_SIZE,
   // PGOBO_USER_POOL_IDLE_TIMEOUT_MS, PGOBO_MAX_TOTAL_CONNECTIONS,
   // PGOBO_MAX_POOLS, PGOBO_SWEEP_INTERVAL_MS, PGOBO_ALLOW_RLS_BYPASS_ROLES,
   // PGOBO_CONNECTION_LIMIT (auto|off) and PGOBO_CONNECTION_LIMIT_RESERVE,
-  // _INTERVAL_MS, _DEAD_AFTER_MS, _TABLE, PGOBO_READ_HOSTS
+  // _INTERVAL_MS, _DEAD_AFTER_MS, _TABLE, PGOBO_READ_HOSTS, PGOBO_ROUTING
+  // (per_user_pools|set_role), PGOBO_CLAIMS_SETTING, PGOBO_SERVICE_ROLE
   // (docs/configuration.md). role_for and user_credentials stay null.
   [[nodiscard]] static RoutingConfig from_env();
   [[nodiscard]] static RoutingConfig from_env(const EnvLookup& lookup);
@@ -106,7 +134,8 @@ struct RoutingConfig {
   // user_pool_idle_timeout_ms, max_total_connections, max_pools,
   // sweep_interval_ms, allow_rls_bypass_roles, connection_limit ("auto" or
   // "off"), connection_limit_reserve, connection_limit_interval_ms,
-  // connection_limit_dead_after_ms, connection_limit_table, read_hosts.
+  // connection_limit_dead_after_ms, connection_limit_table, read_hosts,
+  // routing, claims_setting, service_role.
   [[nodiscard]] static RoutingConfig from_json(const nlohmann::json& json);
   [[nodiscard]] static RoutingConfig from_json_text(std::string_view text);
 };
@@ -198,13 +227,21 @@ class BasicRoutingPool {
   // `user_driver` opens the user pools' connections (for PqxxDriver: with
   // the row-level-security bypass check).
   // `replicas`: pools on read replicas for query_read_only() (nullopt: off).
+  // `set_role`: set_role mode (the manager then opens no pool): users' statements
+  // act as their role on `service` (needs a Driver with begin_acting_as…,
+  // as PqxxDriver has; else ConfigError).
   BasicRoutingPool(std::shared_ptr<Pool> service, typename Manager::Options users,
                    Driver user_driver = Driver{},
-                   std::optional<BasicReadReplicas<Driver>> replicas = std::nullopt)
+                   std::optional<BasicReadReplicas<Driver>> replicas = std::nullopt,
+                   std::optional<SetRoleRouting> set_role = std::nullopt)
       : user_driver_(user_driver),
         observer_(service ? service->options().observer : nullptr),
         service_(std::move(service)),
-        manager_(std::make_unique<Manager>(std::move(users), user_driver)) {
+        manager_(std::make_unique<Manager>(std::move(users), user_driver)),
+        set_role_(std::move(set_role)) {
+    if constexpr (!kActsAsRole) {
+      if (set_role_) throw ConfigError("set_role mode: this driver cannot act as a role");
+    }
     manager_->reap_also(service_);
     if (replicas && replicas->service) {
       read_service_ = std::move(replicas->service);
@@ -239,6 +276,20 @@ class BasicRoutingPool {
     bool on_replica = false;
     const auto run = [&] {
       check_read_only(sql);
+      if constexpr (kActsAsRole) {
+        if (set_role_) {
+          if (std::optional<ActingAs> who = acting_as_now()) {
+            if (read_service_) {
+              if (std::optional<Lease> lease = connect_replica()) {
+                on_replica = true;
+                return run_as(std::move(*lease), *who, /*read_only=*/true, sql, params...);
+              }
+            }
+            return run_as(service_->connect(SourceLocation{}), *who, /*read_only=*/true, sql,
+                          params...);
+          }
+        }
+      }
       if (read_service_) {
         if (std::optional<Lease> lease = connect_replica()) {
           on_replica = true;
@@ -257,7 +308,25 @@ class BasicRoutingPool {
   // is reset when it comes back (PoolOptions::session_reset).
   // `where` is for leak reports (PoolOptions::leak_detection_threshold); a
   // default-constructed one (line 0) leaves the lease unwatched.
+  // In set_role mode the lease is handed out inside a transaction acting as
+  // the user (BEGIN; SET LOCAL ROLE …): pqxx::work and nontransaction code
+  // run as the user until that transaction ends; its first COMMIT or
+  // ROLLBACK ends the acting (statements after it run as the authenticator:
+  // one transaction per lease). Given back with the transaction still open,
+  // it is committed (RESET ALL; RESET ROLE; COMMIT), as autocommit would
+  // have, and the session is reset.
   [[nodiscard]] Lease connect(SourceLocation where = SourceLocation::current()) {
+    if constexpr (kActsAsRole) {
+      if (set_role_) {
+        if (std::optional<ActingAs> who = acting_as_now()) {
+          Lease lease = service_->connect(where);
+          begin_as(lease, *who, /*read_only=*/false);
+          lease.finish_with(Driver::kEndActingAs);
+          return lease;
+        }
+        return service_->connect(where);
+      }
+    }
     if (const UserContext* user = current_user_ptr()) return manager_->connect(*user, where);
     return service_->connect(where);
   }
@@ -274,7 +343,10 @@ class BasicRoutingPool {
 
   // Where and as whom the active identity connects, without any password:
   // for code that opens its own connections (e.g. an ORM).
+  // In set_role mode: the shared pool's, whose login is the authenticator (a
+  // connection of your own must SET ROLE itself).
   [[nodiscard]] ConnectionParams pg_config() const {
+    if (set_role_) return service_->options().connection;
     if (const UserContext* user = current_user_ptr()) {
       ConnectionParams params = manager_->options().user_pool.connection;
       params.user =
@@ -288,6 +360,7 @@ class BasicRoutingPool {
   // replicas are set, else pg_config().
   [[nodiscard]] ConnectionParams read_pg_config() const {
     if (!read_service_) return pg_config();
+    if (set_role_) return read_service_->options().connection;
     if (const UserContext* user = current_user_ptr()) {
       ConnectionParams params = read_manager_->options().user_pool.connection;
       params.user = read_manager_->options().role_for ? read_manager_->options().role_for(*user)
@@ -346,10 +419,63 @@ class BasicRoutingPool {
   // null without read replicas.
   [[nodiscard]] Pool* read_service_pool() noexcept { return read_service_.get(); }
   [[nodiscard]] Manager* read_manager() noexcept { return read_manager_.get(); }
+  [[nodiscard]] RoutingMode routing() const noexcept {
+    return set_role_ ? RoutingMode::set_role : RoutingMode::per_user_pools;
+  }
 
  private:
+  static constexpr bool kActsAsRole = requires(const Driver& d, typename Driver::Connection& c,
+                                                const ActingAs& who) {
+    d.begin_acting_as(c, who, false);
+    d.end_acting_as(c, true);
+    { d.abandon_acting_as(c) } -> std::same_as<bool>;
+    { Driver::kEndActingAs } -> std::convertible_to<const char*>;
+  };
+
+  // set_role mode: whom the caller acts as; nullopt for a statement without a
+  // user when no service_role is set (it runs as the authenticator).
+  [[nodiscard]] std::optional<ActingAs> acting_as_now() const {
+    if (const UserContext* user = current_user_ptr()) return set_role_->acting_as(*user);
+    if (set_role_->service_role.empty()) return std::nullopt;
+    return set_role_->acting_as_service();
+  }
+
+  // Opens the lease's transaction as `who`; on failure the connection is
+  // rolled back or, if that fails, closed.
+  void begin_as(Lease& lease, const ActingAs& who, bool read_only) {
+    try {
+      user_driver_.begin_acting_as(*lease, who, read_only);
+    } catch (...) {
+      if (!user_driver_.abandon_acting_as(*lease)) lease.discard();
+      throw;
+    }
+  }
+
+  // One statement as `who` on `lease`. Whatever fails, nothing of the
+  // transaction stays on the connection: rolled back, or the connection closed.
+  template <class... Params>
+  auto run_as(Lease lease, const ActingAs& who, bool read_only, std::string_view sql,
+              const Params&... params) {
+    lease.set_session_reset(false);  // the application's own statement, as Pool::query()
+    try {
+      return user_driver_.query_as(*lease, who, read_only, sql, params...);
+    } catch (...) {
+      if (!user_driver_.abandon_acting_as(*lease)) lease.discard();
+      throw;
+    }
+  }
+
   template <class... Params>
   auto run_query(std::string_view sql, const Params&... params) {
+    if constexpr (kActsAsRole) {
+      if (set_role_) {
+        if (std::optional<ActingAs> who = acting_as_now()) {
+          return run_as(service_->connect(SourceLocation{}), *who, /*read_only=*/false, sql,
+                        params...);
+        }
+        return service_->query(sql, params...);
+      }
+    }
     if (const UserContext* user = current_user_ptr()) {
       // Not get_pool()->query(): a token rotation may replace the pool
       // between the lookup and the connect; the manager retries on the new one.
@@ -366,7 +492,7 @@ class BasicRoutingPool {
   // out of slots) and had none to lend.
   std::optional<Lease> connect_replica() {
     try {
-      if (const UserContext* user = current_user_ptr()) {
+      if (const UserContext* user = current_user_ptr(); user != nullptr && !set_role_) {
         return read_manager_->connect(*user, SourceLocation{});
       }
       return read_service_->connect(SourceLocation{});
@@ -386,8 +512,9 @@ class BasicRoutingPool {
                 const bool* on_replica = nullptr) {
     const UserContext* user = current_user_ptr();
     const bool replicas = on_replica != nullptr && read_service_ != nullptr;
-    std::string pool = user ? Manager::user_pool_name(user->key())
-                            : (replicas ? read_service_->options().name : service_->options().name);
+    std::string pool = user && !set_role_
+                           ? Manager::user_pool_name(user->key())
+                           : (replicas ? read_service_->options().name : service_->options().name);
     ConnectionParams connection = replicas ? read_pg_config() : pg_config();
     const auto started = std::chrono::steady_clock::now();
     observer_->on_query_started(QueryStarted{pool, connection, sql, read_only});
@@ -395,7 +522,7 @@ class BasicRoutingPool {
     const auto ran_on = [&] {
       if (!replicas || *on_replica) return;
       connection = pg_config();
-      if (user == nullptr) pool = service_->options().name;
+      if (user == nullptr || set_role_) pool = service_->options().name;
     };
     try {
       auto result = run();
@@ -423,6 +550,7 @@ class BasicRoutingPool {
 
   template <class F>
   std::size_t with_active_pool(F f) const {
+    if (set_role_) return f(*service_);
     if (const UserContext* user = current_user_ptr()) {
       const auto pool = manager_->find_pool(user->key());
       return pool ? f(*pool) : 0;
@@ -439,6 +567,7 @@ class BasicRoutingPool {
   // On the read replicas (RoutingConfig::read_hosts); null when off.
   std::shared_ptr<Pool> read_service_;
   std::unique_ptr<Manager> read_manager_;
+  std::optional<SetRoleRouting> set_role_;  // set_role mode; nullopt: per_user_pools
 };
 
 // The router over libpqxx, built from configuration.

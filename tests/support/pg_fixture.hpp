@@ -49,6 +49,17 @@
 namespace pgobo::test {
 
 inline constexpr const char* kServiceRole = "pgobo_service";
+// set_role mode's login (RoutingConfig::routing): a member of every user
+// role and of kServiceRole, NOINHERIT, with no rights of its own.
+inline constexpr const char* kAuthenticatorRole = "pgobo_authenticator";
+
+// PGOBO_TEST_ROUTING=set_role (the set_role ctest label): routing_config()
+// (test_routing.hpp) builds routers in set_role mode, so the same suites
+// run in both modes.
+[[nodiscard]] inline bool testing_set_role_mode() {
+  const char* mode = std::getenv("PGOBO_TEST_ROUTING");  // NOLINT(concurrency-mt-unsafe)
+  return mode != nullptr && std::string_view(mode) == "set_role";
+}
 inline constexpr const char* kAlice = "alice@example.com";
 inline constexpr const char* kBob = "bob@example.com";
 
@@ -217,6 +228,8 @@ class PgTest : public ::testing::Test {
     tx.exec("GRANT USAGE ON SCHEMA app TO " + name);
     tx.exec("GRANT SELECT, INSERT, UPDATE, DELETE ON app.notes TO " + name);
     tx.exec("GRANT USAGE ON SEQUENCE app.notes_id_seq TO " + name);
+    // For set_role mode: the authenticator may become the user.
+    tx.exec("GRANT " + name + " TO " + tx.quote_name(kAuthenticatorRole));
   }
 
   // A user whose role exists (ensure_user_role) once `tx` commits.
@@ -265,6 +278,16 @@ class PgTest : public ::testing::Test {
             tx.quote(kServiceRole) + ") THEN CREATE ROLE " + service + "; END IF; END $$");
     tx.exec("ALTER ROLE " + service + " LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD " +
             tx.quote(password_for(kServiceRole)));
+    // set_role mode's authenticator: it logs in, may become any user (and the
+    // service), and has no rights of its own (NOINHERIT: not even theirs).
+    const std::string authenticator = tx.quote_name(kAuthenticatorRole);
+    tx.exec("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = " +
+            tx.quote(kAuthenticatorRole) + ") THEN CREATE ROLE " + authenticator +
+            "; END IF; END $$");
+    tx.exec("ALTER ROLE " + authenticator +
+            " LOGIN NOINHERIT NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB PASSWORD " +
+            tx.quote(password_for(kAuthenticatorRole)));
+    tx.exec("GRANT " + service + " TO " + authenticator);
     tx.exec("DROP SCHEMA IF EXISTS app CASCADE");
     tx.exec("CREATE SCHEMA app AUTHORIZATION " + service);
     tx.exec("SET ROLE " + service);

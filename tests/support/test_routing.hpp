@@ -2,7 +2,10 @@
 // principal's pool "sp" logs in as kServiceRole over TCP with its scram
 // password, each user's pool as the user's role with password_for(role), and
 // no sweeper thread (tests sweep when they mean to). A test sets what it
-// needs beyond that on the result.
+// needs beyond that on the result. Under PGOBO_TEST_ROUTING=set_role
+// (pg_fixture.hpp) the router is in set_role mode instead: the pool "sp"
+// logs in as kAuthenticatorRole, the service's statements act as
+// kServiceRole and users' as their roles.
 //
 //   RoutingConfig c = routing_config(server(), "pgobo-routing-test", 3);
 //   c.user_pool.max_size = 1;
@@ -40,6 +43,14 @@ namespace pgobo::test {
     return std::make_shared<StaticPassword>(Secret(password_for(u.key())));
   };
   c.sweep_interval = std::chrono::milliseconds(0);
+  if (testing_set_role_mode()) {
+    // One shared pool logged in as the authenticator; users' statements and
+    // the service's (service_role) act as their roles.
+    c.routing = RoutingMode::set_role;
+    c.service.pool.connection.user = kAuthenticatorRole;
+    c.service.password = Secret(password_for(kAuthenticatorRole));
+    c.service_role = kServiceRole;
+  }
   return c;
 }
 

@@ -139,6 +139,18 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"SELECT set_config('role', 'x', false)", false,
              "calls set_config() without the literal TRUE as is_local"},
         Case{"SELECT set_config('a', 'b', 1 = 1)", false, "set_config()"},
+        // Who the statement runs as, and custom settings RLS policies read
+        // (set_role mode's claims), not even for the transaction.
+        Case{"SELECT set_config('role', 'bob', true)", false, "set_config() on 'role'"},
+        Case{"SELECT set_config('ROLE', 'bob', true)", false, "set_config() on 'role'"},
+        Case{"SELECT set_config('session_authorization', 'bob', true)", false,
+             "set_config() on 'session_authorization'"},
+        Case{"SELECT set_config('request.jwt.claims', '{}', true)", false,
+             "the custom setting 'request.jwt.claims'"},
+        Case{"SELECT set_config(new_value => '{}', setting_name => 'app.user', is_local => true)",
+             false, "the custom setting 'app.user'"},
+        Case{"SELECT set_config('ro' || 'le', 'bob', true)", false,
+             "a setting named by an expression"},
         Case{"SELECT set_config('a', 'b', NULL)", false, "set_config()"},
         Case{"SELECT set_config('a', 'b')", false, "set_config()"},
         Case{"SELECT set_config(is_local => false, setting_name => 'a', new_value => 'b')", false,

@@ -101,7 +101,7 @@ class PoolCore {
       return connect_observed(std::move(self), deadline, exposed, where);
     }
     Lease lease = acquire(std::move(self), deadline);
-    lease.pooled_->needs_reset = exposed;
+    lent(*lease.pooled_, exposed);
     if (watches_leases_ && where.line() != 0) watch(*lease.pooled_, where);
     return lease;
   }
@@ -260,6 +260,11 @@ class PoolCore {
     // The borrower could change session state (settings, advisory locks,
     // LISTEN, temp tables): reset the session before lending it again.
     bool needs_reset = false;
+    // Set by Lease::finish_with(): the statement that ends a transaction still
+    // open on return (instead of ROLLBACK), and a session reset whatever
+    // needs_reset and the pool's option say. For a lease whose session acts
+    // for someone (RoutingPool's set_role mode).
+    const char* finish_sql = nullptr;
     time_point lent_at{};  // when it was last lent (PoolStats::use_time)
     // With leak_detection_threshold: while lent, in watched_ (the hook is
     // free: a lent connection is in no other list), with where connect()
@@ -709,18 +714,25 @@ class PoolCore {
     if (discard) {
       reason = CloseReason::discarded;
     } else {
-      bool reset = resets_after(*pooled);
+      const char* finish_sql = std::exchange(pooled->finish_sql, nullptr);
+      bool reset = finish_sql != nullptr || resets_after(*pooled);
       switch (driver_.state(*pooled->connection)) {
         case ConnectionState::idle:
           break;
         case ConnectionState::in_transaction:
-          if (!driver_.rollback(*pooled->connection) ||
-              driver_.state(*pooled->connection) != ConnectionState::idle) {
+          // The lease's own statement first (it commits); whatever it leaves
+          // open is rolled back; a transaction that still will not end closes
+          // the connection.
+          if (finish_sql != nullptr) (void)driver_.execute(*pooled->connection, finish_sql);
+          if (driver_.state(*pooled->connection) == ConnectionState::in_transaction &&
+              !driver_.rollback(*pooled->connection)) {
+            reason = CloseReason::rollback_failed;
+          } else if (driver_.state(*pooled->connection) != ConnectionState::idle) {
             reason = CloseReason::rollback_failed;
           }
           // Whoever left a transaction open ran statements the pool did not
           // see to the end.
-          reset = options_.session_reset != SessionReset::never;
+          reset = finish_sql != nullptr || options_.session_reset != SessionReset::never;
           break;
         case ConnectionState::broken:
           reason = CloseReason::broken;
@@ -898,13 +910,19 @@ class PoolCore {
                             leak.acquired_at, still_out});
   }
 
+  // What each lend starts from: the caller's exposure, no finishing statement.
+  static void lent(PooledConnection& pooled, bool exposed) noexcept {
+    pooled.needs_reset = exposed;
+    pooled.finish_sql = nullptr;
+  }
+
   // connect() with an observer: told when it starts and how it ended.
   Lease connect_observed(std::shared_ptr<PoolCore> self, std::optional<SteadyTime> deadline,
                          bool exposed, const SourceLocation& where) {
     const SteadyTime started = acquire_started();
     try {
       Lease lease = acquire(std::move(self), deadline);
-      lease.pooled_->needs_reset = exposed;
+      lent(*lease.pooled_, exposed);
       acquire_ended(started, AcquireOutcome::acquired, {});
       if (watches_leases_ && where.line() != 0) watch(*lease.pooled_, where);
       return lease;

@@ -58,6 +58,16 @@ class PoolLease {
   void set_session_reset(bool needed) noexcept {
     if (pooled_ != nullptr) pooled_->needs_reset = needed;
   }
+  // For a lease whose transaction the caller began and whose session acts
+  // for someone else (RoutingPool's set_role mode): when the connection comes
+  // back inside a transaction, `sql` ends it instead of ROLLBACK (what it
+  // leaves open is rolled back; a transaction that will not end closes the
+  // connection), and the session is reset whatever set_session_reset() and
+  // the pool's option say (a failed reset closes it). `sql` must outlive the
+  // lease (a string literal).
+  void finish_with(const char* sql) noexcept {
+    if (pooled_ != nullptr) pooled_->finish_sql = sql;
+  }
 
  private:
   using PooledConnection = typename Core::PooledConnection;

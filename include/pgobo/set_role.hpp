@@ -1,0 +1,86 @@
+// pgobo/set_role.hpp — acting as a user's role on a shared connection
+// (RoutingPool's set_role mode; docs/security.md, "Two modes").
+//
+// In set_role mode a RoutingPool opens no pool per user: one shared pool logs
+// in as an "authenticator" role that is a member of every user's role, and
+// each routed transaction becomes the user inside the server:
+//
+//   BEGIN; SET LOCAL ROLE "alice@example.com";
+//   SELECT set_config('request.jwt.claims', '{"sub":"u-1",…}', true), <check>;
+//   <the statement>;
+//   RESET ALL; RESET ROLE; COMMIT
+//
+// so row-level security, grants and current_user see alice while the server
+// sees few connections. The check refuses a role with SUPERUSER or BYPASSRLS,
+// and an authenticator with SUPERUSER, in the same round trip (UnsafeRole).
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "pgobo/identity.hpp"
+
+namespace pgobo {
+
+// How a RoutingPool acts for the user of a request.
+enum class RoutingMode {
+  per_user_pools,  // one small pool per user, logged in as the user (the default)
+  set_role,        // one shared pool, logged in as an authenticator; SET LOCAL ROLE per transaction
+};
+
+// "per_user_pools" or "set_role".
+[[nodiscard]] std::string_view to_string(RoutingMode mode) noexcept;
+
+// PostgreSQL keeps at most 63 bytes of a name (NAMEDATALEN - 1) and cuts
+// longer ones, so two long keys could name one role: set_role mode refuses
+// them.
+inline constexpr std::size_t kMaxRoleNameBytes = 63;
+
+// Who one transaction acts as (PqxxDriver::begin_acting_as).
+struct ActingAs {
+  std::string role;            // SET LOCAL ROLE, quoted as an identifier
+  std::string claims_setting;  // set_config(claims_setting, claims, true); empty: none
+  std::string claims;
+  // Refuse (UnsafeRole) a role that is SUPERUSER or BYPASSRLS, and an
+  // authenticator that is SUPERUSER (it could become any role). Off for the
+  // service role and with allow_rls_bypass_roles.
+  bool refuse_rls_bypass = true;
+};
+
+// What set_role mode sets under the claims setting by default, as JSON:
+// {"sub": user id, "email": email, "role": role}, leaving out empty fields,
+// with "preferred_username" when the proxy sent one. Never the access token.
+// Bytes that are not UTF-8 are replaced by U+FFFD.
+[[nodiscard]] std::string default_claims(const UserContext& user, std::string_view role);
+
+// Whether `name` can hold claims: a custom setting, "prefix.name" (letters,
+// digits, _ and $, at least one dot, no empty part, at most 63 bytes), which
+// PostgreSQL lets any role set and which no built-in setting is.
+[[nodiscard]] bool is_claims_setting_name(std::string_view name) noexcept;
+
+// What the router needs to act for users on its shared pool.
+struct SetRoleRouting {
+  // The role a user acts as. Null: the key (email, else user id).
+  std::function<std::string(const UserContext&)> role_for;
+  // Where the claims go; empty: no claims are set.
+  std::string claims_setting = "request.jwt.claims";
+  // The claims' text. Null: default_claims().
+  std::function<std::string(const UserContext&)> claims_for;
+  // The role statements without a user act as; empty: the authenticator
+  // itself (then it needs the service's rights).
+  std::string service_role;
+  // Let users act as SUPERUSER or BYPASSRLS roles (and the authenticator be a
+  // SUPERUSER). Off: UnsafeRole.
+  bool allow_rls_bypass_roles = false;
+
+  // Who `user` acts as. Throws AuthenticationError when role_for gives an
+  // empty role or one longer than kMaxRoleNameBytes.
+  [[nodiscard]] ActingAs acting_as(const UserContext& user) const;
+  // Who a statement without a user acts as: service_role, with no claims and
+  // no check (the service principal may bypass RLS, as its pool may).
+  [[nodiscard]] ActingAs acting_as_service() const;
+};
+
+}  // namespace pgobo
