@@ -85,6 +85,7 @@ constexpr int kThreads = 16;
 constexpr int kUsers = 50;
 constexpr std::size_t kPerUser = 2;
 constexpr std::size_t kMaxTotal = 90;
+constexpr std::size_t kSharedPool = 10;  // set_role mode: all of them, users and service
 constexpr std::size_t kExitingBackends = 5;
 
 // Peaks, sampled every few milliseconds on a thread and a connection of its
@@ -139,6 +140,11 @@ class SecurityIsolation : public PgTest {
     c.user_pool.max_size = kPerUser;
     c.user_pool.acquire_timeout = 60s;  // slow logins under sanitizers: no false timeouts
     c.max_total_connections = kMaxTotal;
+    if (testing_set_role_mode()) {
+      // One shared pool for everyone (the set_role label).
+      c.max_total_connections = 0;
+      c.service.pool.max_size = kSharedPool;
+    }
     return c;
   }
 };
@@ -185,7 +191,12 @@ TEST_F(SecurityIsolation, ManyThreadsAndUsersInRandomOrderNeverSeeAnotherIdentit
   }
   auto db = RoutingPool::create(config());
   WorkerThreads workers(4);
-  Peaks peaks(server().census(), "iso", [&db] { return db->stats().users.connections; });
+  // In set_role mode every connection is the authenticator's, in one pool.
+  const bool set_role = testing_set_role_mode();
+  const std::size_t limit = set_role ? kSharedPool : kMaxTotal;
+  Peaks peaks(server().census(), set_role ? kAuthenticatorRole : "iso", [&db, set_role] {
+    return set_role ? db->service_pool().total_count() : db->stats().users.connections;
+  });
 
   std::atomic<long> done{0};
   std::atomic<long> mismatches{0};
@@ -304,20 +315,20 @@ TEST_F(SecurityIsolation, ManyThreadsAndUsersInRandomOrderNeverSeeAnotherIdentit
   // The router's own count ("open or opening") includes slots a pool has
   // reserved while it still waits for the global budget: at most one per
   // thread above the limit. The server-side count below is the real check.
-  EXPECT_LE(peaks.client(), kMaxTotal + kThreads);
+  EXPECT_LE(peaks.client(), limit + kThreads);
   // On the server a closed connection's backend takes a moment to exit, so
   // right after an eviction the old backend and its replacement may both be
   // listed: allow a few of those, far below max_connections (150).
-  EXPECT_LE(most_backends, static_cast<int>(kMaxTotal + kExitingBackends));
+  EXPECT_LE(most_backends, static_cast<int>(limit + kExitingBackends));
   EXPECT_GT(most_backends, 0) << "the sampler saw the load";
-  EXPECT_LE(stats.users.connections, kMaxTotal);
+  EXPECT_LE(stats.users.connections, limit);
 
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
   const std::string measured =
       std::to_string(done.load()) + " queries (" + std::to_string(kThreads) + " threads, " +
-      std::to_string(kUsers) + " users) in " + std::to_string(ms) +
-      " ms; user backends on the server at most " + std::to_string(most_backends) +
-      " (max_total_connections " + std::to_string(kMaxTotal) +
+      std::to_string(kUsers) + " users) in " + std::to_string(ms) + " ms" +
+      (set_role ? " (set_role mode)" : "") + "; user backends on the server at most " +
+      std::to_string(most_backends) + " (limit " + std::to_string(limit) +
       "), router's open-or-opening count at most " + std::to_string(peaks.client()) +
       "; connection evictions: " + std::to_string(stats.users.connection_evictions);
   std::cout << "[ measured ] " << measured << std::endl;

@@ -106,9 +106,9 @@ TEST_F(SetRole, WritesAreCommittedAsTheUserAndRlsChecksThem) {
                pqxx::sql_error);  // WITH CHECK (owner = current_user)
   auto conn = superuser();
   pqxx::nontransaction tx(conn);
-  EXPECT_EQ(tx.exec("SELECT owner FROM app.notes WHERE body = 'alice: set_role'")[0][0]
-                .as<std::string>(),
-            kAlice);
+  EXPECT_EQ(
+      tx.exec("SELECT owner FROM app.notes WHERE body = 'alice: set_role'")[0][0].as<std::string>(),
+      kAlice);
   EXPECT_EQ(tx.exec("SELECT count(*) FROM app.notes WHERE body = 'forged'")[0][0].as<long>(), 0);
 }
 
@@ -116,10 +116,9 @@ TEST_F(SetRole, ClaimsAreTheUsersForTheTransactionOnlyAndNeverHoldTheToken) {
   auto db = RoutingPool::create(config(1));
   const UserPtr alice =
       std::make_shared<const UserContext>(make_user_context("u-alice", kAlice, "tok-SECRET-1"));
-  const std::string claims =
-      db->as_user(alice)
-          .query("SELECT current_setting('request.jwt.claims', true)")[0][0]
-          .as<std::string>();
+  const std::string claims = db->as_user(alice)
+                                 .query("SELECT current_setting('request.jwt.claims', true)")[0][0]
+                                 .as<std::string>();
   const auto json = nlohmann::json::parse(claims);
   EXPECT_EQ(json.at("sub"), "u-alice");
   EXPECT_EQ(json.at("email"), kAlice);
@@ -131,7 +130,9 @@ TEST_F(SetRole, ClaimsAreTheUsersForTheTransactionOnlyAndNeverHoldTheToken) {
 
   RoutingConfig c = config(1);
   c.claims_setting = "app.claims";
-  c.claims_for = [](const UserContext& u) { return std::string(R"({"tenant":")") + u.user_id() + "\"}"; };
+  c.claims_for = [](const UserContext& u) {
+    return std::string(R"({"tenant":")") + u.user_id() + "\"}";
+  };
   auto custom = RoutingPool::create(std::move(c));
   EXPECT_EQ(custom->as_user(alice)
                 .query("SELECT current_setting('app.claims', true)")[0][0]
@@ -171,10 +172,10 @@ TEST_F(SetRole, EscapeAttemptsThroughQueryAreContainedToTheirOwnStatement) {
   EXPECT_EQ(who_is_next(), kAuthenticatorRole);
   // One statement each: it runs, nothing after it in the transaction does,
   // and what it set for the session is undone before COMMIT.
-  for (const char* escape :
-       {"RESET ROLE", "SET ROLE \"bob@example.com\"", "SELECT set_config('role', 'bob@example.com', false)",
-        "SET request.jwt.claims = '{\"sub\":\"bob\"}'", "COMMIT", "ROLLBACK", "COMMIT AND CHAIN",
-        "SET search_path = pg_catalog"}) {
+  for (const char* escape : {"RESET ROLE", "SET ROLE \"bob@example.com\"",
+                             "SELECT set_config('role', 'bob@example.com', false)",
+                             "SET request.jwt.claims = '{\"sub\":\"bob\"}'", "COMMIT", "ROLLBACK",
+                             "COMMIT AND CHAIN", "SET search_path = pg_catalog"}) {
     SCOPED_TRACE(escape);
     EXPECT_NO_THROW(alice.query(escape));
     EXPECT_EQ(who_is_next(), kAuthenticatorRole);
@@ -254,7 +255,8 @@ TEST_F(SetRole, ALeaseIsOneTransactionAsTheUserCommittedOnReturn) {
   }
   auto conn = superuser();
   pqxx::nontransaction tx(conn);
-  const pqxx::result rows = tx.exec("SELECT owner, body FROM app.notes WHERE body LIKE 'alice: %' AND id > 3 ORDER BY id");
+  const pqxx::result rows = tx.exec(
+      "SELECT owner, body FROM app.notes WHERE body LIKE 'alice: %' AND id > 3 ORDER BY id");
   ASSERT_EQ(rows.size(), 2U);
   EXPECT_EQ(rows[0][1].as<std::string>(), "alice: kept at release");
   EXPECT_EQ(rows[1][1].as<std::string>(), "alice: work committed");
@@ -377,8 +379,7 @@ TEST_F(SetRole, ACommitRefusedByTheServerIsTheCallersErrorAndTheConnectionStaysC
     auto conn = superuser();
     pqxx::work tx(conn);
     tx.exec("SET ROLE " + tx.quote_name(kServiceRole));
-    tx.exec(
-        "CREATE TABLE app.pairs (a int, b int, CONSTRAINT b_is_a CHECK (a = b)) ");
+    tx.exec("CREATE TABLE app.pairs (a int, b int, CONSTRAINT b_is_a CHECK (a = b)) ");
     tx.exec("CREATE TABLE app.uniq (k int UNIQUE DEFERRABLE INITIALLY DEFERRED)");
     tx.exec("GRANT INSERT ON app.uniq TO PUBLIC");
     tx.commit();
@@ -403,7 +404,9 @@ TEST_F(SetRole, TenThousandUsersShareTenConnections) {
   constexpr int kThreads = 16;
   sql("DO $$ BEGIN CREATE ROLE pgobo_many NOLOGIN; "
       "GRANT USAGE ON SCHEMA app TO pgobo_many; GRANT SELECT ON app.notes TO pgobo_many; "
-      "FOR i IN 0.." + std::to_string(kUsers - 1) + " LOOP "
+      "FOR i IN 0.." +
+      std::to_string(kUsers - 1) +
+      " LOOP "
       "EXECUTE format('CREATE ROLE %I NOLOGIN IN ROLE pgobo_many', 'many' || i); "
       "EXECUTE format('GRANT %I TO pgobo_authenticator', 'many' || i); END LOOP; END $$");
   auto db = RoutingPool::create(config(10));
@@ -429,7 +432,8 @@ TEST_F(SetRole, TenThousandUsersShareTenConnections) {
         }
         if (i % 500 == 0) {
           const int now = backends_of(kAuthenticatorRole);
-          for (int seen_peak = peak; now > seen_peak && !peak.compare_exchange_weak(seen_peak, now);) {
+          for (int seen_peak = peak;
+               now > seen_peak && !peak.compare_exchange_weak(seen_peak, now);) {
           }
         }
       }
@@ -443,9 +447,42 @@ TEST_F(SetRole, TenThousandUsersShareTenConnections) {
   std::cout << "[ measure  ] " << kUsers << " users on " << db->service_pool().total_count()
             << " connections, peak " << peak << " at the server\n";
   db->close();
-  sql("DO $$ BEGIN FOR i IN 0.." + std::to_string(kUsers - 1) + " LOOP "
+  sql("DO $$ BEGIN FOR i IN 0.." + std::to_string(kUsers - 1) +
+      " LOOP "
       "EXECUTE format('DROP ROLE %I', 'many' || i); END LOOP; "
       "DROP OWNED BY pgobo_many; DROP ROLE pgobo_many; END $$");
+}
+
+// The shared pool's backends killed between rounds of statements: every
+// statement after a kill still runs as its own user, a killed idle
+// connection is replaced before it is lent, and nothing fails.
+TEST_F(SetRole, BackendsKilledBetweenRoundsAreReplacedAndNoStatementChangesIdentity) {
+  auto db = RoutingPool::create(config(4));
+  const std::vector<std::string> users = {kAlice, kBob};
+  int mismatches = 0;
+  for (int round = 0; round < 5; ++round) {
+    std::vector<std::thread> threads;
+    std::atomic<int> wrong{0};
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        auto user = db->as_user(shared_user(users[static_cast<std::size_t>(t) % 2]));
+        for (int i = 0; i < 25; ++i) {
+          if (seen(user).current != user.user().key()) ++wrong;
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    mismatches += wrong;
+    sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = "
+        "'pgobo_authenticator'");
+    // The killed backends are gone before the next round starts.
+    for (int i = 0; i < 200 && backends_of(kAuthenticatorRole) > 0; ++i) {
+      std::this_thread::sleep_for(5ms);  // polling the server's view, not a synchronisation
+    }
+  }
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_EQ(seen(db->as_user(shared_user(kAlice))).current, kAlice);
+  EXPECT_LE(db->service_pool().total_count(), 4U);
 }
 
 TEST_F(SetRole, ConfigurationThatWouldBeIgnoredIsRefused) {
