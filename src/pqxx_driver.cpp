@@ -387,8 +387,9 @@ void PqxxDriver::begin_acting_as(pqxx::connection& connection, const ActingAs& w
   std::string sql = read_only ? "BEGIN READ ONLY; SET LOCAL ROLE " : "BEGIN; SET LOCAL ROLE ";
   sql += quoted(connection, who.role, true, "role");
   if (!who.claims_setting.empty()) {
-    sql += "; SELECT set_config(" + quoted(connection, who.claims_setting, false, "claims setting") +
-           ", " + quoted(connection, who.claims, false, "claims") + ", true) IS NULL";
+    sql += "; SELECT set_config(" +
+           quoted(connection, who.claims_setting, false, "claims setting") + ", " +
+           quoted(connection, who.claims, false, "claims") + ", true) IS NULL";
   }
   if (who.refuse_rls_bypass) {
     // The role in effect may not bypass RLS; the login role may not be a
@@ -426,8 +427,10 @@ void PqxxDriver::begin_acting_as(pqxx::connection& connection, const ActingAs& w
                 detail::printable_excerpt(who.role) + "'");
   }
   std::string bypass;
-  if (check[0][0].as<bool>()) bypass = "role '" + detail::printable_excerpt(who.role) + "' is a SUPERUSER";
-  else if (check[0][1].as<bool>()) bypass = "role '" + detail::printable_excerpt(who.role) + "' is BYPASSRLS";
+  if (check[0][0].as<bool>())
+    bypass = "role '" + detail::printable_excerpt(who.role) + "' is a SUPERUSER";
+  else if (check[0][1].as<bool>())
+    bypass = "role '" + detail::printable_excerpt(who.role) + "' is BYPASSRLS";
   else if (check[0][2].as<bool>()) {
     bypass = "the authenticator '" + detail::printable_excerpt(connection.username()) +
              "' is a SUPERUSER (any statement could RESET ROLE to it)";

@@ -22,9 +22,11 @@ SetRoleRouting set_role_routing(RoutingConfig& config) {
                       " has nothing to limit; the shared pool's max_size "
                       "(PGOBO_POOL_MAX_SIZE) bounds every connection: unset it");
   };
-  if (config.max_total_connections > 0) refuse("max_total_connections (PGOBO_MAX_TOTAL_CONNECTIONS)");
+  if (config.max_total_connections > 0)
+    refuse("max_total_connections (PGOBO_MAX_TOTAL_CONNECTIONS)");
   if (config.max_pools > 0) refuse("max_pools (PGOBO_MAX_POOLS)");
-  if (config.connection_limit.automatic) refuse("the automatic connection limit (PGOBO_CONNECTION_LIMIT)");
+  if (config.connection_limit.automatic)
+    refuse("the automatic connection limit (PGOBO_CONNECTION_LIMIT)");
   if (!config.claims_setting.empty() && !is_claims_setting_name(config.claims_setting)) {
     throw ConfigError("RoutingConfig::claims_setting (PGOBO_CLAIMS_SETTING): '" +
                       config.claims_setting +

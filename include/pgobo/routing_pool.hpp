@@ -424,8 +424,8 @@ class BasicRoutingPool {
   }
 
  private:
-  static constexpr bool kActsAsRole = requires(const Driver& d, typename Driver::Connection& c,
-                                                const ActingAs& who) {
+  static constexpr bool kActsAsRole =
+      requires(const Driver& d, typename Driver::Connection& c, const ActingAs& who) {
     d.begin_acting_as(c, who, false);
     d.end_acting_as(c, true);
     { d.abandon_acting_as(c) } -> std::same_as<bool>;

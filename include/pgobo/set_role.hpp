@@ -5,6 +5,7 @@
 // in as an "authenticator" role that is a member of every user's role, and
 // each routed transaction becomes the user inside the server:
 //
+//   // (not compiled: the SQL a statement of alice runs as)
 //   BEGIN; SET LOCAL ROLE "alice@example.com";
 //   SELECT set_config('request.jwt.claims', '{"sub":"u-1",…}', true), <check>;
 //   <the statement>;

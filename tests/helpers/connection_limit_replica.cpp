@@ -37,7 +37,8 @@ namespace {
 // for a handler and the thread it interrupts, not for other threads (TSan
 // reports it); a lock-free atomic is safe for both.
 std::atomic<int> g_stop{0};
-static_assert(std::atomic<int>::is_always_lock_free, "a signal handler may only touch lock-free atomics");
+static_assert(std::atomic<int>::is_always_lock_free,
+              "a signal handler may only touch lock-free atomics");
 
 extern "C" void on_term(int /*signal*/) { g_stop.store(1); }
 
