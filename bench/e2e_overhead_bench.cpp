@@ -1,14 +1,21 @@
 // Overhead against the limit: the same parameterised query over TCP, one
-// process, four ways, interleaved round by round (A/B/C/D, then B/C/D/A, …)
-// so that load from elsewhere on the machine hits all four alike:
+// process, six ways, interleaved round by round (A/B/C/D/E/F, then
+// B/C/D/E/F/A, …) so that load from elsewhere on the machine hits all alike:
 //
 //   (a) raw libpqxx on a connection held open: the limit
 //   (b) pgobo::Pool::query on a pool of that user
 //   (c) pgobo::RoutingPool::query inside a UserScope of that user
 //   (d) a new libpqxx connection per request, as that user: what a service
 //       does without pgobo to act as the user
+//   (e) pgobo::RoutingPool::query in set_role mode: one shared pool logged in
+//       as bench_authenticator, the statement inside BEGIN; SET LOCAL ROLE
+//       bench_u000; set_config(claims); check … RESET ALL; RESET ROLE; COMMIT
+//       (3 round trips: the prologue and the epilogue are one message each)
+//   (f) the same transaction by hand on a held raw connection of the
+//       authenticator, one statement per round trip (8): what the one-message
+//       prologue and epilogue save
 //
-// All four log in as bench_u000 and run
+// (a) to (d) log in as bench_u000, (e) acts as it; all run
 //   SELECT id, body FROM bench.notes WHERE id = $1
 // under its RLS policy, so the server does the same work for each.
 //
@@ -16,7 +23,7 @@
 //   build/release/bench/e2e_overhead_bench --rounds=30 --queries=300 --connects=10
 //
 // Prints a markdown table (medians, p99, client CPU per query) and the
-// ratios b/a, c/a, d/c. Reports; asserts nothing.
+// ratios b/a, c/a, d/c, e/a, e/c, f/e. Reports; asserts nothing.
 #include <array>
 #include <cstdio>
 #include <functional>
@@ -89,7 +96,21 @@ int main(int argc, char** argv) try {
 
   const std::string conninfo = server.conninfo(role);
 
-  std::array<Variant, 4> variants{{
+  // (e) set_role mode: one shared pool of the authenticator.
+  pgobo::RoutingConfig shared;
+  shared.routing = pgobo::RoutingMode::set_role;
+  shared.service.pool.name = "bench-shared";
+  shared.service.pool.connection = params_for(server, "bench_authenticator");
+  shared.service.pool.max_size = 1;
+  shared.service.password = pgobo::Secret{server.password};
+  shared.service_role = "bench_service";
+  auto set_role_router = pgobo::RoutingPool::create(std::move(shared));
+
+  // (f) the authenticator's raw connection, one statement per round trip.
+  pqxx::connection authenticator(server.conninfo("bench_authenticator"));
+  const std::string set_role_sql = "SET LOCAL ROLE " + authenticator.quote_name(role);
+
+  std::array<Variant, 6> variants{{
       {"(a) raw libpqxx, held connection",
        [&](int id) {
          pqxx::nontransaction tx(raw);
@@ -116,6 +137,33 @@ int main(int argc, char** argv) try {
          return pgobo::pqxx_compat::exec_params(tx, kSql, id).size();
        },
        connects,
+       {},
+       {},
+       0},
+      {"(e) RoutingPool::query, set_role mode",
+       [&](int id) {
+         const pgobo::UserScope scope(user);
+         return set_role_router->query(kSql, id).size();
+       },
+       queries,
+       {},
+       {},
+       0},
+      {"(f) set_role by hand, 8 round trips",
+       [&](int id) {
+         pqxx::nontransaction tx(authenticator);
+         tx.exec("BEGIN");
+         tx.exec(set_role_sql);
+         tx.exec("SELECT set_config('request.jwt.claims', '{\"sub\":\"bench\"}', true)");
+         tx.exec(
+             "SELECT rolsuper, rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = current_user");
+         const std::size_t rows = pgobo::pqxx_compat::exec_params(tx, kSql, id).size();
+         tx.exec("RESET ALL");
+         tx.exec("RESET ROLE");
+         tx.exec("COMMIT");
+         return rows;
+       },
+       queries,
        {},
        {},
        0},
@@ -148,9 +196,9 @@ int main(int argc, char** argv) try {
   }
   if (sink == 0) return 1;
 
-  double median[4];
-  double p99[4];
-  double cpu[4];
+  double median[6];
+  double p99[6];
+  double cpu[6];
   std::printf("| variant | requests | median | p99 | client CPU / request |\n");
   std::printf("|---|--:|--:|--:|--:|\n");
   for (std::size_t i = 0; i < variants.size(); ++i) {
@@ -169,9 +217,18 @@ int main(int argc, char** argv) try {
   std::printf("| d/c (connect-per-request over routed) | %s | %s | %s |\n",
               fixed(median[3] / median[2], 1).c_str(), fixed(p99[3] / p99[2], 1).c_str(),
               fixed(cpu[3] / cpu[2], 1).c_str());
+  std::printf("| e/a (set_role over raw) | %s | %s | %s |\n", fixed(median[4] / median[0]).c_str(),
+              fixed(p99[4] / p99[0]).c_str(), fixed(cpu[4] / cpu[0]).c_str());
+  std::printf("| e/c (set_role over per-user pools) | %s | %s | %s |\n",
+              fixed(median[4] / median[2]).c_str(), fixed(p99[4] / p99[2]).c_str(),
+              fixed(cpu[4] / cpu[2]).c_str());
+  std::printf("| f/e (8 round trips by hand over set_role's 3) | %s | %s | %s |\n",
+              fixed(median[5] / median[4]).c_str(), fixed(p99[5] / p99[4]).c_str(),
+              fixed(cpu[5] / cpu[4]).c_str());
   std::printf("\nAims: c/a median ≤ 1.10: %s (%s); d/c median ≥ 20: %s (%s).\n",
               verdict(median[2] / median[0] <= 1.10), fixed(median[2] / median[0]).c_str(),
               verdict(median[3] / median[2] >= 20), fixed(median[3] / median[2], 1).c_str());
+  set_role_router->close();
   router->close();
   pool.close();
   return 0;

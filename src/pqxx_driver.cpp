@@ -8,8 +8,11 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "pgobo/errors.hpp"
 #include "pgobo/log.hpp"
@@ -382,67 +385,125 @@ std::string quoted(pqxx::connection& connection, std::string_view text, bool ide
 
 }  // namespace
 
+namespace {
+
+struct ClearResult {
+  void operator()(PGresult* result) const noexcept { PQclear(result); }
+};
+using OwnedResult = std::unique_ptr<PGresult, ClearResult>;
+
+// Sends `sql` (several statements, the simple protocol) and returns every
+// statement's result: one round trip. libpqxx would keep only the last one.
+// libpqxx holds no state of its own between statements, so libpq may be
+// used directly on its connection (as closed_by_server() does).
+std::vector<OwnedResult> exec_all(pqxx::connection& connection, const std::string& sql) {
+  PGconn* handle = mutable_pgconn(connection);
+  if (PQsendQuery(handle, sql.c_str()) == 0) {
+    throw pqxx::broken_connection(PQerrorMessage(handle));
+  }
+  std::vector<OwnedResult> results;
+  while (PGresult* result = PQgetResult(handle)) results.emplace_back(result);
+  if (PQstatus(handle) != CONNECTION_OK) throw pqxx::broken_connection(PQerrorMessage(handle));
+  return results;
+}
+
+[[noreturn]] void throw_missing_role(const std::string& role, const std::string& login) {
+  throw AuthenticationFailed("set_role mode: role '" + role +
+                             "' does not exist; create it (CREATE ROLE … NOLOGIN) and grant it to "
+                             "the authenticator '" +
+                             login + "' (GRANT … TO " + login + ")");
+}
+
+bool is_true(const PGresult* result, int column) {
+  return PQgetisnull(result, 0, column) == 0 && PQgetvalue(result, 0, column)[0] == 't';
+}
+
+}  // namespace
+
 void PqxxDriver::begin_acting_as(pqxx::connection& connection, const ActingAs& who,
                                  bool read_only) const {
-  std::string sql = read_only ? "BEGIN READ ONLY; SET LOCAL ROLE " : "BEGIN; SET LOCAL ROLE ";
-  sql += quoted(connection, who.role, true, "role");
+  const std::string role = quoted(connection, who.role, true, "role");
+  const std::string role_text = quoted(connection, who.role, false, "role");
+  // 0: the check, in an implicit transaction of its own: its snapshot is not
+  //    the lease's, so a pqxx::transaction<serializable> on the lease may
+  //    still set its isolation level. By name: the role, and the login role.
+  // 1: COMMIT ends that implicit transaction.
+  // 2, 3: the transaction starts clean, whatever a session left on this
+  //    server connection (behind PgBouncer: another client's).
+  // 4, 5: the role and the claims, for this transaction only.
+  std::string sql =
+      "SELECT count(*) FILTER (WHERE rolname = " + role_text +
+      "), coalesce(bool_or(rolsuper) FILTER (WHERE rolname = " + role_text +
+      "), false), coalesce(bool_or(rolbypassrls) FILTER (WHERE rolname = " + role_text +
+      "), false), coalesce(bool_or(rolsuper) FILTER (WHERE rolname = session_user), false), "
+      "coalesce(bool_or(rolbypassrls) FILTER (WHERE rolname = session_user), false), "
+      "coalesce(bool_or(rolinherit) FILTER (WHERE rolname = session_user), false), " +
+      role_text + " = session_user::text FROM pg_catalog.pg_roles WHERE rolname IN (" + role_text +
+      ", session_user); COMMIT; " + (read_only ? "BEGIN READ ONLY" : "BEGIN") +
+      "; RESET ALL; SET LOCAL ROLE " + role;
+  constexpr std::size_t kSetRole = 4;
   if (!who.claims_setting.empty()) {
-    sql += "; SELECT set_config(" +
-           quoted(connection, who.claims_setting, false, "claims setting") + ", " +
-           quoted(connection, who.claims, false, "claims") + ", true) IS NULL";
+    // A name checked by is_claims_setting_name(): letters, digits, _, $ and dots.
+    sql += "; SET LOCAL " + who.claims_setting + " = " +
+           quoted(connection, who.claims, false, "claims");
   }
-  if (who.refuse_rls_bypass) {
-    // The role in effect may not bypass RLS; the login role may not be a
-    // SUPERUSER (one RESET ROLE away from everything). Always one row.
-    sql +=
-        "; SELECT coalesce(bool_or(rolsuper) FILTER (WHERE rolname = current_user), false), "
-        "coalesce(bool_or(rolbypassrls) FILTER (WHERE rolname = current_user), false), "
-        "coalesce(bool_or(rolsuper) FILTER (WHERE rolname = session_user), false) "
-        "FROM pg_catalog.pg_roles WHERE rolname IN (current_user, session_user)";
-  }
-  pqxx::result check;
-  try {
-    pqxx::nontransaction tx(connection);
-    check = tx.exec(sql);
-  } catch (const pqxx::sql_error&) {
-    // libpqxx 6.4 leaves some errors' SQLSTATE empty; their class tells it.
-    const std::string state = describe_current_exception().sqlstate;
-    const std::string role = detail::printable_excerpt(who.role);
-    const std::string login = detail::printable_excerpt(connection.username());
-    if (state == "22023" || state == "42704") {
-      throw AuthenticationFailed("set_role mode: role '" + role +
-                                 "' does not exist; create it (CREATE ROLE … NOLOGIN) and grant "
-                                 "it to the authenticator '" +
-                                 login + "' (GRANT … TO " + login + ")");
-    }
-    if (state == "42501") {
+  const std::vector<OwnedResult> results = exec_all(connection, sql);
+  const std::string name = detail::printable_excerpt(who.role);
+  const std::string login = detail::printable_excerpt(connection.username());
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const PGresult* result = results[i].get();
+    const ExecStatusType status = PQresultStatus(result);
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) continue;
+    const char* code = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+    const std::string state = code != nullptr ? code : "";
+    if (i == kSetRole && state == "42501") {
       throw AuthenticationFailed("set_role mode: the authenticator '" + login +
-                                 "' is not a member of role '" + role + "'; GRANT it to " + login);
+                                 "' is not a member of role '" + name + "'; GRANT it to " + login);
     }
-    throw;
+    if (i == kSetRole && (state == "22023" || state == "42704")) throw_missing_role(name, login);
+    const char* message = PQresultErrorMessage(result);
+    throw pqxx::sql_error(message != nullptr ? message : "set_role mode: the prologue failed", "",
+                          state.empty() ? nullptr : state.c_str());
+  }
+  const PGresult* check = results.empty() ? nullptr : results.front().get();
+  if (check == nullptr || PQntuples(check) != 1 || PQnfields(check) != 7) {
+    throw Error("set_role mode: the role check of role '" + name + "' returned no row");
+  }
+  if (std::string_view(PQgetvalue(check, 0, 0)) == "0") throw_missing_role(name, login);
+  if (!who.user) return;  // the service role: configured, not a user's
+  if (is_true(check, 6)) {
+    throw UnsafeRole("set_role mode: role '" + name +
+                     "' is the authenticator itself; a user must act as a role of their own");
   }
   if (!who.refuse_rls_bypass) return;
-  if (check.size() != 1 || check[0].size() != 3) {
-    throw Error("set_role mode: the role check returned no row for role '" +
-                detail::printable_excerpt(who.role) + "'");
+  std::string unsafe;
+  if (is_true(check, 1)) {
+    unsafe = "role '" + name + "' is a SUPERUSER";
+  } else if (is_true(check, 2)) {
+    unsafe = "role '" + name + "' is BYPASSRLS";
+  } else if (is_true(check, 3) || is_true(check, 4)) {
+    unsafe = "the authenticator '" + login + "' is " +
+             (is_true(check, 3) ? "a SUPERUSER" : "BYPASSRLS") +
+             " (any statement could RESET ROLE to it)";
+  } else if (is_true(check, 5)) {
+    unsafe = "the authenticator '" + login +
+             "' has INHERIT, so it holds every user role's rights itself (ALTER ROLE … NOINHERIT)";
   }
-  std::string bypass;
-  if (check[0][0].as<bool>())
-    bypass = "role '" + detail::printable_excerpt(who.role) + "' is a SUPERUSER";
-  else if (check[0][1].as<bool>())
-    bypass = "role '" + detail::printable_excerpt(who.role) + "' is BYPASSRLS";
-  else if (check[0][2].as<bool>()) {
-    bypass = "the authenticator '" + detail::printable_excerpt(connection.username()) +
-             "' is a SUPERUSER (any statement could RESET ROLE to it)";
-  }
-  if (bypass.empty()) return;
-  throw UnsafeRole("set_role mode: " + bypass +
+  if (unsafe.empty()) return;
+  throw UnsafeRole("set_role mode: " + unsafe +
                    ": row-level security would not hold, so the router refuses it; use roles "
-                   "without SUPERUSER and BYPASSRLS, or set allow_rls_bypass_roles to accept this");
+                   "without SUPERUSER and BYPASSRLS and a NOINHERIT authenticator, or set "
+                   "allow_rls_bypass_roles to accept this");
 }
 
 void PqxxDriver::end_acting_as(pqxx::connection& connection, bool commit) const {
-  if (state(connection) == ConnectionState::idle) return;  // the statement ended it
+  if (state(connection) == ConnectionState::idle) {
+    // The statement ended the transaction itself (COMMIT, ROLLBACK): what it
+    // may have left for the session is cleared all the same.
+    pqxx::nontransaction tx(connection);
+    tx.exec(kClearSession);
+    return;
+  }
   {
     pqxx::nontransaction tx(connection);
     tx.exec(commit ? kEndActingAs : "ROLLBACK");

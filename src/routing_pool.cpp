@@ -33,8 +33,18 @@ SetRoleRouting set_role_routing(RoutingConfig& config) {
                       "' is not a custom setting; expected prefix.name (letters, digits, _ and "
                       "$, e.g. request.jwt.claims), or empty for none");
   }
-  if (config.service_role.size() > kMaxRoleNameBytes) {
-    throw ConfigError("RoutingConfig::service_role (PGOBO_SERVICE_ROLE): longer than 63 bytes");
+  if (config.service_role.empty()) {
+    throw ConfigError(
+        "RoutingConfig::service_role (PGOBO_SERVICE_ROLE) is required in set_role mode: the role "
+        "statements without a user act as, so that the authenticator (PGUSER) holds no rights "
+        "of its own (a lease's statements after its first COMMIT run as the authenticator; "
+        "docs/security.md)");
+  }
+  if (config.service_role.size() > kMaxRoleNameBytes ||
+      config.service_role.find('\0') != std::string::npos || config.service_role == "none") {
+    throw ConfigError(
+        "RoutingConfig::service_role (PGOBO_SERVICE_ROLE): a role name of at most 63 bytes, "
+        "without NUL bytes, other than 'none'");
   }
   SetRoleRouting routing;
   routing.role_for = config.role_for;

@@ -36,10 +36,13 @@ bool is_claims_setting_name(std::string_view name) noexcept {
   bool dot = false;
   char previous = '.';  // so a leading dot is an empty part
   for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
     if (c == '.') {
       if (previous == '.') return false;
       dot = true;
-    } else if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '_' && c != '$') {
+    } else if (previous == '.') {
+      if (std::isalpha(u) == 0 && c != '_') return false;  // a part starts as an identifier
+    } else if (std::isalnum(u) == 0 && c != '_' && c != '$') {
       return false;
     }
     previous = c;
@@ -60,10 +63,28 @@ ActingAs SetRoleRouting::acting_as(const UserContext& user) const {
         " bytes long; PostgreSQL keeps 63 of a name, so two roles could become one: map long "
         "keys to shorter roles with role_for");
   }
+  if (role.find('\0') != std::string::npos) {
+    throw AuthenticationError("set_role mode: role_for gave a role with a NUL byte for user '" +
+                              detail::printable_excerpt(user.key()) + "'");
+  }
+  // SET ROLE none is RESET ROLE, quoted or not: the authenticator.
+  if (role == "none") {
+    throw AuthenticationError("set_role mode: user '" + detail::printable_excerpt(user.key()) +
+                              "' would act as role 'none', which PostgreSQL reads as the "
+                              "authenticator; map such keys to other roles with role_for");
+  }
+  if (role == service_role) {
+    throw AuthenticationError("set_role mode: user '" + detail::printable_excerpt(user.key()) +
+                              "' would act as the service role '" +
+                              detail::printable_excerpt(role) + "'");
+  }
   ActingAs who;
   if (!claims_setting.empty()) {
     who.claims_setting = claims_setting;
     who.claims = claims_for ? claims_for(user) : default_claims(user, role);
+    if (who.claims.find('\0') != std::string::npos) {
+      throw ConfigError("set_role mode: claims_for gave claims with a NUL byte");
+    }
   }
   who.role = std::move(role);
   who.refuse_rls_bypass = !allow_rls_bypass_roles;
@@ -74,6 +95,7 @@ ActingAs SetRoleRouting::acting_as_service() const {
   ActingAs who;
   who.role = service_role;
   who.refuse_rls_bypass = false;
+  who.user = false;
   return who;
 }
 

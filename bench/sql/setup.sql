@@ -5,6 +5,8 @@
 --
 -- roles  bench_service          LOGIN, owns schema bench (RLS does not apply to it)
 --        bench_u000 … bench_uNNN LOGIN NOSUPERUSER NOBYPASSRLS, members of bench_users
+--        bench_authenticator    LOGIN NOINHERIT, member of bench_service and every
+--                               bench_uNNN, no rights of its own (set_role mode)
 -- table  bench.notes(id, owner, body), RLS policy owner = current_user,
 --        10 rows per user: user i owns ids 10*i … 10*i+9
 -- Every login role's password is :password (scram-sha-256 over TCP).
@@ -21,10 +23,14 @@ DECLARE
   pw text := current_setting('bench.password');
 BEGIN
   EXECUTE format('CREATE ROLE bench_service LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD %L', pw);
+  EXECUTE format('CREATE ROLE bench_authenticator LOGIN NOINHERIT NOSUPERUSER NOBYPASSRLS '
+                 'PASSWORD %L', pw);
+  GRANT bench_service TO bench_authenticator;
   CREATE ROLE bench_users NOLOGIN;
   FOR i IN 0 .. n - 1 LOOP
     EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE bench_users PASSWORD %L',
                    'bench_u' || lpad(i::text, 3, '0'), pw);
+    EXECUTE format('GRANT %I TO bench_authenticator', 'bench_u' || lpad(i::text, 3, '0'));
   END LOOP;
 END
 $$;

@@ -106,24 +106,34 @@ class PqxxDriver {
   // --- Acting as a role (RoutingPool's set_role mode, pgobo/set_role.hpp) --
   //
   // Opens a transaction acting as `who`, in one message (one round trip):
-  //   BEGIN [READ ONLY]; SET LOCAL ROLE <role>;
-  //   [SELECT set_config(<claims_setting>, <claims>, true);] [SELECT <check>]
+  //   SELECT <check of the role and the login role, by name>; COMMIT;
+  //   BEGIN [READ ONLY]; RESET ALL; SET LOCAL ROLE <role>;
+  //   [SET LOCAL <claims_setting> = <claims>]
   // Names and texts are quoted by libpq (PQescapeIdentifier/PQescapeLiteral).
-  // The check (who.refuse_rls_bypass) reads pg_roles for the role in effect
-  // and the login role: a SUPERUSER or BYPASSRLS role, or a SUPERUSER
-  // authenticator, throws UnsafeRole. A role that does not exist or that
-  // the login role is not a member of throws AuthenticationFailed; other
-  // server errors are thrown as libpqxx throws them. After a throw the
-  // connection may be inside a failed transaction: abandon_acting_as().
+  // The check runs before the transaction, so the transaction has no
+  // snapshot yet (a serializable pqxx::transaction may follow). A role that
+  // does not exist, or that the login role is not a member of, throws
+  // AuthenticationFailed; a user's role that is the login role itself throws
+  // UnsafeRole, and with who.refuse_rls_bypass so does a SUPERUSER or
+  // BYPASSRLS role, or a SUPERUSER, BYPASSRLS or INHERIT login role. Other
+  // server errors are thrown as pqxx::sql_error. After a throw the
+  // connection may be inside a transaction: abandon_acting_as().
   void begin_acting_as(pqxx::connection& connection, const ActingAs& who, bool read_only) const;
   // Ends it, one round trip: kEndActingAs when `commit`, else ROLLBACK.
-  // Nothing to do when a statement ended the transaction itself. Throws
-  // what the server said (a deferred constraint at COMMIT), or pgobo::Error
-  // when a transaction is still open afterwards.
+  // When a statement ended the transaction itself, kClearSession instead.
+  // Throws what the server said (a deferred constraint), or pgobo::Error when
+  // a transaction is still open afterwards.
   void end_acting_as(pqxx::connection& connection, bool commit) const;
-  // Undoes, inside the transaction, what a statement may have changed for
-  // the session (SET ROLE, SET …) before COMMIT makes it last.
-  static constexpr const char* kEndActingAs = "RESET ALL; RESET ROLE; COMMIT";
+  // What a transaction may have left for the session, undone inside it
+  // before COMMIT makes it last: deferred constraints and triggers fire
+  // first, still as the user; then cursors (WITH HOLD too), LISTEN, session
+  // advisory locks, temporary tables, settings (SET ROLE, SET …) go.
+  static constexpr const char* kEndActingAs =
+      "SET CONSTRAINTS ALL IMMEDIATE; CLOSE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); "
+      "DISCARD TEMP; RESET ALL; RESET ROLE; COMMIT";
+  static constexpr const char* kClearSession =
+      "CLOSE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP; RESET ALL; "
+      "RESET ROLE";
   // After a failure: ROLLBACK of whatever is open (which also undoes every
   // SET of the transaction). False when the connection is not idle
   // afterwards or could not be asked: close it.

@@ -117,8 +117,7 @@ struct RoutingConfig {
   // "role"}; never the token).
   std::function<std::string(const UserContext&)> claims_for;
   // set_role mode: the role statements without a user act as (SET LOCAL
-  // ROLE), so the authenticator itself needs no rights; empty: they run as
-  // the authenticator.
+  // ROLE), so the authenticator itself holds no rights. Required in that mode.
   std::string service_role;
 
   // PoolConfig::from_env() plus PGOBO_USER_POOL_MAX_SIZE,
@@ -309,12 +308,14 @@ class BasicRoutingPool {
   // `where` is for leak reports (PoolOptions::leak_detection_threshold); a
   // default-constructed one (line 0) leaves the lease unwatched.
   // In set_role mode the lease is handed out inside a transaction acting as
-  // the user (BEGIN; SET LOCAL ROLE …): pqxx::work and nontransaction code
-  // run as the user until that transaction ends; its first COMMIT or
-  // ROLLBACK ends the acting (statements after it run as the authenticator:
-  // one transaction per lease). Given back with the transaction still open,
-  // it is committed (RESET ALL; RESET ROLE; COMMIT), as autocommit would
-  // have, and the session is reset.
+  // the user (BEGIN; SET LOCAL ROLE …): pqxx::work, pqxx::transaction<…> and
+  // nontransaction code run as the user until that transaction ends. A lease
+  // is one transaction: its first COMMIT or ROLLBACK ends the acting, and
+  // statements after it run as the authenticator (which holds no rights, so
+  // they fail); an error aborts all of it. Given back with the transaction
+  // still open, it is committed (PqxxDriver::kEndActingAs); a COMMIT the
+  // server refuses then is logged, not thrown: commit() yourself to see it.
+  // The session is reset either way.
   [[nodiscard]] Lease connect(SourceLocation where = SourceLocation::current()) {
     if constexpr (kActsAsRole) {
       if (set_role_) {
@@ -433,7 +434,8 @@ class BasicRoutingPool {
   };
 
   // set_role mode: whom the caller acts as; nullopt for a statement without a
-  // user when no service_role is set (it runs as the authenticator).
+  // user when no service_role is set (only for a router built without
+  // create(), which requires one: it runs as the authenticator).
   [[nodiscard]] std::optional<ActingAs> acting_as_now() const {
     if (const UserContext* user = current_user_ptr()) return set_role_->acting_as(*user);
     if (set_role_->service_role.empty()) return std::nullopt;

@@ -6,14 +6,16 @@
 // each routed transaction becomes the user inside the server:
 //
 //   // (not compiled: the SQL a statement of alice runs as)
-//   BEGIN; SET LOCAL ROLE "alice@example.com";
-//   SELECT set_config('request.jwt.claims', '{"sub":"u-1",…}', true), <check>;
-//   <the statement>;
-//   RESET ALL; RESET ROLE; COMMIT
+//   SELECT <check of the role>; COMMIT; BEGIN; RESET ALL;
+//   SET LOCAL ROLE "alice@example.com";
+//   SET LOCAL request.jwt.claims = '{"sub":"u-1",…}'
+//   <the statement>
+//   SET CONSTRAINTS ALL IMMEDIATE; CLOSE ALL; …; RESET ALL; RESET ROLE; COMMIT
 //
 // so row-level security, grants and current_user see alice while the server
-// sees few connections. The check refuses a role with SUPERUSER or BYPASSRLS,
-// and an authenticator with SUPERUSER, in the same round trip (UnsafeRole).
+// sees few connections. The check refuses a role with SUPERUSER or
+// BYPASSRLS, and an authenticator with SUPERUSER, BYPASSRLS or INHERIT, in the
+// same round trip (UnsafeRole).
 #pragma once
 
 #include <cstddef>
@@ -45,9 +47,13 @@ struct ActingAs {
   std::string claims_setting;  // set_config(claims_setting, claims, true); empty: none
   std::string claims;
   // Refuse (UnsafeRole) a role that is SUPERUSER or BYPASSRLS, and an
-  // authenticator that is SUPERUSER (it could become any role). Off for the
-  // service role and with allow_rls_bypass_roles.
+  // authenticator that is SUPERUSER, BYPASSRLS (one RESET ROLE away) or
+  // INHERIT (it holds every user role's rights). Off for the service role
+  // and with allow_rls_bypass_roles.
   bool refuse_rls_bypass = true;
+  // A user's role (false: the service role): refused when it is the
+  // authenticator itself.
+  bool user = true;
 };
 
 // What set_role mode sets under the claims setting by default, as JSON:
@@ -56,9 +62,10 @@ struct ActingAs {
 // Bytes that are not UTF-8 are replaced by U+FFFD.
 [[nodiscard]] std::string default_claims(const UserContext& user, std::string_view role);
 
-// Whether `name` can hold claims: a custom setting, "prefix.name" (letters,
-// digits, _ and $, at least one dot, no empty part, at most 63 bytes), which
-// PostgreSQL lets any role set and which no built-in setting is.
+// Whether `name` can hold claims: a custom setting "prefix.name", each part
+// an identifier (a letter or _, then letters, digits, _ and $), at least one
+// dot, at most 63 bytes: PostgreSQL lets any role set it, and no built-in
+// setting has a dot.
 [[nodiscard]] bool is_claims_setting_name(std::string_view name) noexcept;
 
 // What the router needs to act for users on its shared pool.
@@ -69,15 +76,17 @@ struct SetRoleRouting {
   std::string claims_setting = "request.jwt.claims";
   // The claims' text. Null: default_claims().
   std::function<std::string(const UserContext&)> claims_for;
-  // The role statements without a user act as; empty: the authenticator
-  // itself (then it needs the service's rights).
+  // The role statements without a user act as. Required by
+  // RoutingPool::create: the authenticator holds no rights of its own.
   std::string service_role;
   // Let users act as SUPERUSER or BYPASSRLS roles (and the authenticator be a
   // SUPERUSER). Off: UnsafeRole.
   bool allow_rls_bypass_roles = false;
 
   // Who `user` acts as. Throws AuthenticationError when role_for gives an
-  // empty role or one longer than kMaxRoleNameBytes.
+  // empty role, one longer than kMaxRoleNameBytes, one with a NUL byte,
+  // "none" (SET ROLE none is RESET ROLE) or the service role; ConfigError
+  // when claims_for gives text with a NUL byte.
   [[nodiscard]] ActingAs acting_as(const UserContext& user) const;
   // Who a statement without a user acts as: service_role, with no claims and
   // no check (the service principal may bypass RLS, as its pool may).

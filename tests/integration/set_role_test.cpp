@@ -69,6 +69,24 @@ class SetRole : public PgTest {
                 r[0][2].template as<long>()};
   }
 
+  // Backends at the server itself (through PgBouncer too, where
+  // backends_of() counts PgBouncer's clients).
+  [[nodiscard]] int server_backends_of(const std::string& role) const {
+    auto conn = superuser();
+    pqxx::nontransaction tx(conn);
+    return tx.exec("SELECT count(*) FROM pg_stat_activity WHERE usename = " + tx.quote(role))[0][0]
+        .as<int>();
+  }
+
+  // Roles outlive the test's database reset: created once, set each time.
+  void ensure_role(const std::string& role, const std::string& attributes) const {
+    auto conn = superuser();
+    pqxx::nontransaction tx(conn);
+    tx.exec("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = " + tx.quote(role) +
+            ") THEN CREATE ROLE " + tx.quote_name(role) + "; END IF; END $$");
+    tx.exec("ALTER ROLE " + tx.quote_name(role) + " " + attributes);
+  }
+
   void sql(const std::string& statement) const {
     auto conn = superuser();
     pqxx::nontransaction tx(conn);
@@ -158,33 +176,46 @@ TEST_F(SetRole, ReadOnlyRunsInAReadOnlyTransactionAsTheUser) {
 
 // Escape attempts through query(), the application's own SQL (as an
 // injection would reach it). One connection, so the next statement shows
-// what the attempt left behind: never another identity.
+// what the attempt left behind: the session itself is read through the
+// shared Pool's own query(), which adds no prologue.
 TEST_F(SetRole, EscapeAttemptsThroughQueryAreContainedToTheirOwnStatement) {
-  auto db = RoutingPool::create(config(1, /*service_role=*/""));
+  auto db = RoutingPool::create(config(1));
   auto alice = db->as_user(shared_user(kAlice));
   auto bob = db->as_user(shared_user(kBob));
-  const auto who_is_next = [&] {
-    return db->query("SELECT current_user, current_setting('role')")[0][0].as<std::string>();
+  const auto session = [&] {
+    const pqxx::result r = db->service_pool().query(
+        "SELECT current_user, current_setting('search_path'), "
+        "coalesce(current_setting('request.jwt.claims', true), ''), "
+        "(SELECT count(*) FROM pg_catalog.pg_cursors WHERE name <> ''), "
+        "(SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = "
+        "pg_backend_pid()), pg_catalog.pg_my_temp_schema()::int");
+    EXPECT_EQ(r[0][0].as<std::string>(), kAuthenticatorRole) << "the session's role";
+    EXPECT_THAT(r[0][1].as<std::string>(), HasSubstr("public"));
+    EXPECT_EQ(r[0][2].as<std::string>(), "") << "claims left for the session";
+    EXPECT_EQ(r[0][3].as<long>(), 0) << "cursors left open";
+    EXPECT_EQ(r[0][4].as<long>(), 0) << "advisory locks left";
   };
   // Two statements: the extended protocol refuses the message.
   EXPECT_THROW(alice.query("COMMIT; SELECT current_user"), pqxx::sql_error);
   EXPECT_THROW(alice.query("RESET ROLE; SELECT count(*) FROM app.notes"), pqxx::sql_error);
-  EXPECT_EQ(who_is_next(), kAuthenticatorRole);
+  session();
   // One statement each: it runs, nothing after it in the transaction does,
-  // and what it set for the session is undone before COMMIT.
-  for (const char* escape : {"RESET ROLE", "SET ROLE \"bob@example.com\"",
-                             "SELECT set_config('role', 'bob@example.com', false)",
-                             "SET request.jwt.claims = '{\"sub\":\"bob\"}'", "COMMIT", "ROLLBACK",
-                             "COMMIT AND CHAIN", "SET search_path = pg_catalog"}) {
+  // and what it left for the session is undone before COMMIT.
+  for (const char* escape :
+       {"RESET ROLE", "SET ROLE \"bob@example.com\"",
+        "SELECT set_config('role', 'bob@example.com', false)",
+        "SET request.jwt.claims = '{\"sub\":\"bob\"}'", "COMMIT", "ROLLBACK", "COMMIT AND CHAIN",
+        "SET search_path = pg_catalog",
+        "DECLARE page CURSOR WITH HOLD FOR SELECT body FROM app.notes",
+        "SELECT pg_advisory_lock(42)", "CREATE TEMP TABLE mine AS SELECT body FROM app.notes",
+        "LISTEN alices_channel"}) {
     SCOPED_TRACE(escape);
     EXPECT_NO_THROW(alice.query(escape));
-    EXPECT_EQ(who_is_next(), kAuthenticatorRole);
+    session();
     EXPECT_EQ(seen(bob).current, kBob);
     EXPECT_EQ(seen(alice).notes, 2);
-    const pqxx::result state = db->query(
-        "SELECT current_setting('search_path'), current_setting('request.jwt.claims', true)");
-    EXPECT_THAT(state[0][0].as<std::string>(), HasSubstr("public"));
-    EXPECT_TRUE(state[0][1].is_null() || state[0][1].as<std::string>().empty());
+    EXPECT_THROW(bob.query("FETCH 1 FROM page"), pqxx::sql_error);
+    EXPECT_THROW(bob.query("SELECT * FROM mine"), pqxx::sql_error);
   }
   // Only a superuser may change the session user; the authenticator is none.
   try {
@@ -193,7 +224,7 @@ TEST_F(SetRole, EscapeAttemptsThroughQueryAreContainedToTheirOwnStatement) {
   } catch (const pqxx::sql_error&) {
     EXPECT_EQ(describe_current_exception().sqlstate, "42501");
   }
-  EXPECT_EQ(who_is_next(), kAuthenticatorRole);
+  session();
   EXPECT_EQ(db->service_pool().total_count(), 1U);  // the one connection all along
 }
 
@@ -250,7 +281,6 @@ TEST_F(SetRole, ALeaseIsOneTransactionAsTheUserCommittedOnReturn) {
     pqxx::nontransaction n(*lease);
     n.exec("INSERT INTO app.notes (body) VALUES ('alice: discarded')");
     n.exec("SET ROLE \"bob@example.com\"");  // session-level: undone before the commit
-    lease.set_session_reset(false);          // cannot switch off the reset of such a lease
     lease.discard();                         // closed: nothing committed
   }
   auto conn = superuser();
@@ -265,7 +295,7 @@ TEST_F(SetRole, ALeaseIsOneTransactionAsTheUserCommittedOnReturn) {
 }
 
 TEST_F(SetRole, ALeaseReturnedAfterSessionChangesLeavesNothingForTheNextBorrower) {
-  RoutingConfig c = config(1, "");
+  RoutingConfig c = config(1);
   c.service.pool.session_reset = SessionReset::never;  // the lease's reset happens anyway
   auto db = RoutingPool::create(std::move(c));
   {
@@ -277,19 +307,61 @@ TEST_F(SetRole, ALeaseReturnedAfterSessionChangesLeavesNothingForTheNextBorrower
     tx.commit();  // the session now holds both
     lease.set_session_reset(false);
   }
-  const pqxx::result r = db->query("SELECT current_user, current_setting('search_path')");
+  const pqxx::result r =
+      db->service_pool().query("SELECT current_user, current_setting('search_path')");
   EXPECT_EQ(r[0][0].as<std::string>(), kAuthenticatorRole);
   EXPECT_THAT(r[0][1].as<std::string>(), HasSubstr("public"));
   EXPECT_EQ(db->service_pool().total_count(), 1U);
 }
 
-TEST_F(SetRole, RolesThatBypassRlsAndASuperuserAuthenticatorAreRefused) {
-  sql("CREATE ROLE \"carol@example.com\" BYPASSRLS");
-  sql("GRANT \"carol@example.com\" TO pgobo_authenticator");
-  sql("CREATE ROLE \"root@example.com\" SUPERUSER");
-  sql("GRANT \"root@example.com\" TO pgobo_authenticator");
+// A serializable transaction on a lease: the prologue took no snapshot, so
+// libpqxx's BEGIN ISOLATION LEVEL still applies (a warning of the BEGIN only).
+TEST_F(SetRole, ALeaseTakesAnIsolationLevelOfItsTransaction) {
   auto db = RoutingPool::create(config(1));
-  for (const char* role : {"carol@example.com", "root@example.com"}) {
+  pgobo::UserScope scope(shared_user(kAlice));
+  Lease lease = db->connect();
+  pqxx::transaction<pqxx::isolation_level::serializable> tx(*lease);
+  const pqxx::result r = tx.exec("SELECT current_user, current_setting('transaction_isolation')");
+  EXPECT_EQ(r[0][0].as<std::string>(), kAlice);
+  EXPECT_EQ(r[0][1].as<std::string>(), "serializable");
+  tx.commit();
+}
+
+// Deferred constraint triggers fire before the end's resets: as the user,
+// with the claims.
+TEST_F(SetRole, DeferredTriggersRunAsTheUserWithTheClaims) {
+  {
+    auto conn = superuser();
+    pqxx::work tx(conn);
+    tx.exec("SET ROLE " + tx.quote_name(kServiceRole));
+    tx.exec("CREATE TABLE app.audit (who text, claims text)");
+    tx.exec("GRANT INSERT ON app.audit TO PUBLIC");
+    tx.exec(
+        "CREATE FUNCTION app.audit_note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "INSERT INTO app.audit VALUES (current_user, current_setting('request.jwt.claims', "
+        "true)); RETURN NULL; END $$");
+    tx.exec(
+        "CREATE CONSTRAINT TRIGGER audit_note AFTER INSERT ON app.notes DEFERRABLE INITIALLY "
+        "DEFERRED FOR EACH ROW EXECUTE FUNCTION app.audit_note()");
+    tx.commit();
+  }
+  auto db = RoutingPool::create(config(1));
+  db->as_user(shared_user(kAlice)).query("INSERT INTO app.notes (body) VALUES ('audited')");
+  auto conn = superuser();
+  pqxx::nontransaction tx(conn);
+  const pqxx::result r = tx.exec("SELECT who, claims FROM app.audit");
+  ASSERT_EQ(r.size(), 1U);
+  EXPECT_EQ(r[0][0].as<std::string>(), kAlice);
+  EXPECT_THAT(r[0][1].as<std::string>(), HasSubstr(kAlice));
+}
+
+TEST_F(SetRole, RolesThatBypassRlsAndASuperuserAuthenticatorAreRefused) {
+  ensure_role("setrole-carol@example.com", "BYPASSRLS");
+  sql("GRANT \"setrole-carol@example.com\" TO pgobo_authenticator");
+  ensure_role("setrole-root@example.com", "SUPERUSER");
+  sql("GRANT \"setrole-root@example.com\" TO pgobo_authenticator");
+  auto db = RoutingPool::create(config(1));
+  for (const char* role : {"setrole-carol@example.com", "setrole-root@example.com"}) {
     SCOPED_TRACE(role);
     auto user = db->as_user(shared_user(role));
     EXPECT_THROW(user.query("SELECT 1"), UnsafeRole);
@@ -307,12 +379,31 @@ TEST_F(SetRole, RolesThatBypassRlsAndASuperuserAuthenticatorAreRefused) {
   RoutingConfig allowed = config(1);
   allowed.allow_rls_bypass_roles = true;
   auto lenient = RoutingPool::create(std::move(allowed));
-  EXPECT_EQ(lenient->as_user(shared_user("carol@example.com"))
+  EXPECT_EQ(lenient->as_user(shared_user("setrole-carol@example.com"))
                 .query("SELECT current_user")[0][0]
                 .as<std::string>(),
-            "carol@example.com");
+            "setrole-carol@example.com");
+
+  // A role made BYPASSRLS after it was used: refused at its next statement.
+  auto alice = db->as_user(shared_user(kAlice));
+  EXPECT_EQ(seen(alice).current, kAlice);
+  sql("ALTER ROLE \"alice@example.com\" BYPASSRLS");
+  EXPECT_THROW(alice.query("SELECT 1"), UnsafeRole);
+  sql("ALTER ROLE \"alice@example.com\" NOBYPASSRLS");
+  EXPECT_EQ(seen(alice).current, kAlice);
+
+  // An authenticator with INHERIT holds every user role's rights itself.
+  sql("ALTER ROLE pgobo_authenticator INHERIT");
+  try {
+    alice.query("SELECT 1");
+    ADD_FAILURE() << "an INHERIT authenticator was accepted";
+  } catch (const UnsafeRole& e) {
+    EXPECT_THAT(e.what(), HasSubstr("INHERIT"));
+  }
+  sql("ALTER ROLE pgobo_authenticator NOINHERIT");
 
   // An authenticator that is a SUPERUSER could RESET ROLE to everything.
+  if (server().via_pgbouncer) GTEST_SKIP() << kNoSuperuserBehindPgBouncer;
   sql("ALTER ROLE pgobo_authenticator SUPERUSER");
   auto unsafe = RoutingPool::create(config(1));
   try {
@@ -325,7 +416,7 @@ TEST_F(SetRole, RolesThatBypassRlsAndASuperuserAuthenticatorAreRefused) {
 }
 
 TEST_F(SetRole, AMissingRoleOrOneTheAuthenticatorIsNotAMemberOfIsAnAuthenticationFailure) {
-  sql("CREATE ROLE \"eve@example.com\"");  // exists, not granted to the authenticator
+  ensure_role("setrole-eve@example.com", "NOLOGIN");  // exists, not granted to the authenticator
   auto db = RoutingPool::create(config(1));
   try {
     db->as_user(shared_user("nobody@example.com")).query("SELECT 1");
@@ -335,16 +426,32 @@ TEST_F(SetRole, AMissingRoleOrOneTheAuthenticatorIsNotAMemberOfIsAnAuthenticatio
     EXPECT_THAT(e.what(), HasSubstr("GRANT"));
   }
   try {
-    (void)db->as_user(shared_user("eve@example.com")).connect();
+    (void)db->as_user(shared_user("setrole-eve@example.com")).connect();
     ADD_FAILURE() << "no error for a role the authenticator is not a member of";
   } catch (const AuthenticationFailed& e) {
-    EXPECT_THAT(e.what(), HasSubstr("not a member of role 'eve@example.com'"));
+    EXPECT_THAT(e.what(), HasSubstr("not a member of role 'setrole-eve@example.com'"));
   }
   EXPECT_EQ(seen(db->as_user(shared_user(kAlice))).current, kAlice);
   EXPECT_EQ(db->service_pool().total_count(), 1U);
   // Too long to be a role: refused before the server would cut it.
   EXPECT_THROW(db->as_user(shared_user(std::string(60, 'x') + "@example.com")).query("SELECT 1"),
                AuthenticationError);
+}
+
+// Names that would make a user someone else: 'none' (SET ROLE none is RESET
+// ROLE), the authenticator's own name, the service role.
+TEST_F(SetRole, AUserCannotActAsNoneTheAuthenticatorOrTheServiceRole) {
+  auto db = RoutingPool::create(config(1));
+  for (const char* role : {"none", kServiceRole}) {
+    SCOPED_TRACE(role);
+    auto user = db->as_user(make_user_context(role, "", "t"));
+    EXPECT_THROW(user.query("SELECT 1"), AuthenticationError);
+    EXPECT_THROW((void)user.connect(), AuthenticationError);
+  }
+  auto itself = db->as_user(make_user_context(kAuthenticatorRole, "", "t"));
+  EXPECT_THROW(itself.query("SELECT 1"), UnsafeRole);
+  EXPECT_EQ(seen(db->as_user(shared_user(kAlice))).current, kAlice);
+  EXPECT_EQ(db->service_pool().total_count(), 1U);
 }
 
 TEST_F(SetRole, ARoleDroppedWhileInUseFailsItsUserOnlyAndLeavesTheConnectionClean) {
@@ -402,12 +509,15 @@ TEST_F(SetRole, ACommitRefusedByTheServerIsTheCallersErrorAndTheConnectionStaysC
 TEST_F(SetRole, TenThousandUsersShareTenConnections) {
   constexpr int kUsers = 10'000;
   constexpr int kThreads = 16;
-  sql("DO $$ BEGIN CREATE ROLE pgobo_many NOLOGIN; "
+  // Idempotent: a run that failed half-way may have left some of them.
+  sql("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgobo_many') THEN "
+      "CREATE ROLE pgobo_many NOLOGIN; END IF; "
       "GRANT USAGE ON SCHEMA app TO pgobo_many; GRANT SELECT ON app.notes TO pgobo_many; "
       "FOR i IN 0.." +
       std::to_string(kUsers - 1) +
       " LOOP "
-      "EXECUTE format('CREATE ROLE %I NOLOGIN IN ROLE pgobo_many', 'many' || i); "
+      "IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'many' || i) THEN "
+      "EXECUTE format('CREATE ROLE %I NOLOGIN IN ROLE pgobo_many', 'many' || i); END IF; "
       "EXECUTE format('GRANT %I TO pgobo_authenticator', 'many' || i); END LOOP; END $$");
   auto db = RoutingPool::create(config(10));
   std::atomic<int> next{0};
@@ -476,7 +586,7 @@ TEST_F(SetRole, BackendsKilledBetweenRoundsAreReplacedAndNoStatementChangesIdent
     sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = "
         "'pgobo_authenticator'");
     // The killed backends are gone before the next round starts.
-    for (int i = 0; i < 200 && backends_of(kAuthenticatorRole) > 0; ++i) {
+    for (int i = 0; i < 200 && server_backends_of(kAuthenticatorRole) > 0; ++i) {
       std::this_thread::sleep_for(5ms);  // polling the server's view, not a synchronisation
     }
   }
@@ -495,6 +605,9 @@ TEST_F(SetRole, ConfigurationThatWouldBeIgnoredIsRefused) {
   RoutingConfig claims = config();
   claims.claims_setting = "role";  // a real setting, not a custom one
   EXPECT_THROW((void)RoutingPool::create(std::move(claims)), ConfigError);
+  RoutingConfig no_service_role = config();
+  no_service_role.service_role.clear();
+  EXPECT_THROW((void)RoutingPool::create(std::move(no_service_role)), ConfigError);
   RoutingConfig per_user = config();
   per_user.routing = RoutingMode::per_user_pools;
   per_user.user_credentials = [](const UserContext&) {

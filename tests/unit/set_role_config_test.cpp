@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "pgobo/errors.hpp"
 #include "pgobo/routing_pool.hpp"
@@ -46,11 +48,13 @@ TEST(SetRoleConfig, PerUserPoolsUnlessSetAndTheEnvironmentSelectsEachSetting) {
 }
 
 TEST(SetRoleConfig, MistakesAreRefusedNamingTheVariable) {
-  for (const auto& [name, value] :
-       std::map<std::string, std::string>{{"PGOBO_ROUTING", "setrole"},
-                                          {"PGOBO_CLAIMS_SETTING", "role"},
-                                          {"PGOBO_CLAIMS_SETTING", "request..claims"},
-                                          {"PGOBO_SERVICE_ROLE", std::string(64, 'r')}}) {
+  // A vector, not a map: one variable is tried with several values.
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"PGOBO_ROUTING", "setrole"},
+           {"PGOBO_CLAIMS_SETTING", "role"},
+           {"PGOBO_CLAIMS_SETTING", "request..claims"},
+           {"PGOBO_CLAIMS_SETTING", "app.1claims"},
+           {"PGOBO_SERVICE_ROLE", std::string(64, 'r')}}) {
     try {
       (void)from_env({{name, value}});
       ADD_FAILURE() << name << "=" << value << " accepted";
@@ -69,8 +73,8 @@ TEST(SetRoleConfig, ClaimsSettingNamesAreCustomSettingsOnly) {
   for (const char* good : {"request.jwt.claims", "app.user_id", "a.b", "x$.y_1"}) {
     EXPECT_TRUE(is_claims_setting_name(good)) << good;
   }
-  for (const char* bad :
-       {"", "role", "search_path", ".a", "a.", "a..b", "a.b c", "a.b;", "a.'b'"}) {
+  for (const char* bad : {"", "role", "search_path", ".a", "a.", "a..b", "a.b c", "a.b;", "a.'b'",
+                          "app.1x", "1a.b", "a.$b"}) {
     EXPECT_FALSE(is_claims_setting_name(bad)) << bad;
   }
 }
@@ -98,7 +102,17 @@ TEST(SetRoleConfig, ARoleIsNeverEmptyOrLongerThanPostgresKeeps) {
   EXPECT_THROW((void)routing.acting_as(user), AuthenticationError);
   routing.role_for = [](const UserContext&) { return std::string(64, 'x'); };
   EXPECT_THROW((void)routing.acting_as(user), AuthenticationError);
+  routing.role_for = [](const UserContext&) { return std::string("none"); };
+  EXPECT_THROW((void)routing.acting_as(user), AuthenticationError);  // SET ROLE none = RESET ROLE
+  routing.role_for = [](const UserContext&) { return std::string("a\0b", 3); };
+  EXPECT_THROW((void)routing.acting_as(user), AuthenticationError);
+  routing.service_role = "alice@example.com";
   routing.role_for = nullptr;
+  EXPECT_THROW((void)routing.acting_as(user), AuthenticationError);  // the service's role
+  routing.service_role.clear();
+  routing.claims_for = [](const UserContext&) { return std::string("{\0}", 3); };
+  EXPECT_THROW((void)routing.acting_as(user), ConfigError);
+  routing.claims_for = nullptr;
   routing.claims_setting.clear();
   EXPECT_TRUE(routing.acting_as(user).claims.empty());
   routing.service_role = "svc";

@@ -723,7 +723,12 @@ class PoolCore {
           // The lease's own statement first (it commits); whatever it leaves
           // open is rolled back; a transaction that still will not end closes
           // the connection.
-          if (finish_sql != nullptr) (void)driver_.execute(*pooled->connection, finish_sql);
+          if (finish_sql != nullptr) {
+            try {
+              (void)driver_.execute(*pooled->connection, std::string(finish_sql));
+            } catch (...) {  // no memory for the text: the ROLLBACK below ends it
+            }
+          }
           if (driver_.state(*pooled->connection) == ConnectionState::in_transaction &&
               !driver_.rollback(*pooled->connection)) {
             reason = CloseReason::rollback_failed;
