@@ -463,7 +463,7 @@ void PqxxDriver::begin_acting_as(pqxx::connection& connection, const ActingAs& w
     if (i == kSetRole && (state == "22023" || state == "42704")) throw_missing_role(name, login);
     const char* message = PQresultErrorMessage(result);
     throw pqxx::sql_error(message != nullptr ? message : "set_role mode: the prologue failed", "",
-                          state.empty() ? nullptr : state.c_str());
+                          state.c_str());  // empty when the server sent none
   }
   const PGresult* check = results.empty() ? nullptr : results.front().get();
   if (check == nullptr || PQntuples(check) != 1 || PQnfields(check) != 7) {
