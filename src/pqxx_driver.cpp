@@ -424,6 +424,7 @@ void PqxxDriver::begin_acting_as(pqxx::connection& connection, const ActingAs& w
                                  bool read_only) const {
   const std::string role = quoted(connection, who.role, true, "role");
   const std::string role_text = quoted(connection, who.role, false, "role");
+  // With who.check:
   // 0: the check, in an implicit transaction of its own: its snapshot is not
   //    the lease's, so a pqxx::transaction<serializable> on the lease may
   //    still set its isolation level. By name: the role, and the login role.
@@ -431,17 +432,20 @@ void PqxxDriver::begin_acting_as(pqxx::connection& connection, const ActingAs& w
   // 2, 3: the transaction starts clean, whatever a session left on this
   //    server connection (behind PgBouncer: another client's).
   // 4, 5: the role and the claims, for this transaction only.
-  std::string sql =
-      "SELECT count(*) FILTER (WHERE rolname = " + role_text +
-      "), coalesce(bool_or(rolsuper) FILTER (WHERE rolname = " + role_text +
-      "), false), coalesce(bool_or(rolbypassrls) FILTER (WHERE rolname = " + role_text +
-      "), false), coalesce(bool_or(rolsuper) FILTER (WHERE rolname = session_user), false), "
-      "coalesce(bool_or(rolbypassrls) FILTER (WHERE rolname = session_user), false), "
-      "coalesce(bool_or(rolinherit) FILTER (WHERE rolname = session_user), false), " +
-      role_text + " = session_user::text FROM pg_catalog.pg_roles WHERE rolname IN (" + role_text +
-      ", session_user); COMMIT; " + (read_only ? "BEGIN READ ONLY" : "BEGIN") +
-      "; RESET ALL; SET LOCAL ROLE " + role;
-  constexpr std::size_t kSetRole = 4;
+  std::string sql;
+  if (who.check) {
+    sql = "SELECT count(*) FILTER (WHERE rolname = " + role_text +
+          "), coalesce(bool_or(rolsuper) FILTER (WHERE rolname = " + role_text +
+          "), false), coalesce(bool_or(rolbypassrls) FILTER (WHERE rolname = " + role_text +
+          "), false), coalesce(bool_or(rolsuper) FILTER (WHERE rolname = session_user), false), "
+          "coalesce(bool_or(rolbypassrls) FILTER (WHERE rolname = session_user), false), "
+          "coalesce(bool_or(rolinherit) FILTER (WHERE rolname = session_user), false), " +
+          role_text + " = session_user::text FROM pg_catalog.pg_roles WHERE rolname IN (" +
+          role_text + ", session_user); COMMIT; ";
+  }
+  sql +=
+      std::string(read_only ? "BEGIN READ ONLY" : "BEGIN") + "; RESET ALL; SET LOCAL ROLE " + role;
+  const std::size_t set_role_index = who.check ? 4 : 2;
   if (!who.claims_setting.empty()) {
     // A name checked by is_claims_setting_name(): letters, digits, _, $ and dots.
     sql += "; SET LOCAL " + who.claims_setting + " = " +
@@ -456,15 +460,18 @@ void PqxxDriver::begin_acting_as(pqxx::connection& connection, const ActingAs& w
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) continue;
     const char* code = PQresultErrorField(result, PG_DIAG_SQLSTATE);
     const std::string state = code != nullptr ? code : "";
-    if (i == kSetRole && state == "42501") {
+    if (i == set_role_index && state == "42501") {
       throw AuthenticationFailed("set_role mode: the authenticator '" + login +
                                  "' is not a member of role '" + name + "'; GRANT it to " + login);
     }
-    if (i == kSetRole && (state == "22023" || state == "42704")) throw_missing_role(name, login);
+    if (i == set_role_index && (state == "22023" || state == "42704")) {
+      throw_missing_role(name, login);
+    }
     const char* message = PQresultErrorMessage(result);
     throw pqxx::sql_error(message != nullptr ? message : "set_role mode: the prologue failed", "",
                           state.c_str());  // empty when the server sent none
   }
+  if (!who.check) return;
   const PGresult* check = results.empty() ? nullptr : results.front().get();
   if (check == nullptr || PQntuples(check) != 1 || PQnfields(check) != 7) {
     throw Error("set_role mode: the role check of role '" + name + "' returned no row");

@@ -31,7 +31,7 @@ bool connection_limit_mode(const Value& v) {
   v.reject("\"auto\" or \"off\"");
 }
 
-constexpr std::array<Field, 15> kFields{{
+constexpr std::array<Field, 16> kFields{{
     {"PGOBO_USER_POOL_MAX_SIZE", "user_pool_max_size", false,
      [](RoutingConfig& c, const Value& v) { c.user_pool.max_size = v.pool_size(1); }},
     {"PGOBO_USER_POOL_IDLE_TIMEOUT_MS", "user_pool_idle_timeout_ms", false,
@@ -94,6 +94,8 @@ constexpr std::array<Field, 15> kFields{{
        if (!is_claims_setting_name(text)) v.reject(expected);
        c.claims_setting = std::move(text);
      }},
+    {"PGOBO_ROLE_CHECK_TTL_MS", "role_check_ttl_ms", false,
+     [](RoutingConfig& c, const Value& v) { c.role_check_ttl = v.milliseconds(); }},
     {"PGOBO_SERVICE_ROLE", "service_role", false,
      [](RoutingConfig& c, const Value& v) {
        c.service_role = v.postgres_name("a role name", true);

@@ -52,6 +52,7 @@ SetRoleRouting set_role_routing(RoutingConfig& config) {
   routing.claims_for = std::move(config.claims_for);
   routing.service_role = config.service_role;
   routing.allow_rls_bypass_roles = config.allow_rls_bypass_roles;
+  routing.role_check_ttl = config.role_check_ttl;
   return routing;
 }
 

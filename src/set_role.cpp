@@ -91,6 +91,22 @@ ActingAs SetRoleRouting::acting_as(const UserContext& user) const {
   return who;
 }
 
+bool RoleCheckCache::fresh(const std::string& role, Clock::time_point now) const {
+  if (ttl_.count() <= 0) return false;
+  const std::lock_guard lock(mutex_);
+  const auto found = checked_at_.find(role);
+  return found != checked_at_.end() && now - found->second < ttl_;
+}
+
+void RoleCheckCache::remember(const std::string& role, Clock::time_point now) {
+  if (ttl_.count() <= 0) return;
+  const std::lock_guard lock(mutex_);
+  if (checked_at_.size() >= kMaxRoles && checked_at_.find(role) == checked_at_.end()) {
+    checked_at_.clear();  // bounded: many roles cost one check each again
+  }
+  checked_at_[role] = now;
+}
+
 ActingAs SetRoleRouting::acting_as_service() const {
   ActingAs who;
   who.role = service_role;

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -213,53 +214,51 @@ std::optional<std::string> last_name(const nlohmann::json& names) {
   return sval->get<std::string>();
 }
 
+// A call's argument given at `position` or by `name` (a NamedArgExpr, which
+// wins, as in PostgreSQL); null when absent.
+const nlohmann::json* call_argument(const nlohmann::json& call, std::size_t position,
+                                    std::string_view name) {
+  const auto args = call.find("args");
+  if (args == call.end() || !args->is_array()) return nullptr;
+  const nlohmann::json* found = nullptr;
+  for (std::size_t i = 0; i < args->size(); ++i) {
+    const auto& arg = (*args)[i];
+    if (const auto named = arg.find("NamedArgExpr"); named != arg.end()) {
+      if (named->value("name", std::string()) == name && named->contains("arg")) {
+        found = &(*named)["arg"];
+      }
+    } else if (i == position) {
+      found = &arg;
+    }
+  }
+  return found;
+}
+
+// The object of a constant's `kind` ("boolval", "sval"…): {"A_Const":
+// {"sval": {"sval": "role"}}}; null when the argument is not such a constant.
+const nlohmann::json* constant_of(const nlohmann::json* argument, const char* kind) {
+  if (argument == nullptr) return nullptr;
+  const auto constant = argument->find("A_Const");
+  if (constant == argument->end() || !constant->is_object()) return nullptr;
+  const auto value = constant->find(kind);
+  if (value == constant->end() || !value->is_object()) return nullptr;
+  return &*value;
+}
+
 // set_config(name, value, is_local) is allowed only with the literal TRUE
 // as is_local (positionally or by name): then SET LOCAL ends with the
 // transaction. Anything else (false, NULL, an expression) may set the value
 // for the session.
 bool set_config_is_local(const nlohmann::json& call) {
-  const auto args = call.find("args");
-  if (args == call.end() || !args->is_array()) return false;
-  const nlohmann::json* is_local = nullptr;
-  for (std::size_t i = 0; i < args->size(); ++i) {
-    const auto& arg = (*args)[i];
-    if (const auto named = arg.find("NamedArgExpr"); named != arg.end()) {
-      if (named->value("name", std::string()) == "is_local" && named->contains("arg")) {
-        is_local = &(*named)["arg"];
-      }
-    } else if (i == 2) {
-      is_local = &arg;
-    }
-  }
-  if (is_local == nullptr) return false;
-  const auto constant = is_local->find("A_Const");
-  if (constant == is_local->end() || !constant->is_object()) return false;
-  const auto boolval = constant->find("boolval");
-  if (boolval == constant->end() || !boolval->is_object()) return false;
-  return boolval->value("boolval", false);
+  const nlohmann::json* boolval = constant_of(call_argument(call, 2, "is_local"), "boolval");
+  return boolval != nullptr && boolval->value("boolval", false);
 }
 
 // set_config()'s setting name, when it is a string literal (by position or
 // by name); nullopt otherwise.
 std::optional<std::string> set_config_name(const nlohmann::json& call) {
-  const auto args = call.find("args");
-  if (args == call.end() || !args->is_array()) return std::nullopt;
-  const nlohmann::json* name = nullptr;
-  for (std::size_t i = 0; i < args->size(); ++i) {
-    const auto& arg = (*args)[i];
-    if (const auto named = arg.find("NamedArgExpr"); named != arg.end()) {
-      if (named->value("name", std::string()) == "setting_name" && named->contains("arg")) {
-        name = &(*named)["arg"];
-      }
-    } else if (i == 0) {
-      name = &arg;
-    }
-  }
-  if (name == nullptr) return std::nullopt;
-  const auto constant = name->find("A_Const");
-  if (constant == name->end() || !constant->is_object()) return std::nullopt;
-  const auto sval = constant->find("sval");
-  if (sval == constant->end() || !sval->is_object()) return std::nullopt;
+  const nlohmann::json* sval = constant_of(call_argument(call, 0, "setting_name"), "sval");
+  if (sval == nullptr) return std::nullopt;
   const auto text = sval->find("sval");
   if (text == sval->end() || !text->is_string()) return std::nullopt;
   return text->get<std::string>();

@@ -106,11 +106,11 @@ class PqxxDriver {
   // --- Acting as a role (RoutingPool's set_role mode, pgobo/set_role.hpp) --
   //
   // Opens a transaction acting as `who`, in one message (one round trip):
-  //   SELECT <check of the role and the login role, by name>; COMMIT;
+  //   [SELECT <check of the role and the login role, by name>; COMMIT;]
   //   BEGIN [READ ONLY]; RESET ALL; SET LOCAL ROLE <role>;
   //   [SET LOCAL <claims_setting> = <claims>]
   // Names and texts are quoted by libpq (PQescapeIdentifier/PQescapeLiteral).
-  // The check runs before the transaction, so the transaction has no
+  // The check (who.check) runs before the transaction, so the transaction has no
   // snapshot yet (a serializable pqxx::transaction may follow). A role that
   // does not exist, or that the login role is not a member of, throws
   // AuthenticationFailed; a user's role that is the login role itself throws
@@ -147,6 +147,12 @@ class PqxxDriver {
                                       bool read_only, std::string_view sql,
                                       const Params&... params) const {
     begin_acting_as(connection, who, read_only);
+    return query_as_begun(connection, read_only, sql, params...);
+  }
+  // The statement and end_acting_as(), after begin_acting_as().
+  template <class... Params>
+  [[nodiscard]] pqxx::result query_as_begun(pqxx::connection& connection, bool read_only,
+                                            std::string_view sql, const Params&... params) const {
     pqxx::result result;
     {
       pqxx::nontransaction tx(connection);

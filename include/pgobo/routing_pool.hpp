@@ -119,14 +119,19 @@ struct RoutingConfig {
   // set_role mode: the role statements without a user act as (SET LOCAL
   // ROLE), so the authenticator itself holds no rights. Required in that mode.
   std::string service_role;
+  // set_role mode: a role that passed the check (exists, no SUPERUSER or
+  // BYPASSRLS, the authenticator safe) is not checked again for this long:
+  // the check's query costs more than the rest of a transaction (measured:
+  // docs/benchmarks.md). 0: every statement.
+  std::chrono::milliseconds role_check_ttl{60'000};
 
   // PoolConfig::from_env() plus PGOBO_USER_POOL_MAX_SIZE,
   // PGOBO_USER_POOL_IDLE_TIMEOUT_MS, PGOBO_MAX_TOTAL_CONNECTIONS,
   // PGOBO_MAX_POOLS, PGOBO_SWEEP_INTERVAL_MS, PGOBO_ALLOW_RLS_BYPASS_ROLES,
   // PGOBO_CONNECTION_LIMIT (auto|off) and PGOBO_CONNECTION_LIMIT_RESERVE,
   // _INTERVAL_MS, _DEAD_AFTER_MS, _TABLE, PGOBO_READ_HOSTS, PGOBO_ROUTING
-  // (per_user_pools|set_role), PGOBO_CLAIMS_SETTING, PGOBO_SERVICE_ROLE
-  // (docs/configuration.md). role_for and user_credentials stay null.
+  // (per_user_pools|set_role), PGOBO_CLAIMS_SETTING, PGOBO_SERVICE_ROLE,
+  // PGOBO_ROLE_CHECK_TTL_MS (docs/configuration.md). role_for and user_credentials stay null.
   [[nodiscard]] static RoutingConfig from_env();
   [[nodiscard]] static RoutingConfig from_env(const EnvLookup& lookup);
   // One JSON object: PoolConfig's keys and user_pool_max_size,
@@ -134,7 +139,7 @@ struct RoutingConfig {
   // sweep_interval_ms, allow_rls_bypass_roles, connection_limit ("auto" or
   // "off"), connection_limit_reserve, connection_limit_interval_ms,
   // connection_limit_dead_after_ms, connection_limit_table, read_hosts,
-  // routing, claims_setting, service_role.
+  // routing, claims_setting, service_role, role_check_ttl_ms.
   [[nodiscard]] static RoutingConfig from_json(const nlohmann::json& json);
   [[nodiscard]] static RoutingConfig from_json_text(std::string_view text);
 };
@@ -238,6 +243,7 @@ class BasicRoutingPool {
         service_(std::move(service)),
         manager_(std::make_unique<Manager>(std::move(users), user_driver)),
         set_role_(std::move(set_role)) {
+    if (set_role_) role_checks_ = std::make_unique<RoleCheckCache>(set_role_->role_check_ttl);
     if constexpr (!kActsAsRole) {
       if (set_role_) throw ConfigError("set_role mode: this driver cannot act as a role");
     }
@@ -428,6 +434,7 @@ class BasicRoutingPool {
   static constexpr bool kActsAsRole =
       requires(const Driver& d, typename Driver::Connection& c, const ActingAs& who) {
     d.begin_acting_as(c, who, false);
+    d.query_as_begun(c, false, "");
     d.end_acting_as(c, true);
     { d.abandon_acting_as(c) } -> std::same_as<bool>;
     { Driver::kEndActingAs } -> std::convertible_to<const char*>;
@@ -437,7 +444,11 @@ class BasicRoutingPool {
   // user when no service_role is set (only for a router built without
   // create(), which requires one: it runs as the authenticator).
   [[nodiscard]] std::optional<ActingAs> acting_as_now() const {
-    if (const UserContext* user = current_user_ptr()) return set_role_->acting_as(*user);
+    if (const UserContext* user = current_user_ptr()) {
+      ActingAs who = set_role_->acting_as(*user);
+      who.check = !role_checks_->fresh(who.role, RoleCheckCache::Clock::now());
+      return who;
+    }
     if (set_role_->service_role.empty()) return std::nullopt;
     return set_role_->acting_as_service();
   }
@@ -447,6 +458,7 @@ class BasicRoutingPool {
   void begin_as(Lease& lease, const ActingAs& who, bool read_only) {
     try {
       user_driver_.begin_acting_as(*lease, who, read_only);
+      if (who.check) role_checks_->remember(who.role, RoleCheckCache::Clock::now());
     } catch (...) {
       if (!user_driver_.abandon_acting_as(*lease)) lease.discard();
       throw;
@@ -459,8 +471,9 @@ class BasicRoutingPool {
   auto run_as(Lease lease, const ActingAs& who, bool read_only, std::string_view sql,
               const Params&... params) {
     lease.set_session_reset(false);  // the application's own statement, as Pool::query()
+    begin_as(lease, who, read_only);
     try {
-      return user_driver_.query_as(*lease, who, read_only, sql, params...);
+      return user_driver_.query_as_begun(*lease, read_only, sql, params...);
     } catch (...) {
       if (!user_driver_.abandon_acting_as(*lease)) lease.discard();
       throw;
@@ -569,7 +582,8 @@ class BasicRoutingPool {
   // On the read replicas (RoutingConfig::read_hosts); null when off.
   std::shared_ptr<Pool> read_service_;
   std::unique_ptr<Manager> read_manager_;
-  std::optional<SetRoleRouting> set_role_;  // set_role mode; nullopt: per_user_pools
+  std::optional<SetRoleRouting> set_role_;       // set_role mode; nullopt: per_user_pools
+  std::unique_ptr<RoleCheckCache> role_checks_;  // set_role mode: roles checked lately
 };
 
 // The router over libpqxx, built from configuration.

@@ -18,10 +18,13 @@
 // same round trip (UnsafeRole).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "pgobo/identity.hpp"
 
@@ -54,6 +57,29 @@ struct ActingAs {
   // A user's role (false: the service role): refused when it is the
   // authenticator itself.
   bool user = true;
+  // Run the check of the role and the authenticator in this prologue (the
+  // router skips it for a role that passed within role_check_ttl: planning
+  // the query on pg_roles costs more than the rest of the transaction).
+  bool check = true;
+};
+
+// Roles that passed the check, and when (RoutingPool's set_role mode): a
+// role is checked again once `ttl` has passed (0: every time). Thread-safe;
+// at most kMaxRoles remembered (then it starts over).
+class RoleCheckCache {
+ public:
+  static constexpr std::size_t kMaxRoles = 100'000;
+  using Clock = std::chrono::steady_clock;
+
+  explicit RoleCheckCache(std::chrono::milliseconds ttl) : ttl_(ttl) {}
+
+  [[nodiscard]] bool fresh(const std::string& role, Clock::time_point now) const;
+  void remember(const std::string& role, Clock::time_point now);
+
+ private:
+  std::chrono::milliseconds ttl_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, Clock::time_point> checked_at_;
 };
 
 // What set_role mode sets under the claims setting by default, as JSON:
@@ -82,6 +108,9 @@ struct SetRoleRouting {
   // Let users act as SUPERUSER or BYPASSRLS roles (and the authenticator be a
   // SUPERUSER). Off: UnsafeRole.
   bool allow_rls_bypass_roles = false;
+  // How long a role that passed the check is not checked again (a role made
+  // BYPASSRLS meanwhile is refused once it has passed); 0: every statement.
+  std::chrono::milliseconds role_check_ttl{60'000};
 
   // Who `user` acts as. Throws AuthenticationError when role_for gives an
   // empty role, one longer than kMaxRoleNameBytes, one with a NUL byte,

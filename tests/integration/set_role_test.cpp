@@ -384,11 +384,19 @@ TEST_F(SetRole, RolesThatBypassRlsAndASuperuserAuthenticatorAreRefused) {
                 .as<std::string>(),
             "setrole-carol@example.com");
 
-  // A role made BYPASSRLS after it was used: refused at its next statement.
-  auto alice = db->as_user(shared_user(kAlice));
+  // A role made BYPASSRLS after it was used: refused at its next statement
+  // when each statement checks (role_check_ttl 0), …
+  RoutingConfig every = config(1);
+  every.role_check_ttl = 0ms;
+  auto strict = RoutingPool::create(std::move(every));
+  auto alice = strict->as_user(shared_user(kAlice));
   EXPECT_EQ(seen(alice).current, kAlice);
+  auto cached_alice = db->as_user(shared_user(kAlice));
+  EXPECT_EQ(seen(cached_alice).current, kAlice);
   sql("ALTER ROLE \"alice@example.com\" BYPASSRLS");
   EXPECT_THROW(alice.query("SELECT 1"), UnsafeRole);
+  // … and within role_check_ttl (default 60 s) not yet where it passed lately.
+  EXPECT_EQ(seen(cached_alice).current, kAlice);
   sql("ALTER ROLE \"alice@example.com\" NOBYPASSRLS");
   EXPECT_EQ(seen(alice).current, kAlice);
 

@@ -44,6 +44,8 @@ TEST(SetRoleConfig, PerUserPoolsUnlessSetAndTheEnvironmentSelectsEachSetting) {
   EXPECT_EQ(c.claims_setting, "app.claims");
   EXPECT_EQ(c.service_role, "app_service");
   EXPECT_TRUE(from_env({{"PGOBO_CLAIMS_SETTING", "none"}}).claims_setting.empty());
+  EXPECT_EQ(defaults.role_check_ttl, std::chrono::milliseconds(60'000));
+  EXPECT_EQ(from_env({{"PGOBO_ROLE_CHECK_TTL_MS", "0"}}).role_check_ttl.count(), 0);
   EXPECT_EQ(to_string(RoutingMode::set_role), "set_role");
 }
 
@@ -117,6 +119,37 @@ TEST(SetRoleConfig, ARoleIsNeverEmptyOrLongerThanPostgresKeeps) {
   EXPECT_TRUE(routing.acting_as(user).claims.empty());
   routing.service_role = "svc";
   EXPECT_FALSE(routing.acting_as_service().refuse_rls_bypass);
+}
+
+}  // namespace
+}  // namespace pgobo
+
+namespace pgobo {
+namespace {
+
+TEST(RoleCheckCache, ARoleIsFreshForItsTtlAfterPassingAndNeverWithZero) {
+  using namespace std::chrono_literals;
+  const auto t0 = RoleCheckCache::Clock::time_point{} + 1h;
+  RoleCheckCache cache(60s);
+  EXPECT_FALSE(cache.fresh("alice", t0));
+  cache.remember("alice", t0);
+  EXPECT_TRUE(cache.fresh("alice", t0 + 59s));
+  EXPECT_FALSE(cache.fresh("alice", t0 + 60s));
+  EXPECT_FALSE(cache.fresh("bob", t0));
+  RoleCheckCache every_time(0ms);
+  every_time.remember("alice", t0);
+  EXPECT_FALSE(every_time.fresh("alice", t0));
+}
+
+TEST(RoleCheckCache, StaysBoundedByStartingOver) {
+  using namespace std::chrono_literals;
+  const auto t0 = RoleCheckCache::Clock::time_point{} + 1h;
+  RoleCheckCache cache(60s);
+  for (std::size_t i = 0; i < RoleCheckCache::kMaxRoles; ++i) cache.remember(std::to_string(i), t0);
+  EXPECT_TRUE(cache.fresh("0", t0));
+  cache.remember("one more", t0);  // full: forgets the others
+  EXPECT_FALSE(cache.fresh("0", t0));
+  EXPECT_TRUE(cache.fresh("one more", t0));
 }
 
 }  // namespace
