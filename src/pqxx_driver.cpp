@@ -423,7 +423,6 @@ bool is_true(const PGresult* result, int column) {
 void PqxxDriver::begin_acting_as(pqxx::connection& connection, const ActingAs& who,
                                  bool read_only) const {
   const std::string role = quoted(connection, who.role, true, "role");
-  const std::string role_text = quoted(connection, who.role, false, "role");
   // With who.check:
   // 0: the check, in an implicit transaction of its own: its snapshot is not
   //    the lease's, so a pqxx::transaction<serializable> on the lease may
@@ -434,6 +433,7 @@ void PqxxDriver::begin_acting_as(pqxx::connection& connection, const ActingAs& w
   // 4, 5: the role and the claims, for this transaction only.
   std::string sql;
   if (who.check) {
+    const std::string role_text = quoted(connection, who.role, false, "role");
     sql = "SELECT count(*) FILTER (WHERE rolname = " + role_text +
           "), coalesce(bool_or(rolsuper) FILTER (WHERE rolname = " + role_text +
           "), false), coalesce(bool_or(rolbypassrls) FILTER (WHERE rolname = " + role_text +
