@@ -447,7 +447,13 @@ void PqxxDriver::begin_acting_as(pqxx::connection& connection, const ActingAs& w
       std::string(read_only ? "BEGIN READ ONLY" : "BEGIN") + "; RESET ALL; SET LOCAL ROLE " + role;
   const std::size_t set_role_index = who.check ? 4 : 2;
   if (!who.claims_setting.empty()) {
-    // A name checked by is_claims_setting_name(): letters, digits, _, $ and dots.
+    // Written unquoted, so checked here too (a router built without create()
+    // skips RoutingPool::create's check): letters, digits, _, $ and dots only.
+    if (!is_claims_setting_name(who.claims_setting)) {
+      throw ConfigError("set_role mode: the claims setting '" +
+                        detail::printable_excerpt(who.claims_setting) +
+                        "' is not a custom setting prefix.name");
+    }
     sql += "; SET LOCAL " + who.claims_setting + " = " +
            quoted(connection, who.claims, false, "claims");
   }

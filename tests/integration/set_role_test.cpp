@@ -607,6 +607,26 @@ TEST_F(SetRole, BackendsKilledBetweenRoundsAreReplacedAndNoStatementChangesIdent
   EXPECT_LE(db->service_pool().total_count(), 4U);
 }
 
+// The claims setting is written into the prologue unquoted: the driver
+// refuses one that is not a plain prefix.name even when no create() checked it.
+TEST_F(SetRole, AClaimsSettingThatIsNotANameNeverReachesTheServer) {
+  RoutingConfig c = config(1);
+  auto service = std::make_shared<Pool>(c.service.make_pool_options());
+  PoolManager::Options users;
+  users.credentials_for = [](const UserContext&) -> std::shared_ptr<CredentialProvider> {
+    throw ConfigError("no user pools");
+  };
+  users.sweep_interval = 0ms;
+  SetRoleRouting routing;
+  routing.service_role = kServiceRole;
+  routing.claims_setting = "a.b = '1'; RESET ROLE; SET LOCAL x.y";
+  RoutingPool db(service, users, PqxxDriver(RlsBypass::refuse), std::nullopt, routing);
+  EXPECT_THROW(db.as_user(shared_user(kAlice)).query("SELECT 1"), ConfigError);
+  EXPECT_EQ(service->total_count(), 1U);
+  EXPECT_EQ(db.service_pool().query("SELECT current_user")[0][0].as<std::string>(),
+            kAuthenticatorRole);
+}
+
 TEST_F(SetRole, ConfigurationThatWouldBeIgnoredIsRefused) {
   RoutingConfig limited = config();
   limited.max_total_connections = 10;
